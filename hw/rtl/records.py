@@ -1,0 +1,73 @@
+"""Record types shared by the RTL blocks, the golden model and the testbenches.
+
+Each payload that crosses a block boundary on the fast path is defined here once, as an Amaranth
+`data.Struct`. The golden model does not build Amaranth values on its hot path; it uses
+`as_tuple_type()` to get a plain Python tuple type with the same field names, and `pack()` turns
+such a tuple into the exact bit pattern the RTL carries, for bit-for-bit scoreboards.
+
+(No `from __future__ import annotations` here: Amaranth reads the Struct annotations as
+shapes, not strings.)
+"""
+
+from collections import namedtuple
+
+from amaranth.hdl import unsigned
+from amaranth.lib import data, enum
+
+
+class BookEventKind(enum.Enum, shape=4):
+    """What a normalised book event asks the book builder to do."""
+
+    ADD = 1            # ITCH A and F: new order (ref, side, shares, price, stock)
+    EXECUTE = 2        # ITCH E and C: reduce the order by `shares`
+    CANCEL = 3         # ITCH X: reduce the order by `shares`
+    DELETE = 4         # ITCH D: remove the order
+    REPLACE = 5        # ITCH U: remove `ref`, add `new_ref` with same side/stock, new shares/price
+    TRADING_STATE = 6  # ITCH H: `code` is the trading state (H, P, Q, T)
+    DIRECTORY = 7      # ITCH R: `stock` names the locate
+    SYSTEM = 8         # ITCH S: `code` is the event code
+
+
+class Side(enum.Enum, shape=1):
+    BUY = 0
+    SELL = 1
+
+
+class BookEvent(data.Struct):
+    """A decoded ITCH message, normalised for the book builder (one per book-relevant message).
+
+    `stock` holds the 8 ASCII bytes of the symbol as a big-endian integer (first character in
+    the most significant byte, space padded), exactly as they appear on the wire.
+    """
+
+    kind: BookEventKind
+    locate: unsigned(16)
+    ref: unsigned(64)
+    new_ref: unsigned(64)
+    side: Side
+    shares: unsigned(32)
+    price: unsigned(32)
+    stock: unsigned(64)
+    code: unsigned(8)
+
+
+def field_names(struct: type[data.Struct]) -> tuple[str, ...]:
+    return tuple(name for name, _ in struct.as_shape())
+
+
+def as_tuple_type(struct: type[data.Struct]) -> type:
+    """A namedtuple with the struct's field names, in declaration order."""
+    return namedtuple(struct.__name__, field_names(struct))
+
+
+def pack(struct: type[data.Struct], values) -> int:
+    """The integer bit pattern of `values` (a tuple of the struct's fields) under its layout."""
+    layout = struct.as_shape()
+    word = 0
+    for (name, field), value in zip(layout, values, strict=True):
+        width = field.width
+        raw = value.value if isinstance(value, enum.Enum) else int(value)
+        if not 0 <= raw < 1 << width:
+            raise ValueError(f"{struct.__name__}.{name} = {value!r} does not fit {width} bits")
+        word |= raw << field.offset
+    return word

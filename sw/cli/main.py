@@ -1,0 +1,200 @@
+"""`nerve`: the appliance's command line.
+
+    nerve gen     write a synthetic ITCH 5.0 session (.itch NASDAQ file or .pcap of MoldUDP64)
+    nerve replay  run a feed through the fast path and write BBO, orders and rejects
+    nerve demo    generate a feed with faults and replay it with a kill-switch drill
+
+Errors in input files are reported in one line (with the byte offset or the bad key) and exit
+with status 2; nothing is written for a feed that cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+
+from sw.feed.itch import FeedFormatError
+from sw.feed.net import UdpEndpoint
+from sw.model.config import ConfigError
+
+BACKENDS = ("model",)  # the RTL backends arrive with the RTL
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"date must be YYYY-MM-DD, not {text!r}") from None
+
+
+def _endpoint(text: str) -> UdpEndpoint:
+    try:
+        return UdpEndpoint.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, not {text!r}")
+    return value
+
+
+def _progress(label: str):
+    start = time.perf_counter()
+
+    def report(done: int, total: int | None = None) -> None:
+        rate = done / max(time.perf_counter() - start, 1e-9)
+        of = f"/{total:,}" if total else ""
+        print(f"  {label}: {done:,}{of} ({rate / 1e3:,.0f} k/s)", file=sys.stderr, flush=True)
+
+    return report
+
+
+def cmd_gen(args: argparse.Namespace) -> int:
+    from sw.feed.generator import MarketConfig, PcapOptions, generate
+
+    config = MarketConfig(symbols=args.symbols, messages=args.messages, seed=args.seed,
+                          rate=args.rate)
+    options = PcapOptions(dst=args.dst, date=args.date, gaps=args.gaps,
+                          duplicates=args.duplicates)
+    start = time.perf_counter()
+    summary = generate(config, args.out, pcap=options, progress=_progress("messages"))
+    took = time.perf_counter() - start
+    kinds = " ".join(f"{k}:{v}" for k, v in sorted(summary["by_type"].items()))
+    frames = f", {summary['frames']:,} frames" if "frames" in summary else ""
+    print(f"wrote {args.out}: {summary['messages']:,} messages{frames}, "
+          f"{summary['bytes']:,} bytes, {config.symbols} symbols in {took:.2f} s")
+    print(f"  by type: {kinds}")
+    return 0
+
+
+def print_summary(summary: dict, took: float, out_dir: Path) -> None:
+    rate = summary["messages"] / max(took, 1e-9)
+    print(f"replayed {summary['messages']:,} ITCH messages in {took:.2f} s "
+          f"({rate / 1e3:,.0f} k msg/s) -> {out_dir}")
+    print(f"  BBO updates: {summary['bbo_updates']:,}")
+    by_type = ", ".join(f"{k} {v:,}" for k, v in summary["orders_by_type"].items()) or "none"
+    print(f"  orders:      {summary['orders']:,} ({by_type})")
+    reasons = ", ".join(f"{k} {v:,}" for k, v in summary["rejects_by_reason"].items()) or "none"
+    print(f"  rejects:     {summary['rejects']:,} ({reasons})")
+    print(f"  feed:        {summary['gaps']} gaps ({summary['missing_messages']:,} messages "
+          f"missing), {summary['malformed_messages']} malformed messages, "
+          f"{sum(summary['frames_dropped'].values())} frames dropped")
+    if summary["halted"]:
+        print("  kill switch: ENGAGED at end of replay")
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from sw.model.config import load_limits, load_strategy
+    from sw.model.replay import load_control, replay
+
+    limits = load_limits(args.limits) if args.limits else None
+    strategy = load_strategy(args.strategy) if args.strategy else None
+    control = load_control(args.control) if args.control else []
+    start = time.perf_counter()
+    result = replay(args.feed, args.out, limits=limits, strategy=strategy, control=control,
+                    dst=args.dst, trade_date=args.date, progress=_progress("ingress units"))
+    print_summary(result.summary, time.perf_counter() - start, args.out)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from sw.feed.generator import MarketConfig, PcapOptions, generate
+    from sw.model.replay import load_control, replay
+
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    feed = out / "feed.pcap"
+    config = MarketConfig(symbols=20, messages=args.messages, seed=7)
+    print(f"1/3 generating {config.messages:,} messages over {config.symbols} symbols with "
+          f"2 dropped and 2 repeated packets -> {feed}")
+    generate(config, feed, pcap=PcapOptions(gaps=2, duplicates=2))
+    third = config.messages // 3
+    drill = [{"before_msg": third, "action": "halt"},
+             {"before_msg": third + 2_000, "action": "release"},
+             {"before_msg": 2 * third, "action": "clear_stale"}]
+    (out / "control.json").write_text(json.dumps(drill, indent=1) + "\n")
+    print(f"2/3 replaying through the golden model; kill switch at message {third:,}, "
+          f"release at {third + 2_000:,}, stale cleared at {2 * third:,}")
+    start = time.perf_counter()
+    result = replay(feed, out / "replay", control=load_control(out / "control.json"))
+    print_summary(result.summary, time.perf_counter() - start, out / "replay")
+    print("3/3 outputs: bbo.csv orders.csv orders.fix rejects.csv summary.json in "
+          f"{out / 'replay'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nerve", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("gen", help="write a synthetic ITCH 5.0 session")
+    gen.add_argument("--symbols", type=_positive, default=8)
+    gen.add_argument("--messages", type=_positive, default=100_000,
+                     help="total messages, announcements included")
+    gen.add_argument("--seed", type=int, default=1)
+    gen.add_argument("--out", type=Path, required=True, help="FILE.itch or FILE.pcap")
+    gen.add_argument("--rate", type=float, default=200_000.0,
+                     help="mean message rate, messages/s (default 200000)")
+    gen.add_argument("--gaps", type=_count, default=0, help="pcap only: packets to drop")
+    gen.add_argument("--duplicates", type=_count, default=0, help="pcap only: packets to repeat")
+    gen.add_argument("--dst", type=_endpoint, default=UdpEndpoint(),
+                     help="pcap only: destination ip:port (default 233.54.12.111:26477)")
+    gen.add_argument("--date", type=_date, default=None, help="pcap only: capture date")
+    gen.set_defaults(func=cmd_gen)
+
+    rep = sub.add_parser("replay", help="run a feed through the fast path")
+    rep.add_argument("--feed", type=Path, required=True, help="NASDAQ file or pcap")
+    rep.add_argument("--backend", choices=BACKENDS, default="model")
+    rep.add_argument("--limits", type=Path, help="limits JSON (docs/limits.md)")
+    rep.add_argument("--strategy", type=Path, help="strategy JSON (docs/golden-model.md)")
+    rep.add_argument("--control", type=Path, help="scheduled host actions JSON")
+    rep.add_argument("--dst", type=_endpoint, default=UdpEndpoint(),
+                     help="accepted destination ip:port (default 233.54.12.111:26477)")
+    rep.add_argument("--date", type=_date, default=None,
+                     help="trade date for FIX timestamps (default: pcap date, else 2026-11-20)")
+    rep.add_argument("--out", type=Path, required=True, help="output directory")
+    rep.set_defaults(func=cmd_replay)
+
+    demo = sub.add_parser("demo", help="generate a faulty feed and replay it with a drill")
+    demo.add_argument("--out", type=Path, default=Path("build/demo"))
+    demo.add_argument("--messages", type=_positive, default=200_000)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "date", None) is None and args.command == "gen":
+        from sw.feed.generator import DEFAULT_DATE
+        args.date = DEFAULT_DATE
+    try:
+        return args.func(args)
+    except (FeedFormatError, ConfigError, ValueError, OverflowError) as exc:
+        print(f"nerve {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

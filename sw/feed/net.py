@@ -1,0 +1,119 @@
+"""Ethernet II / IPv4 / UDP framing and pcap files, through dpkt.
+
+Where it sits: the toolkit. The generator wraps MoldUDP64 payloads into frames and writes pcaps;
+replay reads pcaps back into raw frames for the golden model's network filter (which parses the
+headers itself, as the hardware does). Capture timestamps are integer nanoseconds.
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import BinaryIO
+
+import dpkt
+
+from sw.feed.itch import FeedFormatError
+
+# NASDAQ-like defaults for the synthetic feed; the replay's network filter uses the same ones.
+DEFAULT_SRC_MAC = bytes.fromhex("02000000aa01")
+DEFAULT_DST_MAC = bytes.fromhex("01005e361c6f")  # IPv4 multicast MAC of 233.54.12.111
+DEFAULT_SRC_IP = "10.10.0.1"
+DEFAULT_DST_IP = "233.54.12.111"
+DEFAULT_DST_PORT = 26477
+DEFAULT_SRC_PORT = 26400
+
+
+@dataclass(frozen=True)
+class UdpEndpoint:
+    """Destination a feed is sent to (and the network filter accepts)."""
+
+    ip: str = DEFAULT_DST_IP
+    port: int = DEFAULT_DST_PORT
+
+    @classmethod
+    def parse(cls, text: str) -> UdpEndpoint:
+        """Parse 'a.b.c.d:port'."""
+        host, sep, port = text.rpartition(":")
+        try:
+            ipaddress.IPv4Address(host)
+            number = int(port)
+        except ValueError:
+            number = -1
+        if not sep or not 0 < number < 1 << 16:
+            raise ValueError(f"destination must look like 233.54.12.111:26477, not {text!r}")
+        return cls(host, number)
+
+    @property
+    def ip_int(self) -> int:
+        return int(ipaddress.IPv4Address(self.ip))
+
+
+def udp_frame(payload: bytes, dst: UdpEndpoint = UdpEndpoint(), *, src_ip: str = DEFAULT_SRC_IP,
+              src_port: int = DEFAULT_SRC_PORT, ip_id: int = 0) -> bytes:
+    """An Ethernet II frame (no FCS) carrying `payload` in IPv4/UDP, checksums filled in."""
+    udp = dpkt.udp.UDP(sport=src_port, dport=dst.port, data=payload)
+    udp.ulen = len(udp)
+    ip = dpkt.ip.IP(src=ipaddress.IPv4Address(src_ip).packed,
+                    dst=ipaddress.IPv4Address(dst.ip).packed,
+                    p=dpkt.ip.IP_PROTO_UDP, ttl=64, id=ip_id, data=udp)
+    ip.len = len(ip)
+    eth = dpkt.ethernet.Ethernet(src=DEFAULT_SRC_MAC, dst=DEFAULT_DST_MAC,
+                                 type=dpkt.ethernet.ETH_TYPE_IP, data=ip)
+    return bytes(eth)
+
+
+def write_pcap(out: BinaryIO, frames: Iterable[tuple[int, bytes]]) -> int:
+    """Write (timestamp_ns, frame) pairs as a nanosecond-resolution pcap; returns the count."""
+    writer = dpkt.pcap.Writer(out, snaplen=65535, nano=True, linktype=dpkt.pcap.DLT_EN10MB)
+    n = 0
+    for ts_ns, frame in frames:
+        # A Decimal keeps the nanoseconds exact where a float of seconds would round them.
+        writer.writepkt_time(frame, Decimal(ts_ns) / _NS_PER_S)
+        n += 1
+    return n
+
+
+def read_pcap(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """Yield (timestamp_ns, frame) from a pcap file image (micro- or nanosecond resolution).
+
+    A truncated file raises FeedFormatError with the offset of the incomplete record, before
+    that record is yielded: a partial frame never reaches the caller.
+    """
+    if len(data) < 24:
+        raise FeedFormatError(0, f"not a pcap file: {len(data)} bytes is shorter than its header")
+    try:
+        reader = dpkt.pcap.Reader(io.BytesIO(data))
+    except (ValueError, dpkt.UnpackError) as exc:
+        raise FeedFormatError(0, f"not a pcap file ({exc})") from None
+    if reader.datalink() != dpkt.pcap.DLT_EN10MB:
+        raise FeedFormatError(20, f"pcap link type {reader.datalink()} is not Ethernet")
+    nano = data[:4] in _NANO_MAGICS
+    records = iter(reader)
+    offset = 24
+    pending: tuple[int, bytes] | None = None
+    while True:
+        try:
+            ts, frame = next(records)
+        except StopIteration:
+            break
+        except dpkt.UnpackError:
+            raise FeedFormatError(offset, "truncated pcap record header") from None
+        if pending is not None:
+            yield pending
+        ns = int(ts * _NS_PER_S) if nano else round(ts * 1e6) * 1000
+        pending = (ns, frame)
+        offset += 16 + len(frame)
+    if offset != len(data):
+        start = offset - 16 - (len(pending[1]) if pending else 0)
+        raise FeedFormatError(start, "truncated pcap record (file ends inside a frame)")
+    if pending is not None:
+        yield pending
+
+
+_NS_PER_S = 1_000_000_000
+_NANO_MAGICS = (dpkt.pcap.TCPDUMP_MAGIC_NANO.to_bytes(4, "big"),
+                dpkt.pcap.TCPDUMP_MAGIC_NANO.to_bytes(4, "little"))

@@ -1,0 +1,172 @@
+"""Risk limits and strategy parameters: the files the host loads, validated before use.
+
+Where it sits: the host side of the register map. The golden model takes these objects directly;
+the control plane (later) validates the same schemas and writes them into hardware registers.
+A file that is malformed or out of range is refused whole, naming the offending key: nothing is
+half-applied.
+
+Prices are integer ITCH units (1/10000 dollar) and quantities are shares everywhere, except the
+notional limit, which the file gives in dollars and which is converted once, here, to integer
+share x ITCH-unit so the gate compares integers.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+U32 = (1 << 32) - 1
+PRICE_SCALE = 10_000  # ITCH price units per dollar
+
+Symbol = Annotated[str, Field(pattern=r"^[\x21-\x7e]{1,8}$")]
+
+
+class ConfigError(ValueError):
+    """A limits or strategy file that cannot be used; the message names the bad key."""
+
+
+class _Strict(BaseModel):
+    # Unknown keys are refused: a misspelt limit silently ignored is a limit not enforced.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SymbolLimits(_Strict):
+    """Pre-trade limits for one symbol (every key optional in a per-symbol override)."""
+
+    max_order_qty: int = Field(500, ge=1, le=U32, description="shares per order")
+    max_order_notional: float = Field(
+        50_000.0, gt=0, le=1e9, description="dollars per order: qty * price / 10000")
+    collar_bps: int = Field(100, ge=0, le=10_000, description="max |price - mid| / mid, bps")
+    max_long: int = Field(2_000, ge=0, le=(1 << 31) - 1,
+                          description="position + open buy qty may not exceed this, shares")
+    max_short: int = Field(2_000, ge=0, le=(1 << 31) - 1,
+                           description="open sell qty - position may not exceed this, shares")
+    max_open_orders: int = Field(4, ge=0, le=255, description="live orders per symbol")
+    max_orders_per_sec: int = Field(1_000, ge=0, le=1_000_000,
+                                    description="token-bucket refill rate, orders/s")
+    rate_burst: int = Field(10, ge=1, le=65_535, description="token-bucket depth, orders")
+    enabled: bool = Field(True, description="false rejects every order: SYMBOL_DISABLED")
+
+    @field_validator("max_order_notional")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("must be a finite number")
+        return value
+
+    @property
+    def max_notional_units(self) -> int:
+        """max_order_notional as an integer bound on shares x ITCH price units."""
+        return int(Decimal(repr(self.max_order_notional)) * PRICE_SCALE)
+
+
+class SymbolLimitsUpdate(_Strict):
+    """A partial per-symbol override; absent keys come from the defaults."""
+
+    max_order_qty: int | None = Field(None, ge=1, le=U32)
+    max_order_notional: float | None = Field(None, gt=0, le=1e9)
+    collar_bps: int | None = Field(None, ge=0, le=10_000)
+    max_long: int | None = Field(None, ge=0, le=(1 << 31) - 1)
+    max_short: int | None = Field(None, ge=0, le=(1 << 31) - 1)
+    max_open_orders: int | None = Field(None, ge=0, le=255)
+    max_orders_per_sec: int | None = Field(None, ge=0, le=1_000_000)
+    rate_burst: int | None = Field(None, ge=1, le=65_535)
+    enabled: bool | None = None
+
+
+class Limits(_Strict):
+    """The limits file: global halt, defaults, per-symbol overrides, confirmed positions."""
+
+    halted: bool = Field(False, description="global kill switch")
+    defaults: SymbolLimits = SymbolLimits()
+    symbols: dict[Symbol, SymbolLimitsUpdate] = {}
+    positions: dict[Symbol, Annotated[int, Field(ge=-(1 << 31), le=(1 << 31) - 1)]] = Field(
+        default_factory=dict, description="host-confirmed position per symbol, shares")
+
+    def for_symbol(self, symbol: str) -> SymbolLimits:
+        override = self.symbols.get(symbol)
+        if override is None:
+            return self.defaults
+        return self.defaults.model_copy(update=override.model_dump(exclude_none=True))
+
+
+class StrategyParams(_Strict):
+    """Per-symbol strategy parameters (see docs/golden-model.md, "Strategy")."""
+
+    mode: Literal["quote", "take", "off"] = "quote"
+    size: int = Field(100, ge=1, le=U32, description="shares per quote / take order")
+    tick: int = Field(100, ge=1, le=1_000_000, description="price grid, ITCH units")
+    half_spread_ticks: int = Field(2, ge=0, le=10_000)
+    skew_ticks: int = Field(1, ge=0, le=10_000, description="ticks per inventory unit")
+    inventory_unit_shift: int = Field(7, ge=0, le=31,
+                                      description="inventory unit = 2**shift shares")
+    requote_ticks: int = Field(1, ge=1, le=10_000,
+                               description="replace a quote only if its price moves this far")
+    take_buy_at_or_below: int = Field(0, ge=0, le=U32, description="0 = off; ITCH units")
+    take_sell_at_or_above: int = Field(0, ge=0, le=U32, description="0 = off; ITCH units")
+
+
+class StrategyParamsUpdate(_Strict):
+    mode: Literal["quote", "take", "off"] | None = None
+    size: int | None = Field(None, ge=1, le=U32)
+    tick: int | None = Field(None, ge=1, le=1_000_000)
+    half_spread_ticks: int | None = Field(None, ge=0, le=10_000)
+    skew_ticks: int | None = Field(None, ge=0, le=10_000)
+    inventory_unit_shift: int | None = Field(None, ge=0, le=31)
+    requote_ticks: int | None = Field(None, ge=1, le=10_000)
+    take_buy_at_or_below: int | None = Field(None, ge=0, le=U32)
+    take_sell_at_or_above: int | None = Field(None, ge=0, le=U32)
+
+
+class StrategyConfig(_Strict):
+    """The strategy file: defaults for every symbol plus per-symbol overrides."""
+
+    defaults: StrategyParams = StrategyParams()
+    symbols: dict[Symbol, StrategyParamsUpdate] = {}
+
+    def for_symbol(self, symbol: str) -> StrategyParams:
+        override = self.symbols.get(symbol)
+        if override is None:
+            return self.defaults
+        return self.defaults.model_copy(update=override.model_dump(exclude_none=True))
+
+
+def _describe(exc: ValidationError, what: str) -> str:
+    problems = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        problems.append(f"{key}: {err['msg']}")
+    return f"{what}: " + "; ".join(problems)
+
+
+def _load(model: type[BaseModel], source: str | Path | dict, what: str):
+    if isinstance(source, dict):
+        data, name = source, what
+    else:
+        name = f"{what} {source}"
+        try:
+            data = json.loads(Path(source).read_text())
+        except OSError as exc:
+            raise ConfigError(f"{name}: cannot read ({exc.strerror})") from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{name}: not valid JSON at line {exc.lineno} column {exc.colno}: "
+                              f"{exc.msg}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{name}: top level must be a JSON object")
+    try:
+        # Strict mode: "500" is not a quantity, 1.5 is not a share count, 1 is not a bool.
+        return model.model_validate(data, strict=True)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, name)) from None
+
+
+def load_limits(source: str | Path | dict) -> Limits:
+    return _load(Limits, source, "limits file")
+
+
+def load_strategy(source: str | Path | dict) -> StrategyConfig:
+    return _load(StrategyConfig, source, "strategy file")

@@ -1,0 +1,257 @@
+"""The golden model of the whole fast path, stage by stage, as the RTL is built.
+
+    frame -> NetFilter -> Sequencer -> Decoder -> BookBuilder -> Strategy -> RiskGate -> Encoder
+
+Deterministic and zero-latency: every output is attributed to the feed message that caused it
+(`msg_index`, counted over every ITCH message the sequencer delivers) and carries the ingress
+cycle of that message's packet. The RTL reproduces the outputs exactly; only its latency differs.
+
+Host actions (kill switch, release, clear stale, limits) take effect between packets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from hw.rtl.records import BookEventKind
+from sw.feed.net import UdpEndpoint
+from sw.model import decoder
+from sw.model.book import BookBuilder
+from sw.model.config import Limits, StrategyConfig, SymbolLimitsUpdate
+from sw.model.encoder import Encoder
+from sw.model.netfilter import NetFilter
+from sw.model.orders import SIDE_CHAR, LiveOrder, OrderRequest
+from sw.model.risk import Reason, RiskGate
+from sw.model.sequencer import Sequencer
+from sw.model.strategy import Strategy
+
+_K = BookEventKind
+
+
+class BboRow(NamedTuple):
+    msg_index: int
+    locate: int
+    symbol: str
+    bid_px: int
+    bid_qty: int
+    ask_px: int
+    ask_qty: int
+
+
+class OrderRow(NamedTuple):
+    msg_index: int
+    msg_type: str
+    clordid: str
+    symbol: str
+    side: str
+    price: int
+    qty: int
+    orig_clordid: str
+    tif: str
+    seq: int
+    ingress_cycle: int
+    cause: str
+
+
+class RejectRow(NamedTuple):
+    msg_index: int
+    symbol: str
+    side: str
+    price: int
+    qty: int
+    reason: str
+    msg_type: str
+    failed: str          # every failing check, '|'-separated, priority order
+    ingress_cycle: int
+
+
+# Why an order was sent (OrderRow.cause).
+CAUSE_STRATEGY = "strategy"
+CAUSE_REJECTED_REPLACE = "rejected_replace"   # the G was refused: pull the stale quote
+CAUSE_KILL_SWITCH = "kill_switch"
+CAUSE_FEED_STALE = "feed_stale"               # sequence gap or malformed message
+
+
+@dataclass
+class FastPathOutput:
+    bbo: list[BboRow] = field(default_factory=list)
+    orders: list[OrderRow] = field(default_factory=list)
+    fix: list[bytes] = field(default_factory=list)
+    rejects: list[RejectRow] = field(default_factory=list)
+
+
+class FastPath:
+    def __init__(self, limits: Limits, strategy: StrategyConfig, *,
+                 dst: UdpEndpoint = UdpEndpoint(), trade_date: dt.date = dt.date(2026, 11, 20),
+                 sender: str = "NERVE", target: str = "VENUE",
+                 clordid_prefix: str = "NRV") -> None:
+        self.limits = limits
+        self.strategy_config = strategy
+        self.netfilter = NetFilter(dst)
+        self.sequencer = Sequencer(on_stale=self._go_stale)
+        self.book = BookBuilder()
+        self.strategy = Strategy()
+        self.gate = RiskGate(halted=limits.halted)
+        self.encoder = Encoder(sender=sender, target=target, clordid_prefix=clordid_prefix,
+                               trade_date=trade_date)
+        self.out = FastPathOutput()
+        self.msg_index = 0        # messages delivered so far = index of the next one
+        self.now = 0              # ingress cycle of the packet being processed (monotonic)
+        self.malformed = 0
+        self.stale_events: Counter[str] = Counter()
+
+    # --- ingress -----------------------------------------------------------------------------
+
+    def _clock(self, ingress_cycle: int) -> None:
+        # The hardware's cycle counter never runs backwards, whatever the feed's timestamps do.
+        if ingress_cycle > self.now:
+            self.now = ingress_cycle
+
+    def frame(self, frame: bytes, ingress_cycle: int) -> None:
+        """One Ethernet frame from the MAC, stamped with its ingress cycle."""
+        self._clock(ingress_cycle)
+        payload = self.netfilter.filter(frame)
+        if payload is None:
+            return
+        for msg in self.sequencer.packet(payload):
+            self._message(msg)
+
+    def message(self, msg: bytes, ingress_cycle: int) -> None:
+        """One ITCH message without transport (NASDAQ file replay): its own packet."""
+        self._clock(ingress_cycle)
+        self._message(msg)
+
+    def _message(self, msg) -> None:
+        index = self.msg_index
+        self.msg_index = index + 1
+        ev = decoder.decode(msg)
+        if ev is None:
+            return
+        if ev is decoder.MALFORMED:
+            self.malformed += 1
+            self.sequencer.raise_stale("malformed_message")
+            return
+        book = self.book
+        changed = book.apply(ev)
+        if changed is not None:
+            bbo = book.books[changed].published
+            self.out.bbo.append(BboRow(index, changed, book.symbols.get(changed, ""), *bbo))
+            self._evaluate(changed, index)
+        elif ev.kind is _K.TRADING_STATE:
+            self._evaluate(ev.locate, index)
+        elif ev.kind is _K.DIRECTORY:
+            self._bind(ev.locate, book.symbols[ev.locate])
+
+    # --- decisions ---------------------------------------------------------------------------
+
+    def _bind(self, locate: int, symbol: str) -> None:
+        self.gate.bind(locate, self.limits.for_symbol(symbol),
+                       self.limits.positions.get(symbol, 0))
+        self.strategy.bind(locate, self.strategy_config.for_symbol(symbol))
+
+    def _evaluate(self, locate: int, index: int) -> None:
+        risk = self.gate.symbols.get(locate)
+        if risk is None:  # no R for this locate: no symbol to trade
+            return
+        book = self.book
+        bbo = book.books[locate].published if locate in book.books else (0, 0, 0, 0)
+        trading = book.trading(locate)
+        stale = self.sequencer.stale
+        # The strategy stands down while the kill switch is on or the feed is stale, so the
+        # reject log is not flooded; the gate still checks both on every order, independently.
+        permitted = trading and not stale and not self.gate.halted
+        for req in self.strategy.evaluate(locate, bbo, permitted, risk.position):
+            verdict = self.gate.check(req, self.now, bbo, trading, stale)
+            if verdict.accepted:
+                order = self._send(req, index, CAUSE_STRATEGY)
+                self.strategy.placed(req, order)
+                continue
+            self.out.rejects.append(RejectRow(
+                index, book.symbols[locate], SIDE_CHAR[req.side], req.price, req.qty,
+                verdict.reason.value, req.msg_type, "|".join(r.value for r in verdict.failed),
+                self.now))
+            if req.msg_type == "G":
+                old = req.order
+                self._send(OrderRequest("F", locate, old.side, old.price, old.qty, order=old),
+                           index, CAUSE_REJECTED_REPLACE)
+
+    def _send(self, req: OrderRequest, index: int, cause: str) -> LiveOrder:
+        enc = self.encoder
+        clordid = enc.take_clordid()
+        orig = req.order.clordid if req.order is not None else None
+        symbol = self.book.symbols[req.locate]
+        fix, seq = enc.encode(req.msg_type, clordid, orig, symbol, req.side, req.price,
+                              req.qty, req.tif, self.now)
+        self.out.fix.append(fix)
+        self.out.orders.append(OrderRow(
+            index, req.msg_type, enc.clordid_text(clordid).decode(), symbol,
+            SIDE_CHAR[req.side], req.price, req.qty,
+            enc.clordid_text(orig).decode() if orig is not None else "", req.tif, seq,
+            self.now, cause))
+        return self.gate.sent(req, clordid)
+
+    def _cancel_all(self, cause: str) -> None:
+        for order in self.gate.live_orders():
+            self._send(OrderRequest("F", order.locate, order.side, order.price, order.qty,
+                                    order=order), self.msg_index, cause)
+
+    def _go_stale(self, why: str) -> None:
+        self.stale_events[why] += 1
+        self._cancel_all(CAUSE_FEED_STALE)
+
+    # --- host actions (between packets) -------------------------------------------------------
+
+    def halt(self) -> None:
+        """Kill switch: block new orders now and cancel every live order the fast path owns."""
+        self.gate.halted = True
+        self._cancel_all(CAUSE_KILL_SWITCH)
+
+    def release(self) -> None:
+        self.gate.halted = False
+
+    def clear_stale(self) -> None:
+        self.sequencer.clear_stale()
+
+    def set_limits(self, symbol: str | None, update: SymbolLimitsUpdate) -> None:
+        """Apply a partial limits update to the defaults (symbol None) or to one symbol."""
+        changes = update.model_dump(exclude_none=True)
+        if symbol is None:
+            defaults = self.limits.defaults.model_copy(update=changes)
+            self.limits = self.limits.model_copy(update={"defaults": defaults})
+        else:
+            merged = self.limits.symbols.get(symbol, SymbolLimitsUpdate()).model_copy(
+                update=changes)
+            self.limits = self.limits.model_copy(
+                update={"symbols": {**self.limits.symbols, symbol: merged}})
+        for locate, name in self.book.symbols.items():
+            if locate in self.gate.symbols and (symbol is None or name == symbol):
+                self.gate.symbols[locate].set_limits(self.limits.for_symbol(name))
+
+    def order_ended(self, chain: int) -> None:
+        """Host confirmation that an order (by its first ClOrdID number) is done."""
+        self.gate.order_ended(chain)
+
+    # --- reporting -------------------------------------------------------------------------
+
+    def summary(self) -> dict:
+        rejects = Counter(r.reason for r in self.out.rejects)
+        by_type = Counter(o.msg_type for o in self.out.orders)
+        return {
+            "messages": self.msg_index,
+            "bbo_updates": len(self.out.bbo),
+            "orders": len(self.out.orders),
+            "orders_by_type": dict(sorted(by_type.items())),
+            "rejects": len(self.out.rejects),
+            "rejects_by_reason": {r.value: rejects[r.value] for r in Reason if rejects[r.value]},
+            "gaps": self.sequencer.counts["gaps"],
+            "missing_messages": self.sequencer.counts["missing_messages"],
+            "malformed_messages": self.malformed,
+            "frames_dropped": dict(sorted(self.netfilter.drops.items())),
+            "sequencer": dict(sorted(self.sequencer.counts.items())),
+            "book": dict(sorted(self.book.counts.items())),
+            "stale_events": dict(sorted(self.stale_events.items())),
+            "halted": self.gate.halted,
+        }

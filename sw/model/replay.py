@@ -1,0 +1,195 @@
+"""Replay a recorded or synthetic feed through the fast path and write its outputs.
+
+Where it sits: behind `nerve replay`. It reads a NASDAQ file or a pcap, stamps each packet with
+its ingress cycle (docs/golden-model.md, "Time"), applies scheduled host actions between packets,
+and writes bbo.csv, orders.fix, orders.csv and rejects.csv. The backend is the golden model; the
+RTL backends of later issues must produce the same files byte for byte.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from sw.feed import itch
+from sw.feed.generator import DEFAULT_DATE
+from sw.feed.itch import FeedFormatError
+from sw.feed.net import UdpEndpoint, read_pcap
+from sw.model.clock import NS_PER_DAY, ns_to_cycles
+from sw.model.config import (
+    ConfigError,
+    Limits,
+    StrategyConfig,
+    SymbolLimitsUpdate,
+    load_limits,
+    load_strategy,
+)
+from sw.model.fastpath import BboRow, FastPath, OrderRow, RejectRow
+
+PCAP_MAGICS = {bytes.fromhex(m) for m in ("a1b2c3d4", "d4c3b2a1", "a1b23c4d", "4d3cb2a1")}
+
+
+# --- host actions scheduled against the feed -----------------------------------------------
+
+class _Action(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    before_msg: int = Field(ge=0, description="applied before the packet holding this message")
+
+
+class HaltAction(_Action):
+    action: Literal["halt"]
+
+
+class ReleaseAction(_Action):
+    action: Literal["release"]
+
+
+class ClearStaleAction(_Action):
+    action: Literal["clear_stale"]
+
+
+class SetLimitsAction(_Action):
+    action: Literal["set_limits"]
+    symbol: str | None = None           # None: the defaults
+    limits: SymbolLimitsUpdate
+
+
+class OrderEndedAction(_Action):
+    action: Literal["order_ended"]
+    clordid: int = Field(ge=1, description="ClOrdID number of the order's first message")
+
+
+HostAction = Annotated[HaltAction | ReleaseAction | ClearStaleAction | SetLimitsAction
+                       | OrderEndedAction, Field(discriminator="action")]
+_SCHEDULE = TypeAdapter(list[HostAction])
+
+
+def load_control(path: Path) -> list[_Action]:
+    """A JSON list of host actions, e.g. [{"before_msg": 5000, "action": "halt"}]."""
+    try:
+        data = json.loads(path.read_text())
+        actions = _SCHEDULE.validate_python(data)
+    except OSError as exc:
+        raise ConfigError(f"control file {path}: cannot read ({exc.strerror})") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"control file {path}: not valid JSON at line {exc.lineno}: "
+                          f"{exc.msg}") from None
+    except ValidationError as exc:
+        where = "; ".join(".".join(str(p) for p in e["loc"]) + ": " + e["msg"]
+                          for e in exc.errors())
+        raise ConfigError(f"control file {path}: {where}") from None
+    return sorted(actions, key=lambda a: a.before_msg)
+
+
+def apply_action(fast: FastPath, action: _Action) -> None:
+    if isinstance(action, HaltAction):
+        fast.halt()
+    elif isinstance(action, ReleaseAction):
+        fast.release()
+    elif isinstance(action, ClearStaleAction):
+        fast.clear_stale()
+    elif isinstance(action, SetLimitsAction):
+        fast.set_limits(action.symbol, action.limits)
+    elif isinstance(action, OrderEndedAction):
+        if action.clordid not in fast.gate.orders:
+            raise ConfigError(f"control file: order_ended before message {action.before_msg} "
+                              f"names ClOrdID {action.clordid}, which is not an open order")
+        fast.order_ended(action.clordid)
+
+
+# --- feed sources --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Feed:
+    """A feed file image and how to walk it as ingress units (packets or messages)."""
+
+    kind: Literal["itch", "pcap"]
+    data: bytes
+
+    @classmethod
+    def open(cls, path: Path) -> Feed:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise FeedFormatError(0, f"cannot read {path}: {exc.strerror}") from None
+        if not data:
+            raise FeedFormatError(0, f"{path} is empty")
+        return cls("pcap" if data[:4] in PCAP_MAGICS else "itch", data)
+
+    def trade_date(self) -> dt.date:
+        """The capture date of a pcap's first frame; the generator's date for a NASDAQ file."""
+        if self.kind == "pcap":
+            for ts_ns, _ in read_pcap(self.data):
+                return dt.datetime.fromtimestamp(ts_ns // 1_000_000_000, dt.UTC).date()
+        return DEFAULT_DATE
+
+
+def _itch_units(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """Each message of a NASDAQ file is its own ingress unit, stamped from its ITCH timestamp."""
+    view = memoryview(data)
+    for offset, length in itch.iter_framed(view):
+        msg = view[offset:offset + length]
+        ts = int.from_bytes(msg[5:11], "big") if length >= 11 else 0
+        yield ns_to_cycles(ts), msg
+
+
+# --- the replay ----------------------------------------------------------------------------
+
+@dataclass
+class ReplayResult:
+    fast: FastPath
+    out_dir: Path
+
+    @property
+    def summary(self) -> dict:
+        return self.fast.summary()
+
+
+def replay(feed_path: Path, out_dir: Path, *, limits: Limits | None = None,
+           strategy: StrategyConfig | None = None, control: list[_Action] = (),
+           dst: UdpEndpoint = UdpEndpoint(), trade_date: dt.date | None = None,
+           progress: Callable[[int, int], None] | None = None) -> ReplayResult:
+    feed = Feed.open(feed_path)
+    fast = FastPath(limits or load_limits({}), strategy or load_strategy({}), dst=dst,
+                    trade_date=trade_date or feed.trade_date())
+    pending = list(control)
+    # Walk the whole file's framing first: a truncated feed is refused before any work is done.
+    if feed.kind == "itch":
+        units = list(_itch_units(feed.data))
+        deliver = fast.message
+    else:
+        units = [(ns_to_cycles(ts % NS_PER_DAY), f) for ts, f in read_pcap(feed.data)]
+        deliver = fast.frame
+    for step, (cycle, unit) in enumerate(units, 1):
+        while pending and pending[0].before_msg <= fast.msg_index:
+            apply_action(fast, pending.pop(0))
+        deliver(unit, cycle)
+        if progress is not None and step % 100_000 == 0:
+            progress(step, len(units))
+    for action in pending:  # scheduled past the end of the feed: apply in order
+        apply_action(fast, action)
+    write_outputs(fast, out_dir)
+    return ReplayResult(fast, out_dir)
+
+
+def _write_csv(path: Path, header: tuple[str, ...], rows) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def write_outputs(fast: FastPath, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_csv(out_dir / "bbo.csv", BboRow._fields, fast.out.bbo)
+    _write_csv(out_dir / "orders.csv", OrderRow._fields, fast.out.orders)
+    _write_csv(out_dir / "rejects.csv", RejectRow._fields, fast.out.rejects)
+    (out_dir / "orders.fix").write_bytes(b"".join(fast.out.fix))
+    (out_dir / "summary.json").write_text(json.dumps(fast.summary(), indent=2) + "\n")
