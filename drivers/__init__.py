@@ -1,0 +1,1 @@
+"""Register/event transports (model, sim, uart, pcie). Not built yet."""

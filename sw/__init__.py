@@ -1,0 +1,1 @@
+"""Nerve's Python side: feed toolkit, golden model, and (later) the services."""

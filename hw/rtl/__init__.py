@@ -1,0 +1,1 @@
+"""Amaranth components of the fast path. Today: the shared record types only (`records`)."""

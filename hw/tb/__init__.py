@@ -1,0 +1,1 @@
+"""cocotb + Verilator testbench library. Not built yet: arrives with the first RTL block."""

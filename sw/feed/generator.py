@@ -163,11 +163,11 @@ class MarketGenerator:
         for sym in self.symbols:
             self.now += 1_000
             yield itch.StockDirectory(sym.locate, 0, self.now, sym.name, "Q", "N", 100, "N", "C",
-                                      "Z", "P", "N", "N", "1", "N", 0, "N")
+                                      "Z ", "P", "N", "N", "1", "N", 0, "N")
         for sym in self.symbols:
             self.now += 1_000
-            yield itch.StockTradingAction(sym.locate, 0, self.now, sym.name, "T", " ", "")
-        self.now = MARKET_OPEN_NS
+            yield itch.StockTradingAction(sym.locate, 0, self.now, sym.name, "T", " ", "    ")
+        self.now = max(self.now, MARKET_OPEN_NS)  # many symbols: announcements run past it
         yield itch.SystemEvent(0, 0, self.now, "Q")
         body = cfg.messages - cfg.header_messages - 3
         for n in range(body):
@@ -182,7 +182,7 @@ class MarketGenerator:
         # Halts end, then maybe start.
         if self.halted and self.halted[0].halted_until <= n:
             sym = self.halted.pop(0)
-            return itch.StockTradingAction(sym.locate, 0, ts, sym.name, "T", " ", "")
+            return itch.StockTradingAction(sym.locate, 0, ts, sym.name, "T", " ", "    ")
         if rng.random() < self.cfg.halt_rate:
             candidates = [s for s in self.symbols if s.halted_until < 0 or s.halted_until <= n]
             candidates = [s for s in candidates if s not in self.halted]
@@ -320,7 +320,8 @@ def pcap_frames(messages: list[itch.Message], options: PcapOptions,
     timed = ((m.timestamp, itch.encode(m)) for m in messages)  # type: ignore[union-attr]
     grouped = list(packets(timed))
     drop = set(rng.sample(range(1, len(grouped)), min(options.gaps, len(grouped) - 1)))
-    dup = set(rng.sample(range(len(grouped)), min(options.duplicates, len(grouped))))
+    kept = [i for i in range(len(grouped)) if i not in drop]  # a dropped packet has no copy
+    dup = set(rng.sample(kept, min(options.duplicates, len(kept))))
     base = _midnight_ns(options.date)
     sequence = 1
     ip_id = 0

@@ -12,6 +12,7 @@ and regain it on encode.
 from __future__ import annotations
 
 import struct
+from array import array
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
@@ -264,6 +265,8 @@ def decode(data: bytes | memoryview, offset: int = 0, length: int | None = None)
     end = len(data) if length is None else offset + length
     if end <= offset:
         raise FeedFormatError(offset, "empty ITCH message")
+    if end > len(data):
+        raise FeedFormatError(offset, f"ITCH message of {end - offset} bytes runs past the buffer")
     type_char = chr(data[offset])
     codec = _CODECS.get(type_char)
     if codec is None:
@@ -311,6 +314,45 @@ def iter_framed(data: bytes | memoryview) -> Iterator[tuple[int, int]]:
                 pos, f"message of {length} bytes runs past end of file ({size - pos - 2} left)")
         yield pos + 2, length
         pos += 2 + length
+
+
+def frame_offsets(data: bytes) -> array:
+    """Offsets of every message's length prefix in a NASDAQ-format buffer, validated.
+
+    The fast walk used for whole files: one tight loop, then the checks. Raises FeedFormatError
+    naming the byte offset of a zero-length, truncated or overrunning record.
+    """
+    offsets = array("q")
+    append = offsets.append
+    pos, size = 0, len(data)
+    last = size - 1
+    while pos < last:
+        append(pos)
+        pos += (data[pos] << 8 | data[pos + 1]) + 2
+    errors = []  # (offset, message); the first in file order is reported
+    if pos == last:
+        errors.append((pos, "truncated length prefix at end of file"))
+    elif pos > size:
+        start = offsets[-1]
+        errors.append((start, f"message of {pos - start - 2} bytes runs past end of file "
+                              f"({size - start - 2} left)"))
+    zero = _first_zero_length(data, offsets)
+    if zero is not None:
+        errors.append((zero, "zero-length message"))
+    if errors:
+        raise FeedFormatError(*min(errors))
+    return offsets
+
+
+def _first_zero_length(data: bytes, offsets: array) -> int | None:
+    import numpy as np
+
+    if not offsets:
+        return None
+    buf = np.frombuffer(data, dtype=np.uint8)
+    prefix = np.frombuffer(offsets, dtype=np.int64)
+    zero = np.flatnonzero((buf[prefix] == 0) & (buf[prefix + 1] == 0))
+    return int(prefix[zero[0]]) if len(zero) else None
 
 
 def read_file(data: bytes | memoryview) -> Iterator[Message]:

@@ -40,13 +40,19 @@ def _check_session(session: bytes) -> bytes:
     return session
 
 
+def _check_sequence(sequence: int) -> int:
+    if not 0 <= sequence < 1 << 64:
+        raise ValueError(f"sequence must fit in 64 bits, not {sequence!r}")
+    return sequence
+
+
 def encode(session: bytes, sequence: int, messages: list[bytes] | tuple[bytes, ...]) -> bytes:
     """A data packet carrying `messages` (each an encoded ITCH message without length)."""
     if not messages:
         raise ValueError("a data packet needs at least one message; use heartbeat()")
     if len(messages) >= END_OF_SESSION:
         raise ValueError(f"at most {END_OF_SESSION - 1} messages per packet, not {len(messages)}")
-    parts = [HEADER.pack(_check_session(session), sequence, len(messages))]
+    parts = [HEADER.pack(_check_session(session), _check_sequence(sequence), len(messages))]
     for body in messages:
         if not 0 < len(body) < 1 << 16:
             raise ValueError(f"message length must be 1..65535 bytes, not {len(body)}")
@@ -56,11 +62,11 @@ def encode(session: bytes, sequence: int, messages: list[bytes] | tuple[bytes, .
 
 
 def heartbeat(session: bytes, next_sequence: int) -> bytes:
-    return HEADER.pack(_check_session(session), next_sequence, HEARTBEAT)
+    return HEADER.pack(_check_session(session), _check_sequence(next_sequence), HEARTBEAT)
 
 
 def end_of_session(session: bytes, next_sequence: int) -> bytes:
-    return HEADER.pack(_check_session(session), next_sequence, END_OF_SESSION)
+    return HEADER.pack(_check_session(session), _check_sequence(next_sequence), END_OF_SESSION)
 
 
 def decode(payload: bytes) -> MoldPacket:

@@ -20,7 +20,7 @@ from sw.feed.itch import FeedFormatError
 
 # NASDAQ-like defaults for the synthetic feed; the replay's network filter uses the same ones.
 DEFAULT_SRC_MAC = bytes.fromhex("02000000aa01")
-DEFAULT_DST_MAC = bytes.fromhex("01005e361c6f")  # IPv4 multicast MAC of 233.54.12.111
+DEFAULT_DST_MAC = bytes.fromhex("01005e360c6f")  # IPv4 multicast MAC of 233.54.12.111
 DEFAULT_SRC_IP = "10.10.0.1"
 DEFAULT_DST_IP = "233.54.12.111"
 DEFAULT_DST_PORT = 26477
@@ -51,6 +51,13 @@ class UdpEndpoint:
     def ip_int(self) -> int:
         return int(ipaddress.IPv4Address(self.ip))
 
+    @property
+    def mac(self) -> bytes:
+        """Destination MAC: a multicast group's own (RFC 1112), else DEFAULT_DST_MAC."""
+        if not ipaddress.IPv4Address(self.ip).is_multicast:
+            return DEFAULT_DST_MAC
+        return b"\x01\x00\x5e" + (self.ip_int & 0x7FFFFF).to_bytes(3, "big")
+
 
 def udp_frame(payload: bytes, dst: UdpEndpoint = UdpEndpoint(), *, src_ip: str = DEFAULT_SRC_IP,
               src_port: int = DEFAULT_SRC_PORT, ip_id: int = 0) -> bytes:
@@ -61,7 +68,7 @@ def udp_frame(payload: bytes, dst: UdpEndpoint = UdpEndpoint(), *, src_ip: str =
                     dst=ipaddress.IPv4Address(dst.ip).packed,
                     p=dpkt.ip.IP_PROTO_UDP, ttl=64, id=ip_id, data=udp)
     ip.len = len(ip)
-    eth = dpkt.ethernet.Ethernet(src=DEFAULT_SRC_MAC, dst=DEFAULT_DST_MAC,
+    eth = dpkt.ethernet.Ethernet(src=DEFAULT_SRC_MAC, dst=dst.mac,
                                  type=dpkt.ethernet.ETH_TYPE_IP, data=ip)
     return bytes(eth)
 
@@ -92,6 +99,7 @@ def read_pcap(data: bytes) -> Iterator[tuple[int, bytes]]:
     if reader.datalink() != dpkt.pcap.DLT_EN10MB:
         raise FeedFormatError(20, f"pcap link type {reader.datalink()} is not Ethernet")
     nano = data[:4] in _NANO_MAGICS
+    order = "big" if data[:4] in _BIG_ENDIAN_MAGICS else "little"
     records = iter(reader)
     offset = 24
     pending: tuple[int, bytes] | None = None
@@ -102,6 +110,9 @@ def read_pcap(data: bytes) -> Iterator[tuple[int, bytes]]:
             break
         except dpkt.UnpackError:
             raise FeedFormatError(offset, "truncated pcap record header") from None
+        caplen = int.from_bytes(data[offset + 8:offset + 12], order)
+        if len(frame) != caplen:  # dpkt hands back a short read as a short frame
+            raise FeedFormatError(offset, "truncated pcap record (file ends inside a frame)")
         if pending is not None:
             yield pending
         ns = int(ts * _NS_PER_S) if nano else round(ts * 1e6) * 1000
@@ -117,3 +128,5 @@ def read_pcap(data: bytes) -> Iterator[tuple[int, bytes]]:
 _NS_PER_S = 1_000_000_000
 _NANO_MAGICS = (dpkt.pcap.TCPDUMP_MAGIC_NANO.to_bytes(4, "big"),
                 dpkt.pcap.TCPDUMP_MAGIC_NANO.to_bytes(4, "little"))
+_BIG_ENDIAN_MAGICS = (dpkt.pcap.TCPDUMP_MAGIC.to_bytes(4, "big"),
+                      dpkt.pcap.TCPDUMP_MAGIC_NANO.to_bytes(4, "big"))

@@ -1,0 +1,1 @@
+"""Golden model of the fast path: the executable specification the RTL is checked against."""

@@ -39,25 +39,30 @@ class SymbolBook:
         self.best = [0, 0]
         self.published = EMPTY_BBO
 
-    def add(self, side: int, price: int, shares: int) -> None:
+    def add(self, side: int, price: int, shares: int) -> bool:
+        """Add shares at a price; True if that can change the BBO (at or through the best)."""
         levels = self.levels[side]
         levels[price] = levels.get(price, 0) + shares
         best = self.best[side]
+        if best == price:
+            return True
         if best == 0 or (price > best if side == 0 else price < best):
             self.best[side] = price
+            return True
+        return False
 
-    def remove(self, side: int, price: int, shares: int) -> None:
+    def remove(self, side: int, price: int, shares: int) -> bool:
+        """Take shares off a price; True if that can change the BBO (it was the best level)."""
         levels = self.levels[side]
+        at_best = price == self.best[side]
         remaining = levels[price] - shares
         if remaining:
             levels[price] = remaining
-            return
-        del levels[price]
-        if price == self.best[side]:
-            if not levels:
-                self.best[side] = 0
-            else:
-                self.best[side] = max(levels) if side == 0 else min(levels)
+        else:
+            del levels[price]
+            if at_best:
+                self.best[side] = (max(levels) if side == 0 else min(levels)) if levels else 0
+        return at_best
 
     def bbo(self) -> tuple[int, int, int, int]:
         bid, ask = self.best
@@ -72,12 +77,6 @@ class BookBuilder:
         self.states: dict[int, int] = {}          # locate -> trading state byte (from H)
         self.counts: Counter[str] = Counter()
 
-    def book(self, locate: int) -> SymbolBook:
-        book = self.books.get(locate)
-        if book is None:
-            book = self.books[locate] = SymbolBook()
-        return book
-
     def bbo(self, locate: int) -> tuple[int, int, int, int]:
         book = self.books.get(locate)
         return book.published if book is not None else EMPTY_BBO
@@ -90,17 +89,21 @@ class BookBuilder:
         kind = ev.kind
         orders = self.orders
         if kind is _K.ADD:
-            if ev.ref in orders:
+            ref = ev.ref
+            if ref in orders:
                 self.counts["duplicate_ref"] += 1
                 return None
-            if ev.shares == 0 or ev.price == 0:
+            price, shares = ev.price, ev.shares
+            if shares == 0 or price == 0:
                 self.counts["empty_add"] += 1
                 return None
             side = 1 if ev.side is _SELL else 0
-            orders[ev.ref] = [ev.locate, side, ev.price, ev.shares]
-            book = self.book(ev.locate)
-            book.add(side, ev.price, ev.shares)
-            return self._changed(ev.locate, book)
+            locate = ev.locate
+            orders[ref] = [locate, side, price, shares]
+            book = self.books.get(locate)
+            if book is None:
+                book = self.books[locate] = SymbolBook()
+            return self._changed(locate, book) if book.add(side, price, shares) else None
         if kind is _K.EXECUTE or kind is _K.CANCEL or kind is _K.DELETE:
             order = orders.get(ev.ref)
             if order is None:
@@ -108,14 +111,14 @@ class BookBuilder:
                 return None
             locate, side, price, remaining = order
             cut = remaining if kind is _K.DELETE else min(ev.shares, remaining)
-            book = self.books[locate]
-            if cut:
-                book.remove(side, price, cut)
             if cut == remaining:
                 del orders[ev.ref]
             else:
                 order[3] = remaining - cut
-            return self._changed(locate, book)
+            if cut == 0:
+                return None
+            book = self.books[locate]
+            return self._changed(locate, book) if book.remove(side, price, cut) else None
         if kind is _K.REPLACE:
             order = orders.pop(ev.ref, None)
             if order is None:
@@ -123,15 +126,15 @@ class BookBuilder:
                 return None
             locate, side, price, remaining = order
             book = self.books[locate]
-            book.remove(side, price, remaining)
+            touched = book.remove(side, price, remaining)
             if ev.new_ref in orders:
                 self.counts["duplicate_ref"] += 1
             elif ev.shares == 0 or ev.price == 0:
                 self.counts["empty_add"] += 1
             else:
                 orders[ev.new_ref] = [locate, side, ev.price, ev.shares]
-                book.add(side, ev.price, ev.shares)
-            return self._changed(locate, book)
+                touched = book.add(side, ev.price, ev.shares) or touched
+            return self._changed(locate, book) if touched else None
         if kind is _K.TRADING_STATE:
             self.states[ev.locate] = ev.code
             return None

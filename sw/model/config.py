@@ -149,9 +149,13 @@ def _load(model: type[BaseModel], source: str | Path | dict, what: str):
     else:
         name = f"{what} {source}"
         try:
-            data = json.loads(Path(source).read_text())
+            # Explicit UTF-8 (JSON's encoding, RFC 8259), not the locale's; a bad byte is a
+            # ConfigError like any other malformed file, not a UnicodeDecodeError traceback.
+            data = json.loads(Path(source).read_bytes().decode("utf-8"))
         except OSError as exc:
             raise ConfigError(f"{name}: cannot read ({exc.strerror})") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{name}: not UTF-8 text (bad byte at offset {exc.start})") from None
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{name}: not valid JSON at line {exc.lineno} column {exc.colno}: "
                               f"{exc.msg}") from None

@@ -10,8 +10,12 @@ event and the caller raises the stale flag, because the book may now be wrong.
 from __future__ import annotations
 
 import struct
+from array import array
+
+import numpy as np
 
 from hw.rtl.records import BookEvent, BookEventKind, Side, as_tuple_type
+from sw.feed.itch import frame_offsets
 
 Event = as_tuple_type(BookEvent)
 
@@ -73,3 +77,103 @@ def decode(msg: memoryview | bytes):
     if t == 0x53:  # S
         return Event(_K.SYSTEM, locate, 0, 0, _BUY, 0, 0, 0, msg[11])
     return None  # P: a trade report, no change to the book
+
+
+# --- batch decoding of a whole NASDAQ file ---------------------------------------------------
+#
+# The same mapping as `decode`, vectorised with numpy over every message of a file at once, for
+# replay and benchmarks. Only the walk over the length prefixes (sw.feed.itch.frame_offsets) is
+# a Python loop. It must agree
+# with `decode` field for field (tests/sw/test_decoder_batch.py holds it to that).
+
+NONE_KIND = 0        # kind column value for "no event" (P, unknown types)
+MALFORMED_KIND = 15  # kind column value for malformed messages
+
+_KIND_OF_TYPE = {ord("A"): _K.ADD, ord("F"): _K.ADD, ord("E"): _K.EXECUTE,
+                 ord("C"): _K.EXECUTE, ord("X"): _K.CANCEL, ord("D"): _K.DELETE,
+                 ord("U"): _K.REPLACE, ord("H"): _K.TRADING_STATE, ord("R"): _K.DIRECTORY,
+                 ord("S"): _K.SYSTEM}
+
+
+_BIG_ENDIAN = {2: ">u2", 4: ">u4", 8: ">u8"}
+
+
+def _field(buf, starts, offset: int, width: int):
+    """Big-endian unsigned field of `width` bytes at starts + offset, as uint64."""
+    if width == 6:  # the ITCH timestamp: 2 + 4 bytes
+        return (_field(buf, starts, offset, 2) << np.uint64(32)) | _field(buf, starts, offset + 2, 4)
+    rows = buf[starts[:, None] + np.arange(offset, offset + width)]  # (n, width) bytes
+    return rows.view(_BIG_ENDIAN[width]).ravel().astype(np.uint64)
+
+
+def decode_batch(data: bytes, offsets: array | None = None) -> dict:
+    """Decode every message of a NASDAQ-format buffer into BookEvent columns (numpy arrays).
+
+    Columns: the BookEvent fields (`kind` as int: 0 none, 15 malformed, else BookEventKind),
+    plus `timestamp` (ITCH ns). Row i is message i of the file.
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    if offsets is None:
+        offsets = frame_offsets(data)
+    prefix = np.frombuffer(offsets, dtype=np.int64)
+    starts = prefix + 2
+    n = len(starts)
+    lengths = (buf[prefix].astype(np.int64) << 8) | buf[prefix + 1]
+    types = buf[starts]
+    cols = {name: np.zeros(n, dtype=np.uint64) for name in
+            ("locate", "ref", "new_ref", "side", "shares", "price", "stock", "code", "timestamp")}
+    kind = np.zeros(n, dtype=np.uint8)
+    rows = np.flatnonzero(lengths >= 11)
+    cols["locate"][rows] = _field(buf, starts[rows], 1, 2)
+    cols["timestamp"][rows] = _field(buf, starts[rows], 5, 6)
+    for t, expected in LENGTHS.items():
+        of_type = types == t
+        bad = of_type & (lengths != expected)
+        kind[bad] = MALFORMED_KIND
+        sel = np.flatnonzero(of_type & ~bad)
+        if t not in _KIND_OF_TYPE:
+            continue  # P: counted, no event
+        kind[sel] = _KIND_OF_TYPE[t].value
+        s = starts[sel]
+        if t in (0x41, 0x46):  # A, F: ref, side, shares, stock, price
+            side = buf[s + 19]
+            cols["ref"][sel] = _field(buf, s, 11, 8)
+            cols["side"][sel] = side == ord("S")
+            kind[sel[(side != ord("B")) & (side != ord("S"))]] = MALFORMED_KIND
+            cols["shares"][sel] = _field(buf, s, 20, 4)
+            cols["stock"][sel] = _field(buf, s, 24, 8)
+            cols["price"][sel] = _field(buf, s, 32, 4)
+        elif t in (0x45, 0x43, 0x58):  # E, C, X: ref, shares
+            cols["ref"][sel] = _field(buf, s, 11, 8)
+            cols["shares"][sel] = _field(buf, s, 19, 4)
+        elif t == 0x44:  # D
+            cols["ref"][sel] = _field(buf, s, 11, 8)
+        elif t == 0x55:  # U
+            cols["ref"][sel] = _field(buf, s, 11, 8)
+            cols["new_ref"][sel] = _field(buf, s, 19, 8)
+            cols["shares"][sel] = _field(buf, s, 27, 4)
+            cols["price"][sel] = _field(buf, s, 31, 4)
+        elif t == 0x48:  # H
+            cols["stock"][sel] = _field(buf, s, 11, 8)
+            cols["code"][sel] = buf[s + 19]
+        elif t == 0x52:  # R
+            cols["stock"][sel] = _field(buf, s, 11, 8)
+        elif t == 0x53:  # S
+            cols["code"][sel] = buf[s + 11]
+    cols["kind"] = kind
+    return cols
+
+
+def events_from_batch(cols: dict):
+    """Yield, per message, a BookEvent tuple, None or MALFORMED (exactly what `decode` gives)."""
+    by_value = {NONE_KIND: None, MALFORMED_KIND: MALFORMED, **{e.value: e for e in BookEventKind}}
+    sides = (_BUY, _SELL)
+    for k, loc, ref, new_ref, side, shares, price, stock, code in zip(
+            cols["kind"].tolist(), cols["locate"].tolist(), cols["ref"].tolist(),
+            cols["new_ref"].tolist(), cols["side"].tolist(), cols["shares"].tolist(),
+            cols["price"].tolist(), cols["stock"].tolist(), cols["code"].tolist(), strict=True):
+        kind = by_value[k]
+        if kind is None or kind is MALFORMED:
+            yield kind
+        else:
+            yield Event(kind, loc, ref, new_ref, sides[side], shares, price, stock, code)

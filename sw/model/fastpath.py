@@ -122,12 +122,19 @@ class FastPath:
     def message(self, msg: bytes, ingress_cycle: int) -> None:
         """One ITCH message without transport (NASDAQ file replay): its own packet."""
         self._clock(ingress_cycle)
-        self._message(msg)
+        self._event(decoder.decode(msg))
+
+    def event(self, ev, ingress_cycle: int) -> None:
+        """One message already decoded by `decoder.decode_batch`: its own packet."""
+        self._clock(ingress_cycle)
+        self._event(ev)
 
     def _message(self, msg) -> None:
+        self._event(decoder.decode(msg))
+
+    def _event(self, ev) -> None:
         index = self.msg_index
         self.msg_index = index + 1
-        ev = decoder.decode(msg)
         if ev is None:
             return
         if ev is decoder.MALFORMED:

@@ -1,0 +1,1 @@
+"""Order management: orders, fills, positions, P&L, journal. Not built yet."""

@@ -1,0 +1,1 @@
+"""Transaction cost analysis and strategy feedback. Not built yet."""
