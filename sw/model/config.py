@@ -22,6 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 U32 = (1 << 32) - 1
 PRICE_SCALE = 10_000  # ITCH price units per dollar
 
+#: Largest order quantity the encoder's fixed-width 8-digit OrderQty (38) can carry.
+MAX_ORDER_QTY = 99_999_999
+
 Symbol = Annotated[str, Field(pattern=r"^[\x21-\x7e]{1,8}$")]
 
 
@@ -98,7 +101,7 @@ class StrategyParams(_Strict):
     """Per-symbol strategy parameters (see docs/golden-model.md, "Strategy")."""
 
     mode: Literal["quote", "take", "off"] = "quote"
-    size: int = Field(100, ge=1, le=U32, description="shares per quote / take order")
+    size: int = Field(100, ge=1, le=MAX_ORDER_QTY, description="shares per quote / take order")
     tick: int = Field(100, ge=1, le=1_000_000, description="price grid, ITCH units")
     half_spread_ticks: int = Field(2, ge=0, le=10_000)
     skew_ticks: int = Field(1, ge=0, le=10_000, description="ticks per inventory unit")
@@ -112,7 +115,7 @@ class StrategyParams(_Strict):
 
 class StrategyParamsUpdate(_Strict):
     mode: Literal["quote", "take", "off"] | None = None
-    size: int | None = Field(None, ge=1, le=U32)
+    size: int | None = Field(None, ge=1, le=MAX_ORDER_QTY)
     tick: int | None = Field(None, ge=1, le=1_000_000)
     half_spread_ticks: int | None = Field(None, ge=0, le=10_000)
     skew_ticks: int | None = Field(None, ge=0, le=10_000)

@@ -101,7 +101,8 @@ _BIG_ENDIAN = {2: ">u2", 4: ">u4", 8: ">u8"}
 def _field(buf, starts, offset: int, width: int):
     """Big-endian unsigned field of `width` bytes at starts + offset, as uint64."""
     if width == 6:  # the ITCH timestamp: 2 + 4 bytes
-        return (_field(buf, starts, offset, 2) << np.uint64(32)) | _field(buf, starts, offset + 2, 4)
+        high = _field(buf, starts, offset, 2)
+        return (high << np.uint64(32)) | _field(buf, starts, offset + 2, 4)
     rows = buf[starts[:, None] + np.arange(offset, offset + width)]  # (n, width) bytes
     return rows.view(_BIG_ENDIAN[width]).ravel().astype(np.uint64)
 
@@ -166,7 +167,8 @@ def decode_batch(data: bytes, offsets: array | None = None) -> dict:
 
 def events_from_batch(cols: dict):
     """Yield, per message, a BookEvent tuple, None or MALFORMED (exactly what `decode` gives)."""
-    by_value = {NONE_KIND: None, MALFORMED_KIND: MALFORMED, **{e.value: e for e in BookEventKind}}
+    by_value = {NONE_KIND: None, MALFORMED_KIND: MALFORMED,
+                **{e.value: e for e in BookEventKind}}
     sides = (_BUY, _SELL)
     for k, loc, ref, new_ref, side, shares, price, stock, code in zip(
             cols["kind"].tolist(), cols["locate"].tolist(), cols["ref"].tolist(),

@@ -17,7 +17,10 @@ from sw.model.clock import utc_timestamp
 
 SOH = b"\x01"
 FIX_SIDE = (b"1", b"2")  # BUY, SELL
+# The fixed-width fields' capacity: 8 digits each.
 MAX_SEQ = 99_999_999
+MAX_CLORDID = 99_999_999
+MAX_QTY = 99_999_999
 
 
 def checksum(data: bytes) -> bytes:
@@ -42,11 +45,15 @@ class Encoder:
         self.header_ids = b"49=" + sender.encode() + SOH + b"56=" + target.encode() + SOH
         self.prefix = clordid_prefix.encode()
         self.trade_date = trade_date
+        if not 1 <= first_seq <= MAX_SEQ:
+            raise ValueError(f"first_seq must be 1..{MAX_SEQ}, not {first_seq!r}")
         self.next_seq = first_seq        # MsgSeqNum: shared with host-injected session messages
         self.next_clordid = 1
 
     def take_clordid(self) -> int:
         n = self.next_clordid
+        if n > MAX_CLORDID:
+            raise OverflowError("ClOrdID counter exhausted for the day")
         self.next_clordid += 1
         return n
 
@@ -56,6 +63,8 @@ class Encoder:
     def encode(self, msg_type: str, clordid: int, orig_clordid: int | None, symbol: str,
                side: int, price: int, qty: int, tif: str, cycle: int) -> tuple[bytes, int]:
         """One order message and the MsgSeqNum it used."""
+        if not 0 < qty <= MAX_QTY:
+            raise ValueError(f"OrderQty must be 1..{MAX_QTY} for the 8-digit field, not {qty}")
         seq = self.next_seq
         if seq > MAX_SEQ:
             raise OverflowError("MsgSeqNum exhausted for the day")

@@ -31,6 +31,15 @@ from sw.model.strategy import Strategy
 _K = BookEventKind
 
 
+def tradable_symbol(symbol: str) -> bool:
+    """A symbol the encoder can put in tag 55: 1-8 printable ASCII characters, no spaces inside.
+
+    The stock field of an R message is 8 bytes, space padded; anything else in it (control bytes,
+    SOH, embedded spaces, all spaces) would corrupt the FIX message, so that locate never trades.
+    """
+    return 0 < len(symbol) <= 8 and all(0x21 <= ord(c) <= 0x7E for c in symbol)
+
+
 class BboRow(NamedTuple):
     msg_index: int
     locate: int
@@ -101,6 +110,7 @@ class FastPath:
         self.msg_index = 0        # messages delivered so far = index of the next one
         self.now = 0              # ingress cycle of the packet being processed (monotonic)
         self.malformed = 0
+        self.untradable_symbols = 0   # R messages naming a symbol FIX cannot carry
         self.stale_events: Counter[str] = Counter()
 
     # --- ingress -----------------------------------------------------------------------------
@@ -150,7 +160,11 @@ class FastPath:
         elif ev.kind is _K.TRADING_STATE:
             self._evaluate(ev.locate, index)
         elif ev.kind is _K.DIRECTORY:
-            self._bind(ev.locate, book.symbols[ev.locate])
+            symbol = book.symbols[ev.locate]
+            if tradable_symbol(symbol):
+                self._bind(ev.locate, symbol)
+            else:
+                self.untradable_symbols += 1
 
     # --- decisions ---------------------------------------------------------------------------
 
@@ -256,6 +270,7 @@ class FastPath:
             "gaps": self.sequencer.counts["gaps"],
             "missing_messages": self.sequencer.counts["missing_messages"],
             "malformed_messages": self.malformed,
+            "untradable_symbols": self.untradable_symbols,
             "frames_dropped": dict(sorted(self.netfilter.drops.items())),
             "sequencer": dict(sorted(self.sequencer.counts.items())),
             "book": dict(sorted(self.book.counts.items())),

@@ -14,12 +14,12 @@ see docs/golden-model.md).
 from __future__ import annotations
 
 from collections import Counter
-from enum import Enum
+from enum import StrEnum
 
 from sw.feed.net import UdpEndpoint
 
 
-class DropReason(str, Enum):
+class DropReason(StrEnum):
     RUNT = "RUNT"                       # shorter than the headers it claims
     NOT_IPV4 = "NOT_IPV4"               # EtherType is not 0x0800 (VLAN tags are not supported)
     BAD_IP_HEADER = "BAD_IP_HEADER"     # version != 4, IHL < 5, total length too small

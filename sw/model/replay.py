@@ -22,6 +22,7 @@ from sw.feed import itch
 from sw.feed.generator import DEFAULT_DATE
 from sw.feed.itch import FeedFormatError
 from sw.feed.net import UdpEndpoint, read_pcap
+from sw.model import decoder
 from sw.model.clock import NS_PER_DAY, ns_to_cycles
 from sw.model.config import (
     ConfigError,
@@ -31,7 +32,6 @@ from sw.model.config import (
     load_limits,
     load_strategy,
 )
-from sw.model import decoder
 from sw.model.fastpath import BboRow, FastPath, OrderRow, RejectRow
 
 PCAP_MAGICS = {bytes.fromhex(m) for m in ("a1b2c3d4", "d4c3b2a1", "a1b23c4d", "4d3cb2a1")}

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from sw.model.clock import CLOCK_HZ
 from sw.model.config import SymbolLimits
 from sw.model.orders import BUY, LiveOrder, OrderRequest, OrderState
 
 
-class Reason(str, Enum):
+class Reason(StrEnum):
     """Reject reasons, in priority order (the first failing one is reported)."""
 
     KILL_SWITCH = "KILL_SWITCH"
@@ -144,8 +144,8 @@ class RiskGate:
         if risk.credit < 0:
             risk.credit = capacity
         else:
-            risk.credit = min(capacity,
-                              risk.credit + risk.limits.max_orders_per_sec * (now - risk.last_cycle))
+            refill = risk.limits.max_orders_per_sec * (now - risk.last_cycle)
+            risk.credit = min(capacity, risk.credit + refill)
         risk.last_cycle = now
         return risk.credit >= CLOCK_HZ
 

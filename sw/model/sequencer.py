@@ -64,7 +64,7 @@ class Sequencer:
         elif session != self.session:
             self.counts["wrong_session"] += 1
             return iter(())
-        if count == HEARTBEAT or count == END_OF_SESSION:
+        if count in (HEARTBEAT, END_OF_SESSION):
             if count == END_OF_SESSION:
                 self.counts["end_of_session"] += 1
                 self.ended = True

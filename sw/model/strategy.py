@@ -11,8 +11,8 @@ Quote mode, for one symbol with BBO (bid, ask) and host-confirmed position q:
     bid_q   = floor_tick(r - half_spread_ticks * tick), at most ask - tick
     ask_q   = ceil_tick(r + half_spread_ticks * tick),  at least bid + tick
 A side with no live quote gets a D; a live quote whose price is off by requote_ticks * tick or
-more (or whose size differs) gets a G; quotes are cancelled (F) when trading is not permitted, a side of the
-book is empty, or bid_q would not be positive (that side only).
+more (or whose size differs) gets a G; quotes are cancelled (F) when trading is not permitted,
+a side of the book is empty, or bid_q would not be positive (that side only).
 Take mode: an IOC buy of min(size, ask qty) at the ask when ask <= take_buy_at_or_below, and an
 IOC sell at the bid when bid >= take_sell_at_or_above (0 disables each), on every BBO change.
 """

@@ -228,7 +228,8 @@ def faulty_feed(seed: int, symbols: int, messages: int, fault_rate: float) -> li
             fault = add(live_ref, rng.choice("BS"), rng.randrange(1, 1000),
                         rng.randrange(1, 10**6), other)
         elif kind == 2:    # oversize execution / cancel: clamped, the order goes
-            extra = rng.randrange(1, 5_000)
+            extra = rng.choice((rng.randrange(1, 5_000), (1 << 16) - order.shares + 1,
+                                (1 << 32) - 1 - order.shares))
             fault = rng.choice((execute, execute_c, cancel))(live_ref, order.shares + extra, loc)
         elif kind == 3:    # zero shares or zero price
             fault = rng.choice((add(fresh, "B", 0, px, loc), add_f(fresh, "S", 100, 0, loc)))
@@ -239,7 +240,12 @@ def faulty_feed(seed: int, symbols: int, messages: int, fault_rate: float) -> li
             injected.append(fresh)
         elif kind == 5 and injected:   # remove or reduce one of our own orders
             ref = rng.choice(injected)
-            fault = rng.choice((delete(ref, loc), execute(ref, rng.randrange(0, 500), loc)))
+            fault = rng.choice((delete(ref, loc), execute(ref, rng.randrange(0, 500), loc),
+                                cancel(ref, rng.randrange(1, 1 << 32), loc)))
+        elif kind == 16:   # full-width shares and prices (no 16-bit or signed shortcuts)
+            fault = add(fresh, rng.choice("BS"), rng.randrange(1 << 16, 1 << 32),
+                        rng.randrange(1 << 31, 1 << 32), loc)
+            injected.append(fresh)
         elif kind == 6:    # replace onto a live ref (the new ref is live)
             other_ref = rng.choice(tuple(gen.orders))
             fault = replace(live_ref, other_ref, 100, px, loc)

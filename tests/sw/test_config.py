@@ -48,7 +48,7 @@ NOTIONAL_BAD = (0.0, -0.01, -50_000.0, 1_000_000_000.0001, 1e10,
                 float("nan"), float("inf"), float("-inf"))
 
 STRATEGY_RANGES = {
-    "size": (1, U32, 0, U32 + 1),
+    "size": (1, 99_999_999, 0, 100_000_000),  # 8-digit FIX OrderQty
     "tick": (1, 1_000_000, 0, 1_000_001),
     "half_spread_ticks": (0, 10_000, -1, 10_001),
     "skew_ticks": (0, 10_000, -1, 10_001),

@@ -19,7 +19,7 @@ LOCATE = 0xBEEF
 REF = 0x0102030405060708
 NEW_REF = 0x1112131415161718
 SHARES = 0xA1B2C3D4
-PRICE = 0x00C0FFEE
+PRICE = 0xF0C0FFEE      # top bit set: prices are unsigned 32-bit
 # "AAPL" space padded, first character in the most significant byte.
 AAPL = 0x41_41_50_4C_20_20_20_20
 ABCDEFGH = 0x41_42_43_44_45_46_47_48
@@ -132,6 +132,14 @@ def test_trade_is_no_event():
     odd = bytearray(raw)
     odd[19] = ord("?")
     assert decoder.decode(bytes(odd)) is None
+
+
+@pytest.mark.parametrize("delta", [-1, 1])
+def test_trade_of_wrong_length_is_malformed(delta):
+    # P has a known length (44, docs/golden-model.md): a P of another length is corrupt input.
+    raw = itch.encode(itch.Trade(LOCATE, 7, 123, REF, "B", SHARES, "AAPL", PRICE, 9))
+    bad = raw[:delta] if delta < 0 else raw + bytes(delta)
+    assert decoder.decode(bad) is decoder.MALFORMED
 
 
 @pytest.mark.parametrize("type_char", list("LIYQNKJVWhjO\x00\xFF") + ["a", "e"])

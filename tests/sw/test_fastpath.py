@@ -193,3 +193,10 @@ def test_clock_never_runs_backwards():
     fp.message(itch.encode(directory(1, "AAPL")), 1_000)
     fp.message(itch.encode(trading(1, "AAPL")), 10)
     assert fp.now == 1_000
+
+
+def test_symbol_that_fix_cannot_carry_is_never_traded():
+    for bad in ("A\x01PL", "A PL", "", "AAP\x7f"):
+        fp = fast()
+        feed(fp, [directory(1, bad), trading(1, bad)] + opening()[2:])
+        assert fp.out.orders == [] and fp.untradable_symbols == 1, repr(bad)

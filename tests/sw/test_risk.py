@@ -742,9 +742,9 @@ def test_random_campaign_against_reference():
         assert [o.chain for o in gate.live_orders()] == \
             [c for c, o in sorted(ref.orders.items()) if o.live]
         assert sorted(gate.orders) == sorted(ref.orders)
-        for l in locates:
-            risk = gate.symbols[l]
-            mine = [o for o in ref.orders.values() if o.locate == l]
+        for each in locates:
+            risk = gate.symbols[each]
+            mine = [o for o in ref.orders.values() if o.locate == each]
             assert risk.open_orders == sum(o.live for o in mine)
             assert risk.open_buy == sum(o.exposure for o in mine if o.side == BUY)
             assert risk.open_sell == sum(o.exposure for o in mine if o.side == SELL)
