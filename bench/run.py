@@ -4,8 +4,10 @@ Golden-model throughput on a 1M-message synthetic feed (NASDAQ file, 20 symbols)
 
   framing     walk the 2-byte length prefixes only (the floor for any decoder)
   codec       sw.feed.itch: full field-by-field decode into named tuples
-  decode      sw.model.decoder: bytes -> BookEvent (the hardware decoder's spec)
-  decode+book decoder + BookBuilder (order table, levels, BBO change detection)
+  decode/1    sw.model.decoder.decode, one message at a time (the spec; used for pcap packets)
+  decode      sw.model.decoder.decode_batch: the whole file, vectorised with numpy, into
+              BookEvent columns (one array per field; rows_from_batch walks them)
+  decode+book batch decode + BookBuilder (order table, levels, BBO change detection)
   full        the whole fast path (strategy, risk gate, FIX encoder), outputs kept in memory
 
 Each figure is the best of `--repeat` runs (default 3), in messages per second.
@@ -61,29 +63,32 @@ def _messages(data: bytes) -> list[memoryview]:
     return [view[o:o + n] for o, n in itch.iter_framed(view)]
 
 
-def stage_decode(msgs: list[memoryview]) -> int:
+def stage_decode_scalar(msgs: list[memoryview]) -> int:
     decode = decoder.decode
     for m in msgs:
         decode(m)
     return len(msgs)
 
 
-def stage_decode_book(msgs: list[memoryview]) -> int:
-    decode = decoder.decode
-    book = BookBuilder()
-    apply = book.apply
-    for m in msgs:
-        ev = decode(m)
-        if ev is not None and ev is not decoder.MALFORMED:
-            apply(ev)
-    return len(msgs)
+def stage_decode(data: bytes) -> int:
+    return len(decoder.decode_batch(data)["kind"])
+
+
+def stage_decode_book(data: bytes) -> int:
+    apply = BookBuilder().apply_fields
+    n = 0
+    for row in decoder.rows_from_batch(decoder.decode_batch(data)):
+        n += 1
+        if 0 < row[0] < decoder.MALFORMED_KIND:
+            apply(*row)
+    return n
 
 
 def stage_full(data: bytes) -> int:
     fast = FastPath(load_limits({}), load_strategy({}))
-    message = fast.message
-    for cycle, msg in _itch_units(data):
-        message(msg, cycle)
+    row = fast.row
+    for cycle, r in _itch_units(data):
+        row(r, cycle)
     return fast.msg_index
 
 
@@ -109,8 +114,8 @@ def main() -> int:
           f"best of {args.repeat} (python {sys.version.split()[0]})")
     print(f"{'stage':<13}{'msg/s':>14}{'ns/msg':>10}{'target':>12}{'vs target':>11}")
     stages = [("framing", stage_framing, data), ("codec", stage_codec, data),
-              ("decode", stage_decode, msgs), ("decode+book", stage_decode_book, msgs),
-              ("full", stage_full, data)]
+              ("decode/1", stage_decode_scalar, msgs), ("decode", stage_decode, data),
+              ("decode+book", stage_decode_book, data), ("full", stage_full, data)]
     for name, fn, arg in stages:
         rate, _ = best_rate(fn, arg, args.repeat)
         target = TARGETS.get(name)

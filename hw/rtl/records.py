@@ -15,8 +15,13 @@ from amaranth.hdl import unsigned
 from amaranth.lib import data, enum
 
 
-class BookEventKind(enum.Enum, shape=4):
-    """What a normalised book event asks the book builder to do."""
+class BookEventKind(enum.IntEnum, shape=4):
+    """What a normalised book event asks the book builder to do.
+
+    IntEnum, like `Side`, so that the model's vectorised paths can carry plain integers that
+    compare equal to the members. 0 and 15 are never kinds (the model uses them for "no event"
+    and "malformed").
+    """
 
     ADD = 1            # ITCH A and F: new order (ref, side, shares, price, stock)
     EXECUTE = 2        # ITCH E and C: reduce the order by `shares`
@@ -28,7 +33,7 @@ class BookEventKind(enum.Enum, shape=4):
     SYSTEM = 8         # ITCH S: `code` is the event code
 
 
-class Side(enum.Enum, shape=1):
+class Side(enum.IntEnum, shape=1):
     BUY = 0
     SELL = 1
 

@@ -8,7 +8,9 @@ Semantics (copied by the RTL; docs/golden-model.md):
 - A adds; E, C and X reduce by min(shares, remaining); D removes; U removes the old order and adds
   the new ref with the same side and symbol, the new shares and price. P does not touch the book.
 - Ignored and counted: an add whose ref is already live, an add with zero shares or zero price,
-  E/C/X/D/U naming an unknown ref (for U nothing is added either), a U whose new ref is live.
+  E/C/X/D/U naming an unknown ref (for U nothing is added either). A U whose new ref is live, or
+  whose new shares or price is zero, still removes the old order but adds nothing (counted).
+  E/C/X for zero shares change nothing and are not counted. A U may reuse its own ref.
 - A price level holds the aggregate shares of its orders; it exists while that is non-zero.
 - BBO = (best bid price, its aggregate, best ask price, its aggregate); an empty side is 0, 0.
   `apply` reports the locate whose BBO changed, comparing with the last BBO it reported.
@@ -21,10 +23,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from hw.rtl.records import BookEventKind, Side
+from hw.rtl.records import BookEventKind
 
-_K = BookEventKind
-_SELL = Side.SELL
+# Plain ints: the batch replay passes ints, and int == int is the cheapest comparison.
+_ADD, _EXECUTE, _CANCEL, _DELETE, _REPLACE, _TRADING_STATE, _DIRECTORY = (
+    int(k) for k in (BookEventKind.ADD, BookEventKind.EXECUTE, BookEventKind.CANCEL,
+                     BookEventKind.DELETE, BookEventKind.REPLACE, BookEventKind.TRADING_STATE,
+                     BookEventKind.DIRECTORY))
 EMPTY_BBO = (0, 0, 0, 0)
 TRADING = ord("T")
 
@@ -68,6 +73,16 @@ class SymbolBook:
         bid, ask = self.best
         return (bid, self.levels[0][bid] if bid else 0, ask, self.levels[1][ask] if ask else 0)
 
+    def refresh(self) -> bool:
+        """Recompute the BBO; True (and publish it) if it differs from the last one published."""
+        bid, ask = self.best
+        levels = self.levels
+        bbo = (bid, levels[0][bid] if bid else 0, ask, levels[1][ask] if ask else 0)
+        if bbo == self.published:
+            return False
+        self.published = bbo
+        return True
+
 
 class BookBuilder:
     def __init__(self) -> None:
@@ -86,67 +101,59 @@ class BookBuilder:
 
     def apply(self, ev) -> int | None:
         """Apply one BookEvent; return its locate if the symbol's BBO changed, else None."""
-        kind = ev.kind
+        return self.apply_fields(*ev)
+
+    def apply_fields(self, kind: int, locate: int, ref: int, new_ref: int, side: int,
+                     shares: int, price: int, stock: int, code: int) -> int | None:
+        """`apply` on the BookEvent's fields as plain integers (the batch replay's hot path)."""
         orders = self.orders
-        if kind is _K.ADD:
-            ref = ev.ref
+        if kind == _ADD:
             if ref in orders:
                 self.counts["duplicate_ref"] += 1
                 return None
-            price, shares = ev.price, ev.shares
             if shares == 0 or price == 0:
                 self.counts["empty_add"] += 1
                 return None
-            side = 1 if ev.side is _SELL else 0
-            locate = ev.locate
             orders[ref] = [locate, side, price, shares]
             book = self.books.get(locate)
             if book is None:
                 book = self.books[locate] = SymbolBook()
-            return self._changed(locate, book) if book.add(side, price, shares) else None
-        if kind is _K.EXECUTE or kind is _K.CANCEL or kind is _K.DELETE:
-            order = orders.get(ev.ref)
+            return locate if book.add(side, price, shares) and book.refresh() else None
+        if kind in (_EXECUTE, _CANCEL, _DELETE):
+            order = orders.get(ref)
             if order is None:
                 self.counts["unknown_ref"] += 1
                 return None
             locate, side, price, remaining = order
-            cut = remaining if kind is _K.DELETE else min(ev.shares, remaining)
+            cut = remaining if kind == _DELETE else min(shares, remaining)
             if cut == remaining:
-                del orders[ev.ref]
+                del orders[ref]
             else:
                 order[3] = remaining - cut
             if cut == 0:
                 return None
             book = self.books[locate]
-            return self._changed(locate, book) if book.remove(side, price, cut) else None
-        if kind is _K.REPLACE:
-            order = orders.pop(ev.ref, None)
+            return locate if book.remove(side, price, cut) and book.refresh() else None
+        if kind == _REPLACE:
+            order = orders.pop(ref, None)
             if order is None:
                 self.counts["unknown_ref"] += 1
                 return None
-            locate, side, price, remaining = order
+            locate, side, old_price, remaining = order
             book = self.books[locate]
-            touched = book.remove(side, price, remaining)
-            if ev.new_ref in orders:
+            touched = book.remove(side, old_price, remaining)
+            if new_ref in orders:
                 self.counts["duplicate_ref"] += 1
-            elif ev.shares == 0 or ev.price == 0:
+            elif shares == 0 or price == 0:
                 self.counts["empty_add"] += 1
             else:
-                orders[ev.new_ref] = [locate, side, ev.price, ev.shares]
-                touched = book.add(side, ev.price, ev.shares) or touched
-            return self._changed(locate, book) if touched else None
-        if kind is _K.TRADING_STATE:
-            self.states[ev.locate] = ev.code
+                orders[new_ref] = [locate, side, price, shares]
+                touched = book.add(side, price, shares) or touched
+            return locate if touched and book.refresh() else None
+        if kind == _TRADING_STATE:
+            self.states[locate] = code
             return None
-        if kind is _K.DIRECTORY:
-            self.symbols[ev.locate] = ev.stock.to_bytes(8, "big").decode("latin-1").rstrip(" ")
+        if kind == _DIRECTORY:
+            self.symbols[locate] = stock.to_bytes(8, "big").decode("latin-1").rstrip(" ")
             return None
         return None
-
-    @staticmethod
-    def _changed(locate: int, book: SymbolBook) -> int | None:
-        bbo = book.bbo()
-        if bbo == book.published:
-            return None
-        book.published = bbo
-        return locate

@@ -39,6 +39,8 @@ MALFORMED = object()  # sentinel: the message was malformed
 def decode(msg: memoryview | bytes):
     """A BookEvent tuple, None (no book event), or MALFORMED."""
     size = len(msg)
+    if size == 0:  # unreachable from the sequencer and file readers; kept total anyway
+        return MALFORMED
     t = msg[0]
     expected = LENGTHS.get(t)
     if expected is None:
@@ -95,16 +97,35 @@ _KIND_OF_TYPE = {ord("A"): _K.ADD, ord("F"): _K.ADD, ord("E"): _K.EXECUTE,
                  ord("S"): _K.SYSTEM}
 
 
-_BIG_ENDIAN = {2: ">u2", 4: ">u4", 8: ">u8"}
+# Each modelled type as a packed big-endian numpy record (the spec's byte layout).
+_HEADER = [("type", "u1"), ("locate", ">u2"), ("tracking", ">u2"), ("ts_hi", ">u2"),
+           ("ts_lo", ">u4")]
+_ADD_BODY = [("ref", ">u8"), ("side", "u1"), ("shares", ">u4"), ("stock", ">u8"),
+             ("price", ">u4")]
+_RECORDS = {t: np.dtype(_HEADER + body) for t, body in {
+    ord("A"): _ADD_BODY,
+    ord("F"): _ADD_BODY + [("attribution", "V4")],
+    ord("E"): [("ref", ">u8"), ("shares", ">u4"), ("match", ">u8")],
+    ord("C"): [("ref", ">u8"), ("shares", ">u4"), ("match", ">u8"), ("printable", "u1"),
+               ("exec_price", ">u4")],
+    ord("X"): [("ref", ">u8"), ("shares", ">u4")],
+    ord("D"): [("ref", ">u8")],
+    ord("U"): [("ref", ">u8"), ("new_ref", ">u8"), ("shares", ">u4"), ("price", ">u4")],
+    ord("H"): [("stock", ">u8"), ("code", "u1"), ("reserved", "u1"), ("reason", "V4")],
+    ord("R"): [("stock", ">u8"), ("rest", "V20")],
+    ord("S"): [("code", "u1")],
+}.items()}
+_HEADER_RECORD = np.dtype(_HEADER)
+assert all(_RECORDS[t].itemsize == LENGTHS[t] for t in _RECORDS)
+# The BookEvent columns each type fills from its record (E/C/X carry no price to the book).
+_COLUMNS = {t: [n for n in ("ref", "new_ref", "shares", "price", "stock", "code")
+                if n in dtype.names] for t, dtype in _RECORDS.items()}
 
 
-def _field(buf, starts, offset: int, width: int):
-    """Big-endian unsigned field of `width` bytes at starts + offset, as uint64."""
-    if width == 6:  # the ITCH timestamp: 2 + 4 bytes
-        high = _field(buf, starts, offset, 2)
-        return (high << np.uint64(32)) | _field(buf, starts, offset + 2, 4)
-    rows = buf[starts[:, None] + np.arange(offset, offset + width)]  # (n, width) bytes
-    return rows.view(_BIG_ENDIAN[width]).ravel().astype(np.uint64)
+def _records(buf, starts, dtype: np.dtype):
+    """The messages at `starts` as records: one row copy each through a zero-copy window."""
+    windows = np.lib.stride_tricks.sliding_window_view(buf, dtype.itemsize)
+    return windows[starts].view(dtype).reshape(-1)
 
 
 def decode_batch(data: bytes, offsets: array | None = None) -> dict:
@@ -125,57 +146,59 @@ def decode_batch(data: bytes, offsets: array | None = None) -> dict:
             ("locate", "ref", "new_ref", "side", "shares", "price", "stock", "code", "timestamp")}
     kind = np.zeros(n, dtype=np.uint8)
     rows = np.flatnonzero(lengths >= 11)
-    cols["locate"][rows] = _field(buf, starts[rows], 1, 2)
-    cols["timestamp"][rows] = _field(buf, starts[rows], 5, 6)
+    header = _records(buf, starts[rows], _HEADER_RECORD)
+    cols["locate"][rows] = header["locate"]
+    cols["timestamp"][rows] = (header["ts_hi"].astype(np.uint64) << np.uint64(32)) | header["ts_lo"]
     for t, expected in LENGTHS.items():
         of_type = types == t
         bad = of_type & (lengths != expected)
         kind[bad] = MALFORMED_KIND
-        sel = np.flatnonzero(of_type & ~bad)
         if t not in _KIND_OF_TYPE:
             continue  # P: counted, no event
-        kind[sel] = _KIND_OF_TYPE[t].value
-        s = starts[sel]
-        if t in (0x41, 0x46):  # A, F: ref, side, shares, stock, price
-            side = buf[s + 19]
-            cols["ref"][sel] = _field(buf, s, 11, 8)
+        sel = np.flatnonzero(of_type & ~bad)
+        kind[sel] = _KIND_OF_TYPE[t]
+        rec = _records(buf, starts[sel], _RECORDS[t])
+        for name in _COLUMNS[t]:
+            cols[name][sel] = rec[name]
+        if t in (0x41, 0x46):  # A, F: the side byte
+            side = rec["side"]
             cols["side"][sel] = side == ord("S")
             kind[sel[(side != ord("B")) & (side != ord("S"))]] = MALFORMED_KIND
-            cols["shares"][sel] = _field(buf, s, 20, 4)
-            cols["stock"][sel] = _field(buf, s, 24, 8)
-            cols["price"][sel] = _field(buf, s, 32, 4)
-        elif t in (0x45, 0x43, 0x58):  # E, C, X: ref, shares
-            cols["ref"][sel] = _field(buf, s, 11, 8)
-            cols["shares"][sel] = _field(buf, s, 19, 4)
-        elif t == 0x44:  # D
-            cols["ref"][sel] = _field(buf, s, 11, 8)
-        elif t == 0x55:  # U
-            cols["ref"][sel] = _field(buf, s, 11, 8)
-            cols["new_ref"][sel] = _field(buf, s, 19, 8)
-            cols["shares"][sel] = _field(buf, s, 27, 4)
-            cols["price"][sel] = _field(buf, s, 31, 4)
-        elif t == 0x48:  # H
-            cols["stock"][sel] = _field(buf, s, 11, 8)
-            cols["code"][sel] = buf[s + 19]
-        elif t == 0x52:  # R
-            cols["stock"][sel] = _field(buf, s, 11, 8)
-        elif t == 0x53:  # S
-            cols["code"][sel] = buf[s + 11]
     cols["kind"] = kind
     return cols
 
 
+FIELDS = tuple(Event._fields)
+
+
+def rows_from_batch(cols: dict):
+    """Per message, a plain tuple of ints in BookEvent field order (kind 0 none, 15 malformed).
+
+    The fast way to walk a batch: no per-row object is built beyond the tuple itself.
+    """
+    return zip(*(cols[name].tolist() for name in FIELDS), strict=True)
+
+
+NONE_ROW = (NONE_KIND,) + (0,) * (len(FIELDS) - 1)
+MALFORMED_ROW = (MALFORMED_KIND,) + (0,) * (len(FIELDS) - 1)
+
+
+def as_row(ev) -> tuple:
+    """The row form of what `decode` returned (an Event, None or MALFORMED)."""
+    if ev is None:
+        return NONE_ROW
+    if ev is MALFORMED:
+        return MALFORMED_ROW
+    return ev
+
+
 def events_from_batch(cols: dict):
     """Yield, per message, a BookEvent tuple, None or MALFORMED (exactly what `decode` gives)."""
-    by_value = {NONE_KIND: None, MALFORMED_KIND: MALFORMED,
-                **{e.value: e for e in BookEventKind}}
+    by_value = {NONE_KIND: None, MALFORMED_KIND: MALFORMED}
     sides = (_BUY, _SELL)
-    for k, loc, ref, new_ref, side, shares, price, stock, code in zip(
-            cols["kind"].tolist(), cols["locate"].tolist(), cols["ref"].tolist(),
-            cols["new_ref"].tolist(), cols["side"].tolist(), cols["shares"].tolist(),
-            cols["price"].tolist(), cols["stock"].tolist(), cols["code"].tolist(), strict=True):
-        kind = by_value[k]
-        if kind is None or kind is MALFORMED:
-            yield kind
+    for row in rows_from_batch(cols):
+        kind = row[0]
+        if kind in by_value:
+            yield by_value[kind]
         else:
-            yield Event(kind, loc, ref, new_ref, sides[side], shares, price, stock, code)
+            yield Event(BookEventKind(kind), row[1], row[2], row[3], sides[row[4]], *row[5:])

@@ -28,7 +28,8 @@ from sw.model.risk import Reason, RiskGate
 from sw.model.sequencer import Sequencer
 from sw.model.strategy import Strategy
 
-_K = BookEventKind
+_TRADING_STATE = int(BookEventKind.TRADING_STATE)
+_DIRECTORY = int(BookEventKind.DIRECTORY)
 
 
 def tradable_symbol(symbol: str) -> bool:
@@ -132,37 +133,39 @@ class FastPath:
     def message(self, msg: bytes, ingress_cycle: int) -> None:
         """One ITCH message without transport (NASDAQ file replay): its own packet."""
         self._clock(ingress_cycle)
-        self._event(decoder.decode(msg))
+        self._fields(*decoder.as_row(decoder.decode(msg)))
 
-    def event(self, ev, ingress_cycle: int) -> None:
-        """One message already decoded by `decoder.decode_batch`: its own packet."""
+    def row(self, row: tuple, ingress_cycle: int) -> None:
+        """One message already decoded by `decoder.decode_batch` (a row): its own packet."""
         self._clock(ingress_cycle)
-        self._event(ev)
+        self._fields(*row)
 
     def _message(self, msg) -> None:
-        self._event(decoder.decode(msg))
+        self._fields(*decoder.as_row(decoder.decode(msg)))
 
-    def _event(self, ev) -> None:
+    def _fields(self, kind: int, locate: int, ref: int, new_ref: int, side: int, shares: int,
+                price: int, stock: int, code: int) -> None:
+        """Everything one ITCH message does, from its BookEvent fields (kind 0: no event)."""
         index = self.msg_index
         self.msg_index = index + 1
-        if ev is None:
+        if kind == decoder.NONE_KIND:
             return
-        if ev is decoder.MALFORMED:
+        if kind == decoder.MALFORMED_KIND:
             self.malformed += 1
             self.sequencer.raise_stale("malformed_message")
             return
         book = self.book
-        changed = book.apply(ev)
+        changed = book.apply_fields(kind, locate, ref, new_ref, side, shares, price, stock, code)
         if changed is not None:
             bbo = book.books[changed].published
             self.out.bbo.append(BboRow(index, changed, book.symbols.get(changed, ""), *bbo))
             self._evaluate(changed, index)
-        elif ev.kind is _K.TRADING_STATE:
-            self._evaluate(ev.locate, index)
-        elif ev.kind is _K.DIRECTORY:
-            symbol = book.symbols[ev.locate]
+        elif kind == _TRADING_STATE:
+            self._evaluate(locate, index)
+        elif kind == _DIRECTORY:
+            symbol = book.symbols[locate]
             if tradable_symbol(symbol):
-                self._bind(ev.locate, symbol)
+                self._bind(locate, symbol)
             else:
                 self.untradable_symbols += 1
 

@@ -135,11 +135,11 @@ class Feed:
 def _itch_units(data: bytes) -> list[tuple[int, object]]:
     """Each message of a NASDAQ file is its own ingress unit, stamped from its ITCH timestamp.
 
-    Returns (ingress cycle, decoded event) pairs: the file is decoded in one vectorised batch.
+    Returns (ingress cycle, BookEvent row) pairs: the file is decoded in one vectorised batch.
     """
     cols = decoder.decode_batch(data, itch.frame_offsets(data))
     cycles = (cols["timestamp"] * 5 // 32).tolist()  # ns_to_cycles, vectorised
-    return list(zip(cycles, decoder.events_from_batch(cols), strict=True))
+    return list(zip(cycles, decoder.rows_from_batch(cols), strict=True))
 
 
 # --- the replay ----------------------------------------------------------------------------
@@ -165,7 +165,7 @@ def replay(feed_path: Path, out_dir: Path, *, limits: Limits | None = None,
     # Walk the whole file's framing first: a truncated feed is refused before any work is done.
     if feed.kind == "itch":
         units = _itch_units(feed.data)
-        deliver = fast.event
+        deliver = fast.row
     else:
         units = [(ns_to_cycles(ts % NS_PER_DAY), f) for ts, f in read_pcap(feed.data)]
         deliver = fast.frame

@@ -239,3 +239,7 @@ def test_pack_accepts_the_extremes():
 def test_pack_rejects_wrong_field_count():
     with pytest.raises(ValueError):
         pack(BookEvent, SAMPLE[:-1])
+
+
+def test_empty_message_is_malformed_not_an_exception():
+    assert decoder.decode(b"") is decoder.MALFORMED
