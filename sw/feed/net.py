@@ -102,27 +102,18 @@ def read_pcap(data: bytes) -> Iterator[tuple[int, bytes]]:
     order = "big" if data[:4] in _BIG_ENDIAN_MAGICS else "little"
     records = iter(reader)
     offset = 24
-    pending: tuple[int, bytes] | None = None
     while True:
         try:
             ts, frame = next(records)
         except StopIteration:
-            break
+            return
         except dpkt.UnpackError:
             raise FeedFormatError(offset, "truncated pcap record header") from None
         caplen = int.from_bytes(data[offset + 8:offset + 12], order)
         if len(frame) != caplen:  # dpkt hands back a short read as a short frame
             raise FeedFormatError(offset, "truncated pcap record (file ends inside a frame)")
-        if pending is not None:
-            yield pending
-        ns = int(ts * _NS_PER_S) if nano else round(ts * 1e6) * 1000
-        pending = (ns, frame)
+        yield (int(ts * _NS_PER_S) if nano else round(ts * 1e6) * 1000), frame
         offset += 16 + len(frame)
-    if offset != len(data):
-        start = offset - 16 - (len(pending[1]) if pending else 0)
-        raise FeedFormatError(start, "truncated pcap record (file ends inside a frame)")
-    if pending is not None:
-        yield pending
 
 
 _NS_PER_S = 1_000_000_000

@@ -138,12 +138,28 @@ class StrategyConfig(_Strict):
         return self.defaults.model_copy(update=override.model_dump(exclude_none=True))
 
 
-def _describe(exc: ValidationError, what: str) -> str:
+def read_json(path: str | Path, name: str) -> object:
+    """Parse a JSON file; any failure is a one-line ConfigError starting with `name`."""
+    try:
+        # Explicit UTF-8 (JSON's encoding, RFC 8259), not the locale's; a bad byte is a
+        # ConfigError like any other malformed file, not a UnicodeDecodeError traceback.
+        return json.loads(Path(path).read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{name}: not UTF-8 text (bad byte at offset {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{name}: not valid JSON at line {exc.lineno} column {exc.colno}: "
+                          f"{exc.msg}") from None
+
+
+def describe(exc: ValidationError, name: str) -> str:
+    """One line naming every offending key of a validation failure."""
     problems = []
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         problems.append(f"{key}: {err['msg']}")
-    return f"{what}: " + "; ".join(problems)
+    return f"{name}: " + "; ".join(problems)
 
 
 def _load(model: type[BaseModel], source: str | Path | dict, what: str):
@@ -151,24 +167,14 @@ def _load(model: type[BaseModel], source: str | Path | dict, what: str):
         data, name = source, what
     else:
         name = f"{what} {source}"
-        try:
-            # Explicit UTF-8 (JSON's encoding, RFC 8259), not the locale's; a bad byte is a
-            # ConfigError like any other malformed file, not a UnicodeDecodeError traceback.
-            data = json.loads(Path(source).read_bytes().decode("utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"{name}: cannot read ({exc.strerror})") from None
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{name}: not UTF-8 text (bad byte at offset {exc.start})") from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{name}: not valid JSON at line {exc.lineno} column {exc.colno}: "
-                              f"{exc.msg}") from None
+        data = read_json(source, name)
     if not isinstance(data, dict):
         raise ConfigError(f"{name}: top level must be a JSON object")
     try:
         # Strict mode: "500" is not a quantity, 1.5 is not a share count, 1 is not a bool.
         return model.model_validate(data, strict=True)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, name)) from None
+        raise ConfigError(describe(exc, name)) from None
 
 
 def load_limits(source: str | Path | dict) -> Limits:

@@ -29,8 +29,10 @@ from sw.model.config import (
     Limits,
     StrategyConfig,
     SymbolLimitsUpdate,
+    describe,
     load_limits,
     load_strategy,
+    read_json,
 )
 from sw.model.fastpath import BboRow, FastPath, OrderRow, RejectRow
 
@@ -74,18 +76,12 @@ _SCHEDULE = TypeAdapter(list[HostAction])
 
 def load_control(path: Path) -> list[_Action]:
     """A JSON list of host actions, e.g. [{"before_msg": 5000, "action": "halt"}]."""
+    name = f"control file {path}"
+    data = read_json(path, name)
     try:
-        data = json.loads(path.read_text())
         actions = _SCHEDULE.validate_python(data)
-    except OSError as exc:
-        raise ConfigError(f"control file {path}: cannot read ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"control file {path}: not valid JSON at line {exc.lineno}: "
-                          f"{exc.msg}") from None
     except ValidationError as exc:
-        where = "; ".join(".".join(str(p) for p in e["loc"]) + ": " + e["msg"]
-                          for e in exc.errors())
-        raise ConfigError(f"control file {path}: {where}") from None
+        raise ConfigError(describe(exc, name)) from None
     return sorted(actions, key=lambda a: a.before_msg)
 
 

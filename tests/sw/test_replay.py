@@ -182,3 +182,11 @@ def test_console_script_runs_without_traceback(tmp_path):
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 2
     assert "cannot read" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_control_file_that_is_not_utf8_is_a_one_line_error(feeds, tmp_path, capsys):
+    control = tmp_path / "control.json"
+    control.write_bytes(b'[{"before_msg": 1, "action": "halt\xff"}]')
+    assert replay(feeds / "clean.itch", tmp_path / "out", "--control", str(control)) == 2
+    err = capsys.readouterr().err
+    assert "not UTF-8" in err and "Traceback" not in err
