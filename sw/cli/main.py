@@ -94,6 +94,8 @@ def print_summary(summary: dict, took: float, out_dir: Path) -> None:
     print(f"  BBO updates: {summary['bbo_updates']:,}")
     by_type = ", ".join(f"{k} {v:,}" for k, v in summary["orders_by_type"].items()) or "none"
     print(f"  orders:      {summary['orders']:,} ({by_type})")
+    causes = ", ".join(f"{k} {v:,}" for k, v in summary["orders_by_cause"].items()) or "none"
+    print(f"  sent by:     {causes}")
     reasons = ", ".join(f"{k} {v:,}" for k, v in summary["rejects_by_reason"].items()) or "none"
     print(f"  rejects:     {summary['rejects']:,} ({reasons})")
     print(f"  feed:        {summary['gaps']} gaps ({summary['missing_messages']:,} messages "
@@ -119,6 +121,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from sw.feed.generator import MarketConfig, PcapOptions, generate
+    from sw.fix.dictionary import split_messages, validate
     from sw.model.replay import load_control, replay
 
     out: Path = args.out
@@ -129,17 +132,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
           f"2 dropped and 2 repeated packets -> {feed}")
     generate(config, feed, pcap=PcapOptions(gaps=2, duplicates=2))
     third = config.messages // 3
-    drill = [{"before_msg": third, "action": "halt"},
+    drill = [{"before_msg": third // 2, "action": "set_limits", "symbol": "NFLX",
+              "limits": {"max_order_qty": 50}},
+             {"before_msg": third, "action": "halt"},
              {"before_msg": third + 2_000, "action": "release"},
              {"before_msg": 2 * third, "action": "clear_stale"}]
     (out / "control.json").write_text(json.dumps(drill, indent=1) + "\n")
-    print(f"2/3 replaying through the golden model; kill switch at message {third:,}, "
-          f"release at {third + 2_000:,}, stale cleared at {2 * third:,}")
+    print(f"2/3 replaying through the golden model; NFLX max_order_qty 50 from message "
+          f"{third // 2:,}, kill switch at {third:,}, release at {third + 2_000:,}, "
+          f"stale feed cleared at {2 * third:,}")
     start = time.perf_counter()
     result = replay(feed, out / "replay", control=load_control(out / "control.json"))
     print_summary(result.summary, time.perf_counter() - start, out / "replay")
-    print("3/3 outputs: bbo.csv orders.csv orders.fix rejects.csv summary.json in "
-          f"{out / 'replay'}")
+    messages = split_messages((out / "replay" / "orders.fix").read_bytes())
+    for raw in messages:
+        validate(raw)  # raises FixValidationError (a ValueError): reported as an error
+    print(f"3/3 all {len(messages):,} FIX messages pass QuickFIX's FIX 4.4 data dictionary; "
+          f"outputs in {out / 'replay'}")
     return 0
 
 

@@ -263,11 +263,13 @@ class FastPath:
     def summary(self) -> dict:
         rejects = Counter(r.reason for r in self.out.rejects)
         by_type = Counter(o.msg_type for o in self.out.orders)
+        by_cause = Counter(o.cause for o in self.out.orders)
         return {
             "messages": self.msg_index,
             "bbo_updates": len(self.out.bbo),
             "orders": len(self.out.orders),
             "orders_by_type": dict(sorted(by_type.items())),
+            "orders_by_cause": dict(sorted(by_cause.items())),
             "rejects": len(self.out.rejects),
             "rejects_by_reason": {r.value: rejects[r.value] for r in Reason if rejects[r.value]},
             "gaps": self.sequencer.counts["gaps"],

@@ -190,3 +190,12 @@ def test_control_file_that_is_not_utf8_is_a_one_line_error(feeds, tmp_path, caps
     assert replay(feeds / "clean.itch", tmp_path / "out", "--control", str(control)) == 2
     err = capsys.readouterr().err
     assert "not UTF-8" in err and "Traceback" not in err
+
+
+def test_demo_runs_the_drill_and_validates_every_order(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--messages", "30000"]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads((tmp_path / "replay" / "summary.json").read_text())
+    assert summary["orders_by_cause"].get("kill_switch", 0) > 0
+    assert f"all {summary['orders']:,} FIX messages pass QuickFIX" in out
+    assert summary["gaps"] >= 1
