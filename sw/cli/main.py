@@ -134,13 +134,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     third = config.messages // 3
     drill = [{"before_msg": third // 2, "action": "set_limits", "symbol": "NFLX",
               "limits": {"max_order_qty": 50}},
+             # re-arm after any earlier gap, so the kill switch finds live orders to cancel
+             {"before_msg": third - 1_000, "action": "clear_stale"},
              {"before_msg": third, "action": "halt"},
              {"before_msg": third + 2_000, "action": "release"},
              {"before_msg": 2 * third, "action": "clear_stale"}]
     (out / "control.json").write_text(json.dumps(drill, indent=1) + "\n")
     print(f"2/3 replaying through the golden model; NFLX max_order_qty 50 from message "
-          f"{third // 2:,}, kill switch at {third:,}, release at {third + 2_000:,}, "
-          f"stale feed cleared at {2 * third:,}")
+          f"{third // 2:,}, stale feed cleared at {third - 1_000:,} and {2 * third:,}, "
+          f"kill switch at {third:,}, release at {third + 2_000:,}")
     start = time.perf_counter()
     result = replay(feed, out / "replay", control=load_control(out / "control.json"))
     print_summary(result.summary, time.perf_counter() - start, out / "replay")
