@@ -17,7 +17,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+)
 
 U32 = (1 << 32) - 1
 PRICE_SCALE = 10_000  # ITCH price units per dollar
@@ -67,18 +74,19 @@ class SymbolLimits(_Strict):
         return int(Decimal(repr(self.max_order_notional)) * PRICE_SCALE)
 
 
-class SymbolLimitsUpdate(_Strict):
-    """A partial per-symbol override; absent keys come from the defaults."""
+def _partial(model: type[_Strict], name: str, doc: str) -> type[_Strict]:
+    """`model` with every key optional (None = unchanged) and the same bounds: one definition."""
+    fields = {}
+    for key, info in model.model_fields.items():
+        bounded = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+        fields[key] = (bounded | None, None)
+    partial = create_model(name, __base__=_Strict, **fields)
+    partial.__doc__ = doc
+    return partial
 
-    max_order_qty: int | None = Field(None, ge=1, le=U32)
-    max_order_notional: float | None = Field(None, gt=0, le=1e9)
-    collar_bps: int | None = Field(None, ge=0, le=10_000)
-    max_long: int | None = Field(None, ge=0, le=(1 << 31) - 1)
-    max_short: int | None = Field(None, ge=0, le=(1 << 31) - 1)
-    max_open_orders: int | None = Field(None, ge=0, le=255)
-    max_orders_per_sec: int | None = Field(None, ge=0, le=1_000_000)
-    rate_burst: int | None = Field(None, ge=1, le=65_535)
-    enabled: bool | None = None
+
+SymbolLimitsUpdate = _partial(SymbolLimits, "SymbolLimitsUpdate",
+                              "A partial per-symbol override; absent keys come from the defaults.")
 
 
 class Limits(_Strict):
@@ -113,16 +121,8 @@ class StrategyParams(_Strict):
     take_sell_at_or_above: int = Field(0, ge=0, le=U32, description="0 = off; ITCH units")
 
 
-class StrategyParamsUpdate(_Strict):
-    mode: Literal["quote", "take", "off"] | None = None
-    size: int | None = Field(None, ge=1, le=MAX_ORDER_QTY)
-    tick: int | None = Field(None, ge=1, le=1_000_000)
-    half_spread_ticks: int | None = Field(None, ge=0, le=10_000)
-    skew_ticks: int | None = Field(None, ge=0, le=10_000)
-    inventory_unit_shift: int | None = Field(None, ge=0, le=31)
-    requote_ticks: int | None = Field(None, ge=1, le=10_000)
-    take_buy_at_or_below: int | None = Field(None, ge=0, le=U32)
-    take_sell_at_or_above: int | None = Field(None, ge=0, le=U32)
+StrategyParamsUpdate = _partial(StrategyParams, "StrategyParamsUpdate",
+                                "A partial per-symbol override of the strategy parameters.")
 
 
 class StrategyConfig(_Strict):
