@@ -102,25 +102,32 @@ def test_empty_object_gives_documented_defaults():
 # Every key range-checked, under defaults and under a per-symbol override
 
 
-@pytest.mark.parametrize("key", sorted(LIMIT_RANGES))
+def _doc(where, key, value):
+    """A limits or strategy file setting one key under the defaults or under AAPL."""
+    if where == "defaults":
+        return {"defaults": {key: value}}
+    return {"symbols": {"AAPL": {key: value}}}
+
+
+RANGE_CASES = ([("limits", k) for k in sorted(LIMIT_RANGES)]
+               + [("strategy", k) for k in sorted(STRATEGY_RANGES)])
+
+
+@pytest.mark.parametrize(("which", "key"), RANGE_CASES)
 @pytest.mark.parametrize("where", ["defaults", "symbols"])
-def test_limit_key_range(key, where):
-    low, high, below, above = LIMIT_RANGES[key]
-
-    def doc(value):
-        if where == "defaults":
-            return {"defaults": {key: value}}
-        return {"symbols": {"AAPL": {key: value}}}
-
+def test_key_range(which, key, where):
+    """Both ends of every key's range load; one step outside, or a wrong type, is refused
+    naming that key and no other."""
+    load, ranges = ((load_limits, LIMIT_RANGES) if which == "limits"
+                    else (load_strategy, STRATEGY_RANGES))
+    low, high, below, above = ranges[key]
     name = f"defaults.{key}" if where == "defaults" else f"symbols.AAPL.{key}"
     for good in (low, high):
-        limits = load_limits(doc(good))
-        assert getattr(limits.for_symbol("AAPL"), key) == good
-    for bad in (below, above):
-        message = refused(load_limits, doc(bad))
-        assert name in message, message
-        # only the bad key is named
-        others = [k for k in LIMIT_RANGES if k != key and f".{k}:" in message]
+        assert getattr(load(_doc(where, key, good)).for_symbol("AAPL"), key) == good
+    for bad in (below, above, str(low), float(low), True):
+        message = refused(load, _doc(where, key, bad))
+        assert name in message, (bad, message)
+        others = [k for k in ranges if k != key and f".{k}:" in message]
         assert not others, message
 
 
@@ -335,24 +342,6 @@ def test_strategy_defaults_and_example(tmp_path):
         "take", 200, 1_500_000, 100)
     assert cfg.for_symbol("MSFT").mode == "off"
     assert cfg.for_symbol("IBM") == cfg.defaults
-
-
-@pytest.mark.parametrize("key", sorted(STRATEGY_RANGES))
-@pytest.mark.parametrize("where", ["defaults", "symbols"])
-def test_strategy_key_range(key, where):
-    low, high, below, above = STRATEGY_RANGES[key]
-
-    def doc(value):
-        if where == "defaults":
-            return {"defaults": {key: value}}
-        return {"symbols": {"AAPL": {key: value}}}
-
-    name = f"defaults.{key}" if where == "defaults" else f"symbols.AAPL.{key}"
-    for good in (low, high):
-        assert getattr(load_strategy(doc(good)).for_symbol("AAPL"), key) == good
-    for bad in (below, above, str(low), float(low), True):
-        message = refused(load_strategy, doc(bad))
-        assert name in message, (bad, message)
 
 
 @pytest.mark.parametrize("where", ["defaults", "symbols"])
