@@ -76,3 +76,32 @@ def pack(struct: type[data.Struct], values) -> int:
             raise ValueError(f"{struct.__name__}.{name} = {value!r} does not fit {width} bits")
         word |= raw << field.offset
     return word
+
+
+class FrameBeat(data.Struct):
+    """One 64-bit beat of an Ethernet frame from the MAC (no FCS).
+
+    Byte lane i is data[8i+7:8i] and holds frame byte 8*beat+i. Every beat but the last is
+    full; `keep` is read on the last beat only (its set bits are contiguous from lane 0).
+    """
+
+    data: unsigned(64)
+    keep: unsigned(8)
+    first: unsigned(1)
+    last: unsigned(1)
+
+
+class PayloadBeat(data.Struct):
+    """One beat of a UDP payload, left where it lay in the frame (not realigned).
+
+    `keep` marks the payload's bytes in this beat (contiguous). A packet runs from a beat with
+    `first` to one with `last`; `truncated` on the last beat says the frame ended (or was
+    aborted) before the length the UDP header claims. A beat may carry no bytes (keep 0), e.g.
+    the end marker of an aborted frame or an empty payload.
+    """
+
+    data: unsigned(64)
+    keep: unsigned(8)
+    first: unsigned(1)
+    last: unsigned(1)
+    truncated: unsigned(1)
