@@ -9,6 +9,7 @@ from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.rtl.csr import Register
 from hw.rtl.records import FrameBeat, PayloadBeat
 
 COUNTER_BITS = 48  # 2.8e14 events: no wrap in a trading day at one per 6.4 ns cycle
@@ -35,6 +36,20 @@ NetFilterCounters = data.StructLayout(
     {"accepted": COUNTER_BITS, "truncated": COUNTER_BITS, "aborted": COUNTER_BITS,
      "stray_beats": COUNTER_BITS,
      **{f"drop_{r.name.lower()}": COUNTER_BITS for r in DROP_REASONS}})
+
+#: The filter's registers (served by hw.rtl.csr.CsrBank; addresses come from the map).
+#: The destination resets to 0.0.0.0:0, which no feed uses: nothing is accepted until the host
+#: has configured it (fail closed).
+REGISTERS = (
+    Register("dst_ip", 32, "rw", "accepted IPv4 destination address"),
+    Register("dst_port", 16, "rw", "accepted UDP destination port"),
+    Register("accepted", COUNTER_BITS, "ro", "frames accepted (payload passed on)"),
+    Register("truncated", COUNTER_BITS, "ro", "accepted frames shorter than their UDP length"),
+    Register("aborted", COUNTER_BITS, "ro", "frames cut by the next frame's first beat"),
+    Register("stray_beats", COUNTER_BITS, "ro", "beats outside any frame, ignored"),
+    *(Register(f"drop_{r.name.lower()}", COUNTER_BITS, "ro", f"frames dropped: {r.name}")
+      for r in DROP_REASONS),
+)
 
 # Header bytes the filter looks at, at fixed frame offsets (IPv4 options only move UDP).
 _FIXED_BYTES = (12, 13, 14, 16, 17, 20, 21, 23, 30, 31, 32, 33)

@@ -3,6 +3,7 @@
     nerve gen     write a synthetic ITCH 5.0 session (.itch NASDAQ file or .pcap of MoldUDP64)
     nerve replay  run a feed through the fast path and write BBO, orders and rejects
     nerve demo    generate a feed with faults and replay it with a kill-switch drill
+    nerve regmap  export the hardware register map (Markdown, JSON or C header)
 
 Errors in input files are reported in one line (with the byte offset or the bad key) and exit
 with status 2; nothing is written for a feed that cannot be read.
@@ -154,6 +155,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+REGMAP_DOC_HEAD = """# Register map
+
+Generated from `hw/rtl` by `nerve regmap --format md --out docs/registers.md`; do not edit.
+Byte offsets on the 32-bit CSR bus (word address = offset / 4). Registers wider than 32 bits
+take consecutive words, least significant first; reading the first word of a read-only register
+latches all of it, so wide counters read consistently. See `hw/rtl/csr.py`.
+
+"""
+
+
+def regmap_text(fmt: str) -> str:
+    from hw.rtl.ingress import REGMAP
+
+    if fmt == "json":
+        return REGMAP.to_json()
+    if fmt == "c":
+        return REGMAP.to_c_header()
+    return REGMAP_DOC_HEAD + REGMAP.to_markdown()
+
+
+def cmd_regmap(args: argparse.Namespace) -> int:
+    text = regmap_text(args.format)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text)
+        print(f"wrote {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nerve", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -190,6 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("build/demo"))
     demo.add_argument("--messages", type=_positive, default=200_000)
     demo.set_defaults(func=cmd_demo)
+
+    regs = sub.add_parser("regmap", help="export the hardware register map")
+    regs.add_argument("--format", choices=("md", "json", "c"), default="md")
+    regs.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    regs.set_defaults(func=cmd_regmap)
     return parser
 
 

@@ -1,8 +1,9 @@
-"""cocotb tests of the network filter RTL (run by tests/hw/test_netfilter.py under Verilator).
+"""cocotb tests of the ingress RTL (run by tests/hw/test_ingress.py under Verilator).
 
-Traffic: frames of a synthetic MoldUDP64 feed, foreign and malformed frames, random beats,
-cuts and idle gaps. Check: every payload byte, every truncation flag and every counter equal
-the golden model's (hw/tb/frames.expected), bit for bit.
+The DUT is configured and its counters are read through the CSR bus, at the addresses of the
+exported register map. Traffic: frames of a synthetic MoldUDP64 feed, foreign and malformed
+frames, random beats, cuts and idle gaps. Check: every payload byte, every truncation flag and
+every counter equal the golden model's (hw/tb/frames.expected), bit for bit.
 """
 
 import os
@@ -12,6 +13,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
+from hw.rtl.ingress import REGMAP
 from hw.rtl.netfilter import NetFilterCounters
 from hw.rtl.records import FrameBeat, PayloadBeat, pack, unpack
 from hw.tb.frames import Beat, beats_of, expected, with_idle
@@ -31,15 +33,43 @@ class TB:
         self._payload_in: list[int] = []   # cycles of accepted-looking input beats
         cocotb.start_soon(Clock(dut.clk, 6.4, unit="ns").start())
 
-    async def reset(self):
+    async def reset(self, dst=DST):
         self.dut.rst.value = 1
         self.dut.i_frame__valid.value = 0
-        self.dut.dst_ip.value = DST.ip_int
-        self.dut.dst_port.value = DST.port
+        self.dut.csr__w_stb.value = 0
+        self.dut.csr__r_stb.value = 0
         for _ in range(2):
             await RisingEdge(self.dut.clk)
         await FallingEdge(self.dut.clk)
         self.dut.rst.value = 0
+        await self.write("net_dst_ip", dst.ip_int)
+        await self.write("net_dst_port", dst.port)
+
+    async def write(self, name: str, value: int):
+        """Write a register through the CSR bus, word by word (least significant first)."""
+        placed = REGMAP[name]
+        for word in range(placed.register.words):
+            await FallingEdge(self.dut.clk)
+            self.dut.csr__addr.value = placed.address + word
+            self.dut.csr__w_data.value = (value >> (32 * word)) & 0xFFFFFFFF
+            self.dut.csr__w_stb.value = 1
+            await RisingEdge(self.dut.clk)
+            await FallingEdge(self.dut.clk)
+            self.dut.csr__w_stb.value = 0
+
+    async def read(self, name: str) -> int:
+        """Read a register through the CSR bus (word 0 first: snapshot of wide counters)."""
+        placed = REGMAP[name]
+        value = 0
+        for word in range(placed.register.words):
+            await FallingEdge(self.dut.clk)
+            self.dut.csr__addr.value = placed.address + word
+            self.dut.csr__r_stb.value = 1
+            await RisingEdge(self.dut.clk)
+            await FallingEdge(self.dut.clk)
+            self.dut.csr__r_stb.value = 0
+            value |= self.dut.csr__r_data.value.to_unsigned() << (32 * word)
+        return value
 
     async def send(self, items):
         """Drive beats (None = idle cycle), one per clock; collect outputs as they come."""
@@ -63,18 +93,19 @@ class TB:
                     # the output of this edge carries the input of this edge's beat: 1 cycle
                     self.latencies.append(1 if p["data"] == item.data else 0)
 
-    def counters(self) -> dict[str, int]:
-        return unpack(NetFilterCounters, self.dut.counters.value.to_unsigned())
+    async def counters(self) -> dict[str, int]:
+        return {name: await self.read(f"net_{name}") for name, _ in NetFilterCounters}
 
 
-def check(tb: TB, beats: list[Beat]):
+async def check(tb: TB, beats: list[Beat]):
     want = expected(beats, DST)
     assert tb.collector.errors == []
     got, exp = tb.collector.packets, want.packets
     assert len(got) == len(exp), f"{len(got)} packets, expected {len(exp)}"
     for n, (g, e) in enumerate(zip(got, exp, strict=True)):
         assert g == e, f"packet {n}: {g!r} != {e!r}"
-    counters = tb.counters()
+    counters = await tb.counters()
+    assert await tb.read("csr_bad_writes") == 0
     for name, _ in NetFilterCounters:
         assert counters[name] == want.counters.get(name, 0), (name, counters, want.counters)
     return want
@@ -92,7 +123,7 @@ async def generated_feed_back_to_back(dut):
     await tb.reset()
     beats = [b for f in feed_frames(SEED, int(3_000 * SCALE)) for b in beats_of(f)]
     await tb.send(beats)
-    want = check(tb, beats)
+    want = await check(tb, beats)
     assert want.counters["accepted"] > 100
     assert tb.latencies and all(tb.latencies), "payload must leave exactly 1 cycle later"
 
@@ -104,7 +135,7 @@ async def generated_feed_with_idle_gaps(dut):
     rng = random.Random(SEED + 1)
     beats = [b for f in feed_frames(SEED + 1, int(2_000 * SCALE)) for b in beats_of(f)]
     await tb.send(list(with_idle(beats, rng, 0.3)))
-    check(tb, beats)
+    await check(tb, beats)
 
 
 def mutated(rng: random.Random, frame: bytes) -> bytes:
@@ -153,7 +184,32 @@ async def fuzz_malformed_frames_and_beats(dut):
         beats += beats_of(frame)
     beats += beats_of(good(b"the last word"))
     await tb.send(list(with_idle(beats, rng, 0.1)))
-    want = check(tb, beats)
+    want = await check(tb, beats)
     assert want.packets[-1] == (b"the last word", False)
     drops = sum(v for k, v in want.counters.items() if k.startswith("drop_"))
     assert drops > 50 and want.counters["truncated"] > 5 and want.counters["aborted"] > 5
+
+
+@cocotb.test()
+async def nothing_passes_until_the_destination_is_configured(dut):
+    """Fail closed: out of reset the filter accepts nothing; after the CSR writes, it does."""
+    tb = TB(dut)
+    dut.rst.value = 1
+    dut.i_frame__valid.value = 0
+    dut.csr__w_stb.value = 0
+    dut.csr__r_stb.value = 0
+    await RisingEdge(dut.clk)
+    await FallingEdge(dut.clk)
+    dut.rst.value = 0
+    frame = good(b"before configuration")
+    await tb.send(beats_of(frame))
+    assert tb.collector.packets == []
+    assert await tb.read("net_drop_wrong_dst_ip") == 1
+    await tb.write("net_dst_ip", DST.ip_int)
+    await tb.write("net_dst_port", DST.port)
+    assert await tb.read("net_dst_port") == DST.port
+    await tb.send(beats_of(good(b"after")))
+    assert tb.collector.packets == [(b"after", False)]
+    await tb.write("net_accepted", 5)       # read-only, 2 words: both ignored and counted
+    assert await tb.read("net_accepted") == 1
+    assert await tb.read("csr_bad_writes") == 2

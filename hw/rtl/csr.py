@@ -1,0 +1,206 @@
+"""Register map: registers declared once, next to the logic they serve; addresses assigned here.
+
+A block lists its registers as data (`Register`), e.g. the network filter's destination and
+counters. `RegisterMap` gathers the blocks' lists under block prefixes, assigns word addresses in
+declaration order, and exports the map for the host (JSON for the drivers, a C header, a Markdown
+table for the docs). `CsrBank` serves the map on a simple 32-bit CSR bus. Nobody types an
+address: the exported map is the only source of offsets.
+
+CSR bus (word addressed, 32-bit data, one access per cycle):
+  addr, w_stb + w_data: write; r_stb: read, r_data valid the next cycle.
+Registers wider than 32 bits take consecutive words, least significant first. Reading word 0 of
+a read-only register latches the whole value, and its other words return the latched bits, so a
+48-bit counter is read consistently although it may count between the word reads. Writes to a
+multi-word read-write register take effect when its last word is written (the lower words are
+staged), so the logic never sees a half-updated value. Unmapped reads return 0; writes to
+unmapped or read-only words are ignored and counted in `csr_bad_writes` (a read-only register of
+the bank itself, at address 0).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from amaranth import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+WORD_BITS = 32
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Register:
+    """One register: `access` is "rw" (host writes, logic reads) or "ro" (logic drives)."""
+
+    name: str
+    width: int
+    access: str
+    doc: str
+    reset: int = 0
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(f"register name must be lower_snake_case, not {self.name!r}")
+        if not 1 <= self.width <= 128:
+            raise ValueError(f"register width must be 1..128 bits, not {self.width!r}")
+        if self.access not in ("rw", "ro"):
+            raise ValueError(f"register access must be 'rw' or 'ro', not {self.access!r}")
+        if not 0 <= self.reset < 1 << self.width:
+            raise ValueError(f"reset value {self.reset!r} does not fit {self.width} bits")
+        if not self.doc:
+            raise ValueError(f"register {self.name!r} needs a description")
+
+    @property
+    def words(self) -> int:
+        return -(-self.width // WORD_BITS)
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A register at its address in the map."""
+
+    name: str           # full name: block_register
+    register: Register
+    address: int        # word address of its least significant word
+
+
+BANK_REGISTERS = (
+    Register("bad_writes", 32, "ro", "writes to unmapped or read-only words, ignored"),
+)
+
+
+class RegisterMap:
+    """Blocks' registers under their prefixes, at consecutive word addresses."""
+
+    def __init__(self, blocks: Iterable[tuple[str, Sequence[Register]]]) -> None:
+        self.placed: list[Placed] = []
+        address = 0
+        seen: set[str] = set()
+        for prefix, registers in [("csr", BANK_REGISTERS), *blocks]:
+            if not _NAME.match(prefix):
+                raise ValueError(f"block prefix must be lower_snake_case, not {prefix!r}")
+            for reg in registers:
+                name = f"{prefix}_{reg.name}"
+                if name in seen:
+                    raise ValueError(f"register {name!r} declared twice")
+                seen.add(name)
+                self.placed.append(Placed(name, reg, address))
+                address += reg.words
+        self.words = address
+
+    def __getitem__(self, name: str) -> Placed:
+        for p in self.placed:
+            if p.name == name:
+                return p
+        raise KeyError(f"no register named {name!r}")
+
+    # --- exports -----------------------------------------------------------------------------
+
+    def as_dict(self) -> dict:
+        return {"word_bits": WORD_BITS, "words": self.words, "registers": [
+            {"name": p.name, "address": p.address, "byte_offset": 4 * p.address,
+             "width": p.register.width, "words": p.register.words, "access": p.register.access,
+             "reset": p.register.reset, "doc": p.register.doc} for p in self.placed]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=1) + "\n"
+
+    def to_c_header(self, guard: str = "NERVE_REGS_H") -> str:
+        lines = ["/* Nerve register map. Generated from hw/rtl; do not edit. */",
+                 f"#ifndef {guard}", f"#define {guard}", "",
+                 f"#define NERVE_CSR_WORDS {self.words}u", ""]
+        for p in self.placed:
+            upper = p.name.upper()
+            lines += [f"/* {p.register.doc} ({p.register.access}, {p.register.width} bits) */",
+                      f"#define NERVE_{upper}_OFFSET 0x{4 * p.address:04x}u",
+                      f"#define NERVE_{upper}_WIDTH {p.register.width}u",
+                      f"#define NERVE_{upper}_RESET 0x{p.register.reset:x}ull", ""]
+        return "\n".join([*lines, f"#endif /* {guard} */", ""])
+
+    def to_markdown(self) -> str:
+        rows = ["| byte offset | register | bits | access | reset | description |",
+                "|---|---|---|---|---|---|"]
+        for p in self.placed:
+            r = p.register
+            rows.append(f"| 0x{4 * p.address:04x} | `{p.name}` | {r.width} | {r.access} | "
+                        f"0x{r.reset:x} | {r.doc} |")
+        return "\n".join(rows) + "\n"
+
+
+class CsrBus(wiring.Signature):
+    def __init__(self, addr_width: int):
+        super().__init__({
+            "addr": Out(addr_width), "w_stb": Out(1), "w_data": Out(WORD_BITS),
+            "r_stb": Out(1), "r_data": In(WORD_BITS),
+        })
+
+
+class CsrBank(wiring.Component):
+    """Serves a RegisterMap on the CSR bus (the bus is `In`: this is the target side).
+
+    `rw[name]` are the current values of read-write registers (to the logic);
+    `ro[name]` are the logic's read-only values (from the logic). Read latency: 1 cycle.
+    Reset: read-write registers at their declared reset values.
+    """
+
+    def __init__(self, regmap: RegisterMap, addr_width: int = 16):
+        if regmap.words > 1 << addr_width:
+            raise ValueError(f"{regmap.words} words do not fit a {addr_width}-bit word address")
+        self.regmap = regmap
+        self.addr_width = addr_width  # the bus's, not the map's: unmapped addresses must exist
+        super().__init__({"bus": In(CsrBus(addr_width))})
+        self.rw = {p.name: Signal(p.register.width, name=p.name, init=p.register.reset)
+                   for p in regmap.placed if p.register.access == "rw"}
+        self.ro = {p.name: Signal(p.register.width, name=p.name)
+                   for p in regmap.placed if p.register.access == "ro"
+                   and p.name != "csr_bad_writes"}
+
+    def elaborate(self, platform):
+        m = Module()
+        bus = self.bus
+        bad_writes = Signal(32)
+        read_value = Signal(WORD_BITS)
+        m.d.sync += bus.r_data.eq(read_value)
+        write_ok = Signal()
+
+        for p in self.regmap.placed:
+            reg = p.register
+            if p.name == "csr_bad_writes":
+                source = bad_writes
+            elif reg.access == "ro":
+                source = self.ro[p.name]
+            else:
+                source = self.rw[p.name]
+            latched = Signal(reg.width, name=f"{p.name}_snapshot") if reg.words > 1 else None
+            staged = (Signal(WORD_BITS * (reg.words - 1), name=f"{p.name}_staged")
+                      if reg.access == "rw" and reg.words > 1 else None)
+            for word in range(reg.words):
+                hit = bus.addr == p.address + word
+                lo, hi = WORD_BITS * word, min(reg.width, WORD_BITS * (word + 1))
+                # --- read ---
+                if reg.access == "ro" and latched is not None:
+                    value = source[lo:hi] if word == 0 else latched[lo:hi]
+                    with m.If(bus.r_stb & hit & (word == 0)):
+                        m.d.sync += latched.eq(source)
+                else:
+                    value = source[lo:hi]
+                with m.If(bus.r_stb & hit):
+                    m.d.comb += read_value.eq(value)
+                # --- write ---
+                if reg.access == "rw":
+                    with m.If(bus.w_stb & hit):
+                        m.d.comb += write_ok.eq(1)
+                        if reg.words == 1:
+                            m.d.sync += source.eq(bus.w_data)
+                        elif word < reg.words - 1:
+                            m.d.sync += staged[lo:hi].eq(bus.w_data)
+                        else:
+                            m.d.sync += source.eq(
+                                (bus.w_data << (WORD_BITS * word)) | staged)
+        with m.If(bus.w_stb & ~write_ok):
+            m.d.sync += bad_writes.eq(bad_writes + 1)
+        return m
