@@ -33,7 +33,7 @@ def main() -> int:
           f"{figures['frames']:,} frames back to back in {figures['seconds']:.1f} s "
           f"= {rate:,.0f} simulated cycles/s ({rate * 6.4e-9 * 1e6:.2f} us of 156.25 MHz "
           f"hardware per second)")
-    print(f"  network filter latency: {figures['latency_cycles']} cycle from a payload byte in "
+    print(f"  network filter latency: {figures['latency_cycles']} cycles from a payload byte in "
           f"to the same byte out (asserted on every beat); 1 beat accepted per cycle, no stall")
     return 0
 

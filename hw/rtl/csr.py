@@ -7,7 +7,8 @@ table for the docs). `CsrBank` serves the map on a simple 32-bit CSR bus. Nobody
 address: the exported map is the only source of offsets.
 
 CSR bus (word addressed, 32-bit data, one access per cycle):
-  addr, w_stb + w_data: write; r_stb: read, r_data valid the next cycle.
+  addr, w_stb + w_data: write; r_stb: read, r_data valid two cycles later (the address decode
+  and the read multiplexer get a cycle each, so the bank keeps up with the fast path's clock).
 Registers wider than 32 bits take consecutive words, least significant first. Reading word 0 of
 a read-only register latches the whole value, and its other words return the latched bits, so a
 48-bit counter is read consistently although it may count between the word reads. Writes to a
@@ -24,7 +25,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from amaranth import Module, Signal
+from amaranth import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -143,7 +144,7 @@ class CsrBank(wiring.Component):
     """Serves a RegisterMap on the CSR bus (the bus is `In`: this is the target side).
 
     `rw[name]` are the current values of read-write registers (to the logic);
-    `ro[name]` are the logic's read-only values (from the logic). Read latency: 1 cycle.
+    `ro[name]` are the logic's read-only values (from the logic). Read latency: 2 cycles.
     Reset: read-write registers at their declared reset values.
     """
 
@@ -163,9 +164,10 @@ class CsrBank(wiring.Component):
         m = Module()
         bus = self.bus
         bad_writes = Signal(32)
-        read_value = Signal(WORD_BITS)
-        m.d.sync += bus.r_data.eq(read_value)
         write_ok = Signal()
+        # Read, cycle 1: decode the address into a registered one-hot word select (and latch
+        # wide read-only registers); cycle 2: AND-OR the selected word into r_data.
+        read_terms = []
 
         for p in self.regmap.placed:
             reg = p.register
@@ -175,21 +177,23 @@ class CsrBank(wiring.Component):
                 source = self.ro[p.name]
             else:
                 source = self.rw[p.name]
-            latched = Signal(reg.width, name=f"{p.name}_snapshot") if reg.words > 1 else None
+            snapshot = reg.access == "ro" and reg.words > 1
+            latched = Signal(reg.width, name=f"{p.name}_snapshot") if snapshot else None
             staged = (Signal(WORD_BITS * (reg.words - 1), name=f"{p.name}_staged")
                       if reg.access == "rw" and reg.words > 1 else None)
             for word in range(reg.words):
                 hit = bus.addr == p.address + word
                 lo, hi = WORD_BITS * word, min(reg.width, WORD_BITS * (word + 1))
                 # --- read ---
-                if reg.access == "ro" and latched is not None:
-                    value = source[lo:hi] if word == 0 else latched[lo:hi]
+                selected = Signal(name=f"{p.name}_w{word}_sel")
+                m.d.sync += selected.eq(bus.r_stb & hit)
+                if snapshot:
                     with m.If(bus.r_stb & hit & (word == 0)):
                         m.d.sync += latched.eq(source)
+                    value = latched[lo:hi]
                 else:
                     value = source[lo:hi]
-                with m.If(bus.r_stb & hit):
-                    m.d.comb += read_value.eq(value)
+                read_terms.append(Mux(selected, value, 0))
                 # --- write ---
                 if reg.access == "rw":
                     with m.If(bus.w_stb & hit):
@@ -201,6 +205,15 @@ class CsrBank(wiring.Component):
                         else:
                             m.d.sync += source.eq(
                                 (bus.w_data << (WORD_BITS * word)) | staged)
+        m.d.sync += bus.r_data.eq(_or_tree(read_terms))
         with m.If(bus.w_stb & ~write_ok):
             m.d.sync += bad_writes.eq(bad_writes + 1)
         return m
+
+
+def _or_tree(terms):
+    """OR of many values as a balanced tree (shallow logic for a wide read multiplexer)."""
+    while len(terms) > 1:
+        terms = [terms[i] | terms[i + 1] if i + 1 < len(terms) else terms[i]
+                 for i in range(0, len(terms), 2)]
+    return terms[0] if terms else 0

@@ -20,7 +20,7 @@ ADDR_WIDTH = 16
 class Ingress(wiring.Component):
     """MAC frames -> network filter -> UDP payload; registers on `csr`.
 
-    Rate and latency: the network filter's (one beat per clock, 1 cycle). Reset: the filter's
+    Rate and latency: the network filter's (one beat per clock, 2 cycles). Reset: the filter's
     destination is 0.0.0.0:0, so nothing passes until the host writes `net_dst_ip`/`net_dst_port`.
     """
 

@@ -55,19 +55,28 @@ REGISTERS = (
 _FIXED_BYTES = (12, 13, 14, 16, 17, 20, 21, 23, 30, 31, 32, 33)
 
 
+def _table(values) -> Const:
+    """A constant lookup table indexed by IHL (0..15), as a 16-entry Array of constants."""
+    from amaranth import Array
+
+    return Array(Const(v, 16) for v in values)
+
+
 class NetFilter(wiring.Component):
     """Accept IPv4/UDP frames to `dst_ip`:`dst_port`; pass their UDP payload, count the rest.
 
     Rate: one beat per clock, every clock; no backpressure: `i_frame.ready` is tied to 1 and
     `o_payload.ready` is ignored (the next stage takes a beat every clock).
-    Latency: 1 cycle: a payload byte leaves the cycle after the beat that carried it in. The
-    verdict is made on the beat holding the last UDP header byte, from header bytes captured on
-    earlier beats and that beat's own; the payload then flows cut-through.
+    Latency: 2 cycles from a payload byte in to the same byte out. Stage 1 places each beat in
+    its frame (a one-hot beat position, no arithmetic on offsets) and turns header bytes into
+    registered pass/fail flags as soon as they arrive; stage 2 decides from those flags alone
+    (every header byte precedes the payload) and streams the payload cut-through; counters are
+    updated a stage later. Timing is set by this split: see bitstreams/fmax.py.
     Reset: no frame in progress, counters zero.
     Bad input: a dropped frame emits nothing and increments the counter of its first failing
     check. A frame shorter than its UDP length is passed truncated (`truncated` on its last beat).
     A `first` beat inside a frame aborts that frame: it ends where it was cut (counted in
-    `aborted`; an accepted one gets an empty `last`+`truncated` beat, which fits in the cycle of
+    `aborted`; an accepted one gets an empty `last`+`truncated` beat, which fits in the slot of
     the new frame's first beat since no first beat carries payload). Beats outside a frame are
     ignored and counted (`stray_beats`).
     """
@@ -80,176 +89,235 @@ class NetFilter(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-
         m.d.comb += self.i_frame.ready.eq(1)
         beat = self.i_frame.p
         valid = self.i_frame.valid
         lanes = [beat.data[8 * i:8 * i + 8] for i in range(8)]
 
-        # --- frame position ---------------------------------------------------------------
+        # === stage 1: where is this beat, and what do its header bytes say ==================
         in_frame = Signal()
-        next_index = Signal(16)       # index of the next beat of the frame in progress
-        index = Signal(16)
-        m.d.comb += index.eq(Mux(beat.first, 0, next_index))
         starts = valid & beat.first
-        aborts = starts & in_frame    # a new frame cuts the one in progress
+        cuts = starts & in_frame      # a new frame cuts the one in progress
         stray = valid & ~beat.first & ~in_frame
         takes = valid & (beat.first | in_frame)
-        ends = takes & beat.last
-        n_keep = Signal(4)
-        m.d.comb += n_keep.eq(sum(beat.keep[i] for i in range(8)))
-        seen = Signal(20)             # frame bytes seen including this beat
-        m.d.comb += seen.eq((index << 3) + Mux(beat.last, n_keep, 8))
-
-        # --- header bytes: registered copies and "as of this beat" views -------------------
-        fixed_r = {pos: Signal(8, name=f"byte{pos}_r") for pos in _FIXED_BYTES}
-        fixed = {}
-        for pos, reg in fixed_r.items():
-            here = index == pos // 8
-            fixed[pos] = Mux(here, lanes[pos % 8], reg)
-            with m.If(takes & here):
-                m.d.sync += reg.eq(lanes[pos % 8])
-
-        def field(*positions, source):
-            return Cat(*(source[p] for p in reversed(positions)))  # big endian
-
-        ihl_r = fixed_r[14][0:4]
-        udp_r = Signal(8)             # UDP header offset = 14 + 4 * IHL, from the registered IHL
-        m.d.comb += udp_r.eq(14 + (ihl_r << 2))
-        # UDP dst port (u+2, u+3) and length (u+4, u+5): their place depends on the IHL.
-        udp_bytes_r = [Signal(8, name=f"udp{j + 2}_r") for j in range(4)]
-        udp_bytes = []
-        for j, reg in enumerate(udp_bytes_r):
-            pos = Signal(8, name=f"udp{j + 2}_pos")
-            m.d.comb += pos.eq(udp_r + 2 + j)
-            here = (index == pos >> 3) & (index >= 2)
-            value = lanes[0]
-            for lane in range(1, 8):
-                value = Mux(pos[0:3] == lane, lanes[lane], value)
-            udp_bytes.append(Mux(here, value, reg))
-            with m.If(takes & here):
-                m.d.sync += reg.eq(value)
-
-        # IPv4 header checksum: ones-complement sum of the 16-bit words at 14 .. u-1.
-        csum_r = Signal(21)
-        ihl_now = Mux(index == 1, lanes[6][0:4], ihl_r)
-        udp_now = Signal(8)
-        m.d.comb += udp_now.eq(14 + (ihl_now << 2))
-        words = []
-        for j in range(4):
-            pos = (index << 3) + 2 * j
-            word = Cat(lanes[2 * j + 1], lanes[2 * j])
-            words.append(Mux((pos >= 14) & (pos < udp_now), word, 0))
-        csum = Signal(21)
-        m.d.comb += csum.eq(Mux(beat.first, 0, csum_r) + sum(words))
         with m.If(takes):
-            m.d.sync += csum_r.eq(csum)
+            m.d.sync += in_frame.eq(~beat.last)
 
-        def reason_of(size, source, udp_src, checksum, ihl):
-            """The golden model's first failing check, as a priority chain (NONE: accept)."""
-            ethertype = field(12, 13, source=source)
-            version = source[14][4:8]
-            total_length = field(16, 17, source=source)
-            flags_frag = field(20, 21, source=source)
-            dst_ip = field(30, 31, 32, 33, source=source)
-            port = Cat(udp_src[1], udp_src[0])
-            udp_length = Cat(udp_src[3], udp_src[2])
-            header = ihl << 2
-            folded = Signal(17)
-            m.d.comb += folded.eq(checksum[0:16] + checksum[16:])
+        # One-hot beat position within the header (beats 0..11 hold the longest header).
+        at_r = Signal(12)
+        at = Signal(12)
+        m.d.comb += at.eq(Mux(beat.first, 1, at_r))
+        with m.If(takes):
+            m.d.sync += at_r.eq(at << 1)
+        n_bytes = Signal(4)           # bytes in this beat
+        m.d.comb += n_bytes.eq(Mux(beat.last, sum(beat.keep[i] for i in range(8)), 8))
+
+        def byte(pos):
+            return lanes[pos % 8]
+
+        # Header bytes at fixed offsets, captured on their beat.
+        fixed_r = {pos: Signal(8, name=f"byte{pos}_r") for pos in _FIXED_BYTES}
+        for pos, reg in fixed_r.items():
+            with m.If(takes & at[pos // 8]):
+                m.d.sync += reg.eq(byte(pos))
+
+        def field_r(*positions):
+            return Cat(*(fixed_r[p] for p in reversed(positions)))  # big endian
+
+        # IHL-derived placement, registered on beat 1 (IHL is byte 14, lane 6).
+        ihl_in = lanes[6][0:4]
+        ihl_r = fixed_r[14][0:4]
+        udp_at_r = Signal(12)         # beat holding UDP bytes u+2..u+5 (u = 14 + 4*IHL)
+        hdr_last_r = Signal(12)       # beat holding the last IPv4 header byte u-1
+        hdr_mid_r = Signal(12)        # beats 2 .. last-1: every word is header
+        start_at_r = Signal(12)       # beat holding the first payload byte s = u+8
+        odd_r = Signal()              # IHL odd: u = 2 (mod 8), else u = 6 (mod 8)
+        ihls = range(16)
+        udp_beat = [2 + (i >> 1) for i in ihls]
+        last_beat = [(13 + 4 * i) >> 3 for i in ihls]
+        start_beat = [(22 + 4 * i) >> 3 for i in ihls]
+        # Beats 0 and 1 are never looked up in the header tables: beat 1 reads them before its
+        # own IHL lands in them, so they may still hold the previous frame's.
+        last_table = _table([(1 << b) & ~0b11 for b in last_beat])
+        mid_table = _table([((1 << b) - 1) & ~0b11 for b in last_beat])
+        with m.If(takes & at[1]):
+            m.d.sync += [
+                udp_at_r.eq(_table([1 << b for b in udp_beat])[ihl_in]),
+                hdr_last_r.eq(last_table[ihl_in]),
+                hdr_mid_r.eq(mid_table[ihl_in]),
+                start_at_r.eq(_table([1 << b for b in start_beat])[ihl_in]),
+                odd_r.eq(ihl_in[0]),
+            ]
+        start_lane = Mux(odd_r, 2, 6)
+
+        # Checks, each registered as soon as its bytes are here; cleared by a frame's first beat.
+        flags = {name: Signal(name=f"{name}_r") for name in (
+            "reached14", "eth_ok", "reached34", "vihl_ok", "reached_s", "total_ok", "frag_ok",
+            "proto_ok", "dstip_hi_ok", "dstip_ok", "port_ok", "len_ok")}
+        with m.If(starts):
+            m.d.sync += [f.eq(0) for f in flags.values()]
+        ip_payload_r = Signal(16)     # total length - 4*IHL, from beat 3 on
+        udp_length_r = Signal(16)
+        with m.If(takes):
+            with m.If(at[1]):
+                m.d.sync += [
+                    flags["reached14"].eq(n_bytes >= 6),
+                    flags["eth_ok"].eq(Cat(byte(13), byte(12)) == 0x0800),
+                    flags["vihl_ok"].eq((lanes[6][4:8] == 4) & (ihl_in >= 5)),
+                ]
+            with m.If(at[2]):
+                total = Cat(byte(17), byte(16))
+                flags_frag = Cat(byte(21), byte(20))
+                m.d.sync += [
+                    flags["total_ok"].eq(total >= (ihl_r << 2) + 8),
+                    flags["frag_ok"].eq(~flags_frag[13] & (flags_frag[0:13] == 0)),
+                    flags["proto_ok"].eq(byte(23) == 17),
+                ]
+            with m.If(at[3]):
+                m.d.sync += [
+                    ip_payload_r.eq(field_r(16, 17) - (ihl_r << 2)),
+                    flags["dstip_hi_ok"].eq(Cat(byte(31), byte(30)) == self.dst_ip[16:32]),
+                ]
+            with m.If(at[4]):
+                m.d.sync += [
+                    flags["reached34"].eq(n_bytes >= 2),
+                    flags["dstip_ok"].eq(flags["dstip_hi_ok"]
+                                         & (Cat(byte(33), byte(32)) == self.dst_ip[0:16])),
+                ]
+            with m.If((at & udp_at_r).any()):
+                port = Mux(odd_r, Cat(lanes[5], lanes[4]), Cat(lanes[1], lanes[0]))
+                length = Mux(odd_r, Cat(lanes[7], lanes[6]), Cat(lanes[3], lanes[2]))
+                m.d.sync += [
+                    flags["port_ok"].eq(port == self.dst_port),
+                    flags["len_ok"].eq((length >= 8) & (length <= ip_payload_r)),
+                    udp_length_r.eq(length),
+                ]
+            with m.If((at & start_at_r).any()):
+                m.d.sync += flags["reached_s"].eq(n_bytes >= start_lane)
+
+        # IPv4 header checksum: unfolded sum of the header's 16-bit words (at most 30 of them).
+        csum_r = Signal(21)
+        words = [Cat(lanes[2 * j + 1], lanes[2 * j]) for j in range(4)]
+        # Whether the next beat is a middle or the last header beat, worked out a beat ahead so
+        # that the adders below start from a register (this was the critical path).
+        next_mid_r, next_last_r = Signal(), Signal()
+        with m.If(takes):
+            m.d.sync += [
+                next_mid_r.eq(((at << 1) & Mux(at[1], mid_table[ihl_in], hdr_mid_r)).any()),
+                next_last_r.eq(((at << 1) & Mux(at[1], last_table[ihl_in], hdr_last_r)).any()),
+            ]
+        mid = next_mid_r & ~beat.first
+        last = next_last_r & ~beat.first
+        include = [
+            mid | last,                               # word 0 (bytes 8k, 8k+1)
+            mid | (last & ~odd_r),                    # word 1
+            mid | (last & ~odd_r),                    # word 2
+            at[1] | mid,                              # word 3 (byte 14 on beat 1)
+        ]
+        beat_sum = sum(Mux(inc, w, 0) for inc, w in zip(include, words, strict=True))
+        with m.If(takes):
+            m.d.sync += csum_r.eq(Mux(beat.first, 0, csum_r) + beat_sum)
+        # Folded check, a cycle behind the sum: every header word precedes the payload by more
+        # than a beat, so stage 2 never needs it sooner.
+        folded = Signal(17)
+        m.d.comb += folded.eq(csum_r[0:16] + csum_r[16:])
+        csum_ok_r = Signal()
+        m.d.sync += csum_ok_r.eq((folded[0:16] + folded[16]) == 0xFFFF)
+
+        # === stage 2: verdict from registered flags, payload out ===========================
+        s2 = Signal(FrameBeat, name="s2_beat")
+        s2_valid = Signal()
+        s2_n_bytes = Signal(4)
+        s2_start = Signal()           # this beat holds the first payload byte
+        s2_cut = Signal()             # this (first) beat cut a frame in progress
+        s2_cut_flags = Signal(len(flags))
+        flag_vector = Cat(*flags.values())
+        m.d.sync += [s2_valid.eq(takes), s2.eq(beat), s2_n_bytes.eq(n_bytes),
+                     s2_start.eq((at & start_at_r).any()), s2_cut.eq(cuts),
+                     s2_cut_flags.eq(flag_vector)]   # the cut frame's flags, before the reset
+
+        def reason_from(vector, checksum_ok):
+            f = dict(zip(flags, [vector[i] for i in range(len(flags))], strict=True))
             checks = [
-                (size < 14, DropReason.RUNT),
-                (ethertype != 0x0800, DropReason.NOT_IPV4),
-                (size < 34, DropReason.RUNT),
-                ((version != 4) | (ihl < 5), DropReason.BAD_IP_HEADER),
-                (size < 14 + header + 8, DropReason.RUNT),
-                ((folded[0:16] + folded[16]) != 0xFFFF, DropReason.BAD_IP_CHECKSUM),
-                (total_length < header + 8, DropReason.BAD_IP_HEADER),
-                (flags_frag[13] | (flags_frag[0:13] != 0), DropReason.IP_FRAGMENT),
-                (source[23] != 17, DropReason.NOT_UDP),
-                (dst_ip != self.dst_ip, DropReason.WRONG_DST_IP),
-                (port != self.dst_port, DropReason.WRONG_DST_PORT),
-                ((udp_length < 8) | (udp_length > total_length - header),
-                 DropReason.BAD_UDP_LENGTH),
+                (~f["reached14"], DropReason.RUNT),
+                (~f["eth_ok"], DropReason.NOT_IPV4),
+                (~f["reached34"], DropReason.RUNT),
+                (~f["vihl_ok"], DropReason.BAD_IP_HEADER),
+                (~f["reached_s"], DropReason.RUNT),
+                (~checksum_ok, DropReason.BAD_IP_CHECKSUM),
+                (~f["total_ok"], DropReason.BAD_IP_HEADER),
+                (~f["frag_ok"], DropReason.IP_FRAGMENT),
+                (~f["proto_ok"], DropReason.NOT_UDP),
+                (~f["dstip_ok"], DropReason.WRONG_DST_IP),
+                (~f["port_ok"], DropReason.WRONG_DST_PORT),
+                (~f["len_ok"], DropReason.BAD_UDP_LENGTH),
             ]
             reason = Const(DropReason.NONE.value, 4)
             for failed, why in reversed(checks):
                 reason = Mux(failed, why.value, reason)
-            return reason, udp_length
+            return reason
 
-        # Verdict as of this beat (for a frame that ends here or is being decided here) ...
-        reason_now, udp_length_now = reason_of(seen, fixed, udp_bytes, csum, ihl_now)
-        # ... and as of the last beat taken (for a frame cut short by a new `first`).
-        reason_cut, _ = reason_of(next_index << 3, fixed_r, udp_bytes_r, csum_r, ihl_r)
+        # The flag registers were updated at the edge that moved this beat into stage 2, so
+        # they hold the frame's checks through this beat; a new frame's reset lands a cycle
+        # later. A cut frame's flags were copied into s2_cut_flags before that reset.
+        reason_live = reason_from(flag_vector, csum_ok_r)
+        reason_cut = reason_from(s2_cut_flags, csum_ok_r)
 
-        # --- accept and stream the payload ---------------------------------------------------
-        accepted_r = Signal()         # this frame passed; payload streaming
-        finished_r = Signal()         # its payload's last beat has left
-        end_r = Signal(18)            # payload end offset (UDP offset + UDP length)
-        start = Signal(8)
-        m.d.comb += start.eq(udp_now + 8)
-        decide = takes & ~accepted_r & (index == start >> 3) & (index >= 5)
-        accept_now = decide & (reason_now == DropReason.NONE.value)
-        end = Signal(18)
-        m.d.comb += end.eq(Mux(accept_now, udp_now + udp_length_now, end_r))
-        streaming = takes & (accept_now | (accepted_r & ~beat.first & ~finished_r))
-
+        accepted_r = Signal()
+        finished_r = Signal()
+        remaining_r = Signal(16)      # payload bytes the UDP header still promises
+        accept = s2_valid & s2_start & ~accepted_r & (reason_live == DropReason.NONE.value)
+        streaming = s2_valid & (accept | (accepted_r & ~s2.first & ~finished_r))
+        offset = Mux(accept, start_lane, 0)
+        remaining = Mux(accept, udp_length_r - 8, remaining_r)
         keep = Signal(8)
         for lane in range(8):
-            pos = (index << 3) + lane
-            m.d.comb += keep[lane].eq((pos >= start) & (pos < end)
-                                      & (~beat.last | (lane < n_keep)))
-        payload_last = ((index << 3) + 8 >= end) | beat.last
-        truncated = beat.last & (seen < end)
+            within = (remaining >= 8) | (lane < offset + remaining[0:4])
+            m.d.comb += keep[lane].eq((lane >= offset) & within
+                                      & (~s2.last | (lane < s2_n_bytes)))
+        ends_here = (remaining[4:] == 0) & (offset + remaining[0:4] <= 8)
+        payload_last = ends_here | s2.last
+        truncated = s2.last & ~((remaining[4:] == 0) & (offset + remaining[0:4] <= s2_n_bytes))
 
         out = self.o_payload
         m.d.sync += out.valid.eq(0)
         with m.If(streaming):
-            m.d.sync += [
-                out.valid.eq(1),
-                out.p.data.eq(beat.data),
-                out.p.keep.eq(keep),
-                out.p.first.eq(accept_now),
-                out.p.last.eq(payload_last),
-                out.p.truncated.eq(truncated),
-            ]
-        cut_open = aborts & accepted_r & ~finished_r
-        with m.If(cut_open):  # the new frame's first beat never carries payload: slot is free
+            m.d.sync += [out.valid.eq(1), out.p.data.eq(s2.data), out.p.keep.eq(keep),
+                         out.p.first.eq(accept), out.p.last.eq(payload_last),
+                         out.p.truncated.eq(truncated)]
+        cut_open = s2_valid & s2_cut & accepted_r & ~finished_r
+        with m.If(cut_open):
             m.d.sync += [out.valid.eq(1), out.p.keep.eq(0), out.p.first.eq(0),
                          out.p.last.eq(1), out.p.truncated.eq(1)]
-
-        # --- frame state ------------------------------------------------------------------
-        with m.If(takes):
-            m.d.sync += [in_frame.eq(~beat.last), next_index.eq(index + (index != 0xFFFF))]
-            with m.If(beat.first):
+        with m.If(s2_valid):
+            with m.If(s2.first):
                 m.d.sync += [accepted_r.eq(0), finished_r.eq(0)]
-            with m.If(accept_now):
-                m.d.sync += [accepted_r.eq(1), end_r.eq(end)]
-            with m.If(streaming & payload_last):
-                m.d.sync += finished_r.eq(1)
+            with m.If(accept):
+                m.d.sync += accepted_r.eq(1)
+            with m.If(streaming):
+                m.d.sync += remaining_r.eq(remaining - (8 - offset))
+                with m.If(payload_last):
+                    m.d.sync += finished_r.eq(1)
 
-        # --- counters -------------------------------------------------------------------------
-        c = self.counters
-        was_accepted = accepted_r & ~beat.first  # this frame was accepted on an earlier beat
-        count_end = ends & ~(accept_now | was_accepted)
-        with m.If(stray):
-            m.d.sync += c.stray_beats.eq(c.stray_beats + 1)
-        with m.If(aborts):
-            m.d.sync += c.aborted.eq(c.aborted + 1)
-        # A frame is counted once: accepted (and maybe truncated) or dropped by reason.
-        accepted_end = ends & (accept_now | was_accepted)
-        accepted_cut = aborts & accepted_r
-        with m.If(accepted_end | accepted_cut):
-            m.d.sync += c.accepted.eq(c.accepted + 1)
-        with m.If((accepted_end & truncated) | (accepted_cut & ((next_index << 3) < end_r))):
-            m.d.sync += c.truncated.eq(c.truncated + 1)
+        # === stage 3: counters ================================================================
+        was_accepted = accepted_r & ~s2.first
+        frame_end = s2_valid & s2.last
+        inc = {name: Signal(2, name=f"inc_{name}") for name, _ in NetFilterCounters}
+        m.d.sync += [
+            inc["accepted"].eq((frame_end & (accept | was_accepted))
+                               + (s2_valid & s2_cut & accepted_r)),
+            inc["truncated"].eq((frame_end & streaming & truncated)
+                                + (s2_valid & s2_cut & accepted_r & ~finished_r)),
+            inc["aborted"].eq(cuts),
+            inc["stray_beats"].eq(stray),
+        ]
+        dropped_end = frame_end & ~(accept | was_accepted)
+        dropped_cut = s2_valid & s2_cut & ~accepted_r
         for r in DROP_REASONS:
-            counter = getattr(c, f"drop_{r.name.lower()}")
-            # Two frames can end in one cycle (a one-beat frame cutting the frame in progress)
-            # with the same reason: add both.
-            ended = count_end & (reason_now == r.value)
-            cut = aborts & ~accepted_r & (reason_cut == r.value)
-            with m.If(ended | cut):
-                m.d.sync += counter.eq(counter + ended + cut)
+            m.d.sync += inc[f"drop_{r.name.lower()}"].eq(
+                (dropped_end & (reason_live == r.value)) + (dropped_cut & (reason_cut == r.value)))
+        for name, _ in NetFilterCounters:
+            counter = getattr(self.counters, name)
+            with m.If(inc[name] != 0):
+                m.d.sync += counter.eq(counter + inc[name])
         return m
-

@@ -97,6 +97,7 @@ def run(regmap, script):
             ctx.set(bus.r_stb, 1)
             await ctx.tick()
             ctx.set(bus.r_stb, 0)
+            await ctx.tick()              # read latency: 2 cycles
             return ctx.get(bus.r_data)
 
         await script(ctx, dut, write, read, log)
