@@ -7,8 +7,11 @@ table for the docs). `CsrBank` serves the map on a simple 32-bit CSR bus. Nobody
 address: the exported map is the only source of offsets.
 
 CSR bus (word addressed, 32-bit data, one access per cycle):
-  addr, w_stb + w_data: write; r_stb: read, r_data valid two cycles later (the address decode
-  and the read multiplexer get a cycle each, so the bank keeps up with the fast path's clock).
+  addr, w_stb + w_data: write (applied three cycles later); r_stb: read, r_data valid three
+  cycles later. The bank registers the bus first (the address fans out to every word's
+  decoder), then registers each word's decoded select, then acts (writes, or multiplexes the
+  read), a cycle each, so it keeps up with the fast path's clock on any placement; the host
+  never notices three cycles.
 Registers wider than 32 bits take consecutive words, least significant first. Reading word 0 of
 a read-only register latches the whole value, and its other words return the latched bits, so a
 48-bit counter is read consistently although it may count between the word reads. Writes to a
@@ -144,7 +147,7 @@ class CsrBank(wiring.Component):
     """Serves a RegisterMap on the CSR bus (the bus is `In`: this is the target side).
 
     `rw[name]` are the current values of read-write registers (to the logic);
-    `ro[name]` are the logic's read-only values (from the logic). Read latency: 2 cycles.
+    `ro[name]` are the logic's read-only values (from the logic). Read latency: 3 cycles.
     Reset: read-write registers at their declared reset values.
     """
 
@@ -162,9 +165,17 @@ class CsrBank(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        bus = self.bus
+        # Register the bus on the way in: the address fans out to every word's decoder.
+        addr = Signal.like(self.bus.addr, name="addr_r")
+        w_stb, r_stb = Signal(name="w_stb_r"), Signal(name="r_stb_r")
+        w_data = Signal(WORD_BITS, name="w_data_r")
+        m.d.sync += [addr.eq(self.bus.addr), w_stb.eq(self.bus.w_stb),
+                     w_data.eq(self.bus.w_data), r_stb.eq(self.bus.r_stb)]
         bad_writes = Signal(32)
-        write_ok = Signal()
+        write_selects = []
+        w_data_d = Signal(WORD_BITS, name="w_data_d")   # w_data, aligned with the selects
+        w_stb_d = Signal(name="w_stb_d")
+        m.d.sync += [w_data_d.eq(w_data), w_stb_d.eq(w_stb)]
         # Read, cycle 1: decode the address into a registered one-hot word select (and latch
         # wide read-only registers); cycle 2: AND-OR the selected word into r_data.
         read_terms = []
@@ -182,31 +193,38 @@ class CsrBank(wiring.Component):
             staged = (Signal(WORD_BITS * (reg.words - 1), name=f"{p.name}_staged")
                       if reg.access == "rw" and reg.words > 1 else None)
             for word in range(reg.words):
-                hit = bus.addr == p.address + word
+                hit = addr == p.address + word
                 lo, hi = WORD_BITS * word, min(reg.width, WORD_BITS * (word + 1))
                 # --- read ---
                 selected = Signal(name=f"{p.name}_w{word}_sel")
-                m.d.sync += selected.eq(bus.r_stb & hit)
+                m.d.sync += selected.eq(r_stb & hit)
                 if snapshot:
-                    with m.If(bus.r_stb & hit & (word == 0)):
-                        m.d.sync += latched.eq(source)
-                    value = latched[lo:hi]
+                    # Word 0 returns the value it latches in the same cycle; the other words
+                    # return the latch. Driven from the registered select: off the decoder.
+                    if word == 0:
+                        with m.If(selected):
+                            m.d.sync += latched.eq(source)
+                    value = source[lo:hi] if word == 0 else latched[lo:hi]
                 else:
                     value = source[lo:hi]
                 read_terms.append(Mux(selected, value, 0))
-                # --- write ---
+                # --- write (from the registered select) ---
                 if reg.access == "rw":
-                    with m.If(bus.w_stb & hit):
-                        m.d.comb += write_ok.eq(1)
+                    written = Signal(name=f"{p.name}_w{word}_wsel")
+                    m.d.sync += written.eq(w_stb & hit)
+                    write_selects.append(written)
+                    with m.If(written):
                         if reg.words == 1:
-                            m.d.sync += source.eq(bus.w_data)
+                            m.d.sync += source.eq(w_data_d)
                         elif word < reg.words - 1:
-                            m.d.sync += staged[lo:hi].eq(bus.w_data)
+                            m.d.sync += staged[lo:hi].eq(w_data_d)
                         else:
                             m.d.sync += source.eq(
-                                (bus.w_data << (WORD_BITS * word)) | staged)
-        m.d.sync += bus.r_data.eq(_or_tree(read_terms))
-        with m.If(bus.w_stb & ~write_ok):
+                                (w_data_d << (WORD_BITS * word)) | staged)
+        m.d.sync += self.bus.r_data.eq(_or_tree(read_terms))
+        bad_write = Signal()          # from the registered selects: off the decode path
+        m.d.sync += bad_write.eq(w_stb_d & ~_or_tree(write_selects))
+        with m.If(bad_write):
             m.d.sync += bad_writes.eq(bad_writes + 1)
         return m
 

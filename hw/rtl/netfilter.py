@@ -157,7 +157,7 @@ class NetFilter(wiring.Component):
         with m.If(starts):
             m.d.sync += [f.eq(0) for f in flags.values()]
         ip_payload_r = Signal(16)     # total length - 4*IHL, from beat 3 on
-        udp_length_r = Signal(16)
+        payload_length_r = Signal(16)  # UDP length - 8: the payload bytes the header promises
         with m.If(takes):
             with m.If(at[1]):
                 m.d.sync += [
@@ -190,7 +190,7 @@ class NetFilter(wiring.Component):
                 m.d.sync += [
                     flags["port_ok"].eq(port == self.dst_port),
                     flags["len_ok"].eq((length >= 8) & (length <= ip_payload_r)),
-                    udp_length_r.eq(length),
+                    payload_length_r.eq(length - 8),
                 ]
             with m.If((at & start_at_r).any()):
                 m.d.sync += flags["reached_s"].eq(n_bytes >= start_lane)
@@ -214,15 +214,21 @@ class NetFilter(wiring.Component):
             mid | (last & ~odd_r),                    # word 2
             at[1] | mid,                              # word 3 (byte 14 on beat 1)
         ]
-        beat_sum = sum(Mux(inc, w, 0) for inc, w in zip(include, words, strict=True))
-        with m.If(takes):
-            m.d.sync += csum_r.eq(Mux(beat.first, 0, csum_r) + beat_sum)
-        # Folded check, a cycle behind the sum: every header word precedes the payload by more
-        # than a beat, so stage 2 never needs it sooner.
-        folded = Signal(17)
-        m.d.comb += folded.eq(csum_r[0:16] + csum_r[16:])
-        csum_ok_r = Signal()
-        m.d.sync += csum_ok_r.eq((folded[0:16] + folded[16]) == 0xFFFF)
+        masked = [Mux(inc, w, 0) for inc, w in zip(include, words, strict=True)]
+        # Two-step accumulation: the beat's pair sums are registered, then added to the total a
+        # cycle later (a single-cycle four-word add into the total was the critical path).
+        pairs_r = [Signal(17, name="pair01_r"), Signal(17, name="pair23_r")]
+        pairs_valid_r, pairs_first_r = Signal(), Signal()
+        m.d.sync += [pairs_r[0].eq(masked[0] + masked[1]), pairs_r[1].eq(masked[2] + masked[3]),
+                     pairs_valid_r.eq(takes), pairs_first_r.eq(beat.first)]
+        with m.If(pairs_valid_r):
+            m.d.sync += csum_r.eq(Mux(pairs_first_r, 0, csum_r) + pairs_r[0] + pairs_r[1])
+        # The header is good when its ones-complement sum folds to 0xFFFF. For the plain sum
+        # T = H * 2**16 + L (H < 32) that is L == 0xFFFF - H: two compares, no adder. Stage 2
+        # reads it straight from csum_r, which holds every header word by the time the first
+        # payload byte reaches stage 2 (the header ends more than a beat before the payload).
+        csum_ok = Signal()
+        m.d.comb += csum_ok.eq((csum_r[5:16] == 0x7FF) & (csum_r[0:5] == ~csum_r[16:21]))
 
         # === stage 2: verdict from registered flags, payload out ===========================
         s2 = Signal(FrameBeat, name="s2_beat")
@@ -260,16 +266,22 @@ class NetFilter(wiring.Component):
         # The flag registers were updated at the edge that moved this beat into stage 2, so
         # they hold the frame's checks through this beat; a new frame's reset lands a cycle
         # later. A cut frame's flags were copied into s2_cut_flags before that reset.
-        reason_live = reason_from(flag_vector, csum_ok_r)
-        reason_cut = reason_from(s2_cut_flags, csum_ok_r)
+        reason_live = reason_from(flag_vector, csum_ok)
+        reason_cut = reason_from(s2_cut_flags, csum_ok)
 
         accepted_r = Signal()
         finished_r = Signal()
         remaining_r = Signal(16)      # payload bytes the UDP header still promises
-        accept = s2_valid & s2_start & ~accepted_r & (reason_live == DropReason.NONE.value)
+        # The verdict is a flat AND of the checks (the priority order only matters for which
+        # counter a drop goes to), and it gates only `valid` and `first`: the byte lanes below
+        # depend on the beat's position alone.
+        all_ok = csum_ok & Cat(*(f for name, f in flags.items()
+                                 if name != "dstip_hi_ok")).all()
+        deciding = s2_start & ~accepted_r
+        accept = s2_valid & deciding & all_ok
         streaming = s2_valid & (accept | (accepted_r & ~s2.first & ~finished_r))
-        offset = Mux(accept, start_lane, 0)
-        remaining = Mux(accept, udp_length_r - 8, remaining_r)
+        offset = Mux(deciding, start_lane, 0)
+        remaining = Mux(deciding, payload_length_r, remaining_r)
         keep = Signal(8)
         for lane in range(8):
             within = (remaining >= 8) | (lane < offset + remaining[0:4])

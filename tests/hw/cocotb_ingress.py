@@ -58,6 +58,9 @@ class TB:
             await RisingEdge(self.dut.clk)
             await FallingEdge(self.dut.clk)
             self.dut.csr__w_stb.value = 0
+            for _ in range(2):                # applied three cycles after the strobe
+                await RisingEdge(self.dut.clk)
+                await FallingEdge(self.dut.clk)
 
     async def read(self, name: str) -> int:
         """Read a register through the CSR bus (word 0 first: snapshot of wide counters)."""
@@ -70,8 +73,9 @@ class TB:
             await RisingEdge(self.dut.clk)
             await FallingEdge(self.dut.clk)
             self.dut.csr__r_stb.value = 0
-            await RisingEdge(self.dut.clk)    # read latency: 2 cycles
-            await FallingEdge(self.dut.clk)
+            for _ in range(2):                # read latency: 3 cycles
+                await RisingEdge(self.dut.clk)
+                await FallingEdge(self.dut.clk)
             value |= self.dut.csr__r_data.value.to_unsigned() << (32 * word)
         return value
 

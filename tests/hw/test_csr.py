@@ -91,13 +91,14 @@ def run(regmap, script):
             ctx.set(bus.w_stb, 1)
             await ctx.tick()
             ctx.set(bus.w_stb, 0)
+            await ctx.tick().repeat(2)    # applied three cycles after the strobe
 
         async def read(addr):
             ctx.set(bus.addr, addr)
             ctx.set(bus.r_stb, 1)
             await ctx.tick()
             ctx.set(bus.r_stb, 0)
-            await ctx.tick()              # read latency: 2 cycles
+            await ctx.tick().repeat(2)    # read latency: 3 cycles
             return ctx.get(bus.r_data)
 
         await script(ctx, dut, write, read, log)
