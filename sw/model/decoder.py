@@ -124,6 +124,8 @@ _COLUMNS = {t: [n for n in ("ref", "new_ref", "shares", "price", "stock", "code"
 
 def _records(buf, starts, dtype: np.dtype):
     """The messages at `starts` as records: one row copy each through a zero-copy window."""
+    if not len(starts):  # no such message; the file may be shorter than one record of this type
+        return np.zeros(0, dtype)
     windows = np.lib.stride_tricks.sliding_window_view(buf, dtype.itemsize)
     return windows[starts].view(dtype).reshape(-1)
 

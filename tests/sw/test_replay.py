@@ -205,3 +205,12 @@ def test_demo_runs_the_drill_and_validates_every_order(tmp_path, capsys):
                 and o["cause"] != "kill_switch"]
     assert f"all {summary['orders']:,} FIX messages pass QuickFIX" in out
     assert summary["gaps"] >= 1
+
+
+def test_one_message_feed_replays(tmp_path):
+    from sw.feed import itch
+
+    feed = tmp_path / "one.itch"
+    feed.write_bytes(itch.write_file([itch.SystemEvent(0, 0, 5, "O")]))
+    assert replay(feed, tmp_path / "out") == 0
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["messages"] == 1
