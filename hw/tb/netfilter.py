@@ -17,15 +17,18 @@ def ipv4_checksum(header: bytes) -> int:
     return ~total & 0xFFFF
 
 
+def _set_checksum(header: bytearray) -> None:
+    header[10:12] = b"\x00\x00"
+    header[10:12] = ipv4_checksum(bytes(header)).to_bytes(2, "big")
+
+
 def with_ip_header(frame: bytes, mutate, fix_checksum: bool = True) -> bytes:
     """Apply `mutate(bytearray of the IPv4 header)` and recompute its checksum."""
     ihl = (frame[14] & 0x0F) * 4
     header = bytearray(frame[14:14 + ihl])
     mutate(header)
-    ihl = (header[0] & 0x0F) * 4 if len(header) >= 1 else 20
     if fix_checksum and len(header) >= 12:
-        header[10:12] = b"\x00\x00"
-        header[10:12] = ipv4_checksum(bytes(header)).to_bytes(2, "big")
+        _set_checksum(header)
     return frame[:14] + bytes(header) + frame[14 + len(header):]
 
 
@@ -36,8 +39,7 @@ def with_options(frame: bytes, words: int) -> bytes:
     header[0] = 0x40 | (len(header) // 4)
     total = int.from_bytes(header[2:4], "big") + 4 * words
     header[2:4] = total.to_bytes(2, "big")
-    header[10:12] = b"\x00\x00"
-    header[10:12] = ipv4_checksum(bytes(header)).to_bytes(2, "big")
+    _set_checksum(header)
     return frame[:14] + bytes(header) + frame[14 + ihl:]
 
 

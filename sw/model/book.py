@@ -75,9 +75,7 @@ class SymbolBook:
 
     def refresh(self) -> bool:
         """Recompute the BBO; True (and publish it) if it differs from the last one published."""
-        bid, ask = self.best
-        levels = self.levels
-        bbo = (bid, levels[0][bid] if bid else 0, ask, levels[1][ask] if ask else 0)
+        bbo = self.bbo()
         if bbo == self.published:
             return False
         self.published = bbo

@@ -26,11 +26,10 @@ from pydantic import (
     field_validator,
 )
 
+from sw.model.encoder import MAX_QTY as MAX_ORDER_QTY  # the 8-digit OrderQty (38) field
+
 U32 = (1 << 32) - 1
 PRICE_SCALE = 10_000  # ITCH price units per dollar
-
-#: Largest order quantity the encoder's fixed-width 8-digit OrderQty (38) can carry.
-MAX_ORDER_QTY = 99_999_999
 
 Symbol = Annotated[str, Field(pattern=r"^[\x21-\x7e]{1,8}$")]
 

@@ -133,7 +133,7 @@ class FastPath:
     def message(self, msg: bytes, ingress_cycle: int) -> None:
         """One ITCH message without transport (NASDAQ file replay): its own packet."""
         self._clock(ingress_cycle)
-        self._fields(*decoder.as_row(decoder.decode(msg)))
+        self._message(msg)
 
     def row(self, row: tuple, ingress_cycle: int) -> None:
         """One message already decoded by `decoder.decode_batch` (a row): its own packet."""
