@@ -11,8 +11,10 @@ Rules (the RTL copies them; docs/golden-model.md has the full table):
 - A data packet wholly below expected is a duplicate and dropped; one that overlaps expected has
   its already-seen leading messages skipped.
 - Messages are cut through one at a time: each is delivered if its length prefix and bytes lie
-  inside the payload. The first one that does not ends the packet (counted, stale raised, since
-  messages were lost); messages before it stand.
+  inside the payload and it is at least as long as the ITCH common header (11 bytes). The first
+  one that is not ends the packet (counted, stale raised, since messages were lost); messages
+  before it stand. The minimum length is what lets a 64-bit datapath finish at most one message
+  per beat (2 prefix + 11 bytes > 8), so the RTL copies it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 
 from sw.feed.mold import END_OF_SESSION, HEADER, HEADER_SIZE, HEARTBEAT
+
+#: The ITCH 5.0 common header (type, locate, tracking number, timestamp): no message is shorter.
+MIN_MESSAGE_LENGTH = 11
 
 
 class Sequencer:
@@ -88,7 +93,7 @@ class Sequencer:
                 return
             length = payload[pos] << 8 | payload[pos + 1]
             end = pos + 2 + length
-            if length == 0 or end > size:
+            if length < MIN_MESSAGE_LENGTH or end > size:
                 self._bad_length()
                 return
             if i < skip:

@@ -20,7 +20,7 @@ OTHER = b"NERVE00002"
 
 
 def msg(seq: int, size: int = 12) -> bytes:
-    """An opaque message that carries its sequence number (size >= 9)."""
+    """An opaque message that carries its sequence number (size >= 11, the ITCH header)."""
     return b"M" + seq.to_bytes(8, "big") + bytes(size - 9)
 
 
@@ -77,7 +77,7 @@ def test_contiguous_packets_deliver_everything_in_order():
     nxt, want = 1, []
     for _ in range(200):
         count = rng.randrange(1, 40)
-        size = rng.randrange(9, 60)
+        size = rng.randrange(11, 60)
         got = p.feed(packet(nxt, count, size=size))
         assert all(len(m) == size for m in got)
         want += range(nxt, nxt + count)
@@ -89,7 +89,7 @@ def test_contiguous_packets_deliver_everything_in_order():
 
 
 def test_message_bytes_exact():
-    bodies = [b"A" * 36, b"D" * 19, b"\x00" * 1, bytes(range(256)) * 10]
+    bodies = [b"A" * 36, b"D" * 19, b"\x00" * 11, bytes(range(256)) * 10]
     p = Probe()
     got = p.feed(mold.encode(SESSION, 1, bodies))
     assert got == bodies
@@ -217,9 +217,9 @@ def test_partial_overlap_skips_only_seen_messages(first, count, want):
 def test_partial_overlap_keeps_message_boundaries():
     # Skipped messages of varied lengths: the split must still land on the right bytes.
     p = Probe()
-    p.feed(mold.encode(SESSION, 1, [msg(1, 9), msg(2, 40)]))
-    got = p.feed(mold.encode(SESSION, 1, [msg(1, 9), msg(2, 40), msg(3, 100), msg(4, 10)]))
-    assert got == [msg(3, 100), msg(4, 10)]
+    p.feed(mold.encode(SESSION, 1, [msg(1, 11), msg(2, 40)]))
+    got = p.feed(mold.encode(SESSION, 1, [msg(1, 11), msg(2, 40), msg(3, 100), msg(4, 12)]))
+    assert got == [msg(3, 100), msg(4, 12)]
 
 
 # --- sessions and malformed packets -----------------------------------------------------------
@@ -247,6 +247,7 @@ def test_short_header_counted(size):
 
 BAD_TAILS = {
     "zero length": b"\x00\x00" + msg(0),
+    "shorter than the ITCH header": b"\x00\x0a" + msg(0)[:10],
     "runs past the end": b"\x00\x20" + msg(0),              # claims 32, has 12
     "one byte of prefix": b"\x00",
     "no prefix": b"",
@@ -274,6 +275,15 @@ def test_bad_length_first_message():
     assert p.feed(header(SESSION, 1, 1) + b"\x00\x05abc") == []
     assert p.seq.stale and p.counts() == {"bad_message_length": 1}
     assert p.seq.expected == 1
+
+
+@pytest.mark.parametrize("length", [10, 11])
+def test_minimum_message_length_is_the_itch_header(length):
+    p = Probe()
+    body = bytes([ord("Z")]) + bytes(length - 1)
+    got = p.feed(mold.encode(SESSION, 1, [body]))
+    assert got == ([body] if length == 11 else [])
+    assert p.counts() == ({} if length == 11 else {"bad_message_length": 1})
 
 
 def test_count_larger_than_the_messages_present():
@@ -340,7 +350,7 @@ class Reference:
         out, pos = [], 20
         for i in range(count):
             length = int.from_bytes(p[pos:pos + 2], "big") if pos + 2 <= len(p) else 0
-            if length == 0 or pos + 2 + length > len(p):
+            if length < 11 or pos + 2 + length > len(p):
                 self.bump("bad_message_length")
                 self.stale = True
                 return out
@@ -409,8 +419,8 @@ def test_fuzz_huge_count_is_bounded():
     # A count of 65534 in a tiny packet must stop at the first missing prefix.
     p = Probe()
     start = time.monotonic()
-    assert p.feed(header(SESSION, 1, 0xFFFE) + b"\x00\x01Z") == [b"Z"]
+    assert p.feed(header(SESSION, 1, 0xFFFE) + b"\x00\x0bZ" + bytes(10)) == [b"Z" + bytes(10)]
     assert p.counts() == {"bad_message_length": 1}
-    big = mold.encode(SESSION, 2, [b"Q"] * 20_000)
+    big = mold.encode(SESSION, 2, [b"Q" * 11] * 20_000)
     assert len(p.feed(big)) == 20_000
     assert time.monotonic() - start < 2
