@@ -18,7 +18,9 @@ a read-only register latches the whole value, and its other words return the lat
 multi-word read-write register take effect when its last word is written (the lower words are
 staged), so the logic never sees a half-updated value. Unmapped reads return 0; writes to
 unmapped or read-only words are ignored and counted in `csr_bad_writes` (a read-only register of
-the bank itself, at address 0).
+the bank itself, at address 0). A "w1c" register is a status the logic drives (read like "ro")
+that the host clears by writing 1s: the bank presents the written bits for one cycle on
+`clear[name]` (e.g. the sticky stale-feed flag); it is at most one word wide.
 """
 
 from __future__ import annotations
@@ -28,17 +30,20 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from amaranth import Module, Mux, Signal
+from amaranth import Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 WORD_BITS = 32
+#: Width of every event counter: 2.8e14 events, no wrap in a trading day at one per 6.4 ns cycle.
+COUNTER_BITS = 48
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 @dataclass(frozen=True)
 class Register:
-    """One register: `access` is "rw" (host writes, logic reads) or "ro" (logic drives)."""
+    """One register: `access` is "rw" (host writes, logic reads), "ro" (logic drives) or "w1c"
+    (logic drives, host writes 1s to clear)."""
 
     name: str
     width: int
@@ -51,8 +56,10 @@ class Register:
             raise ValueError(f"register name must be lower_snake_case, not {self.name!r}")
         if not 1 <= self.width <= 128:
             raise ValueError(f"register width must be 1..128 bits, not {self.width!r}")
-        if self.access not in ("rw", "ro"):
-            raise ValueError(f"register access must be 'rw' or 'ro', not {self.access!r}")
+        if self.access not in ("rw", "ro", "w1c"):
+            raise ValueError(f"register access must be 'rw', 'ro' or 'w1c', not {self.access!r}")
+        if self.access == "w1c" and self.width > WORD_BITS:
+            raise ValueError(f"a w1c register is at most {WORD_BITS} bits, not {self.width!r}")
         if not 0 <= self.reset < 1 << self.width:
             raise ValueError(f"reset value {self.reset!r} does not fit {self.width} bits")
         if not self.doc:
@@ -147,7 +154,8 @@ class CsrBank(wiring.Component):
     """Serves a RegisterMap on the CSR bus (the bus is `In`: this is the target side).
 
     `rw[name]` are the current values of read-write registers (to the logic);
-    `ro[name]` are the logic's read-only values (from the logic). Read latency: 3 cycles.
+    `ro[name]` are the logic's read-only and w1c values (from the logic); `clear[name]` are the
+    bits the host wrote to a w1c register, for one cycle. Read latency: 3 cycles.
     Reset: read-write registers at their declared reset values.
     """
 
@@ -160,8 +168,10 @@ class CsrBank(wiring.Component):
         self.rw = {p.name: Signal(p.register.width, name=p.name, init=p.register.reset)
                    for p in regmap.placed if p.register.access == "rw"}
         self.ro = {p.name: Signal(p.register.width, name=p.name)
-                   for p in regmap.placed if p.register.access == "ro"
+                   for p in regmap.placed if p.register.access in ("ro", "w1c")
                    and p.name != "csr_bad_writes"}
+        self.clear = {p.name: Signal(p.register.width, name=f"{p.name}_clear")
+                      for p in regmap.placed if p.register.access == "w1c"}
 
     def elaborate(self, platform):
         m = Module()
@@ -184,7 +194,7 @@ class CsrBank(wiring.Component):
             reg = p.register
             if p.name == "csr_bad_writes":
                 source = bad_writes
-            elif reg.access == "ro":
+            elif reg.access in ("ro", "w1c"):
                 source = self.ro[p.name]
             else:
                 source = self.rw[p.name]
@@ -221,6 +231,11 @@ class CsrBank(wiring.Component):
                         else:
                             m.d.sync += source.eq(
                                 (w_data_d << (WORD_BITS * word)) | staged)
+                elif reg.access == "w1c":
+                    written = Signal(name=f"{p.name}_wsel")
+                    m.d.sync += written.eq(w_stb & hit)
+                    write_selects.append(written)
+                    m.d.sync += self.clear[p.name].eq(Mux(written, w_data_d, 0))
         m.d.sync += self.bus.r_data.eq(_or_tree(read_terms))
         bad_write = Signal()          # from the registered selects: off the decode path
         m.d.sync += bad_write.eq(w_stb_d & ~_or_tree(write_selects))
@@ -235,3 +250,17 @@ def _or_tree(terms):
         terms = [terms[i] | terms[i + 1] if i + 1 < len(terms) else terms[i]
                  for i in range(0, len(terms), 2)]
     return terms[0] if terms else 0
+
+
+def count_events(m: Module, counters, increments: dict) -> None:
+    """Add each `increments[name]` (a small value, this cycle) to `counters.name`.
+
+    The increments are registered first and added a cycle later, so a counter's adder starts
+    from a register and never lengthens the logic that decides what to count.
+    """
+    for name, value in increments.items():
+        counter = getattr(counters, name)
+        staged = Signal(len(Value.cast(value)), name=f"inc_{name}")
+        m.d.sync += staged.eq(value)
+        with m.If(staged != 0):
+            m.d.sync += counter.eq(counter + staged)

@@ -1,42 +1,89 @@
-"""The ingress of the NIC: frames from the MAC in, UDP payload of the feed out, behind a CSR bus.
+"""The ingress of the NIC: MAC frames in, normalised book events out, behind a CSR bus.
 
-Today it holds the network filter and the register bank that configures it and exposes its
-counters; the MoldUDP64 and ITCH stages join here next. `REGMAP` is the ingress register map, the
-one source of addresses for the drivers and the docs (`nerve regmap` exports it).
+    frames -> NetFilter (2 cycles) -> MoldUDP64 (1 cycle) -> ItchDecoder (1 cycle) -> events
+
+`REGMAP` is the ingress register map, the one source of addresses for the drivers and the docs
+(`nerve regmap` exports it).
 """
 
-from amaranth import Module
+from amaranth import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.rtl import netfilter
-from hw.rtl.csr import CsrBank, CsrBus, RegisterMap
-from hw.rtl.records import FrameBeat, PayloadBeat
+from hw.rtl import itch, moldudp64, netfilter
+from hw.rtl.csr import CsrBank, CsrBus, Register, RegisterMap
+from hw.rtl.records import FeedEvent, FrameBeat, PayloadBeat
 
-REGMAP = RegisterMap([("net", netfilter.REGISTERS)])
+REGISTERS = (
+    Register("cycle", 64, "ro", "free-running cycle counter of the fast path (156.25 MHz); "
+             "events carry the value it had when their frame's first beat came in"),
+)
+REGMAP = RegisterMap([("ingress", REGISTERS), ("net", netfilter.REGISTERS),
+                      ("mold", moldudp64.REGISTERS), ("itch", itch.REGISTERS)])
 ADDR_WIDTH = 16
+#: Cycles from the beat carrying a message's last byte into `i_frame` to its event on `o_event`.
+LATENCY = 4
 
 
 class Ingress(wiring.Component):
-    """MAC frames -> network filter -> UDP payload; registers on `csr`.
+    """MAC frames -> network filter -> MoldUDP64 -> ITCH decoder -> book events.
 
-    Rate and latency: the network filter's (one beat per clock, 2 cycles). Reset: the filter's
-    destination is 0.0.0.0:0, so nothing passes until the host writes `net_dst_ip`/`net_dst_port`.
+    Rate: one beat per clock, every clock, no backpressure (`i_frame.ready` is tied to 1).
+    Latency: `LATENCY` cycles from the beat carrying an ITCH message's last byte to its event
+    (filter 2, MoldUDP64 1, decoder 1). `stale` is the feed's sticky stale flag (cleared by
+    writing 1 to `mold_stale`), ordered with the events: each event sees the flag as the golden
+    model has it when that message is processed. `o_payload` is the filter's output, for
+    monitoring (valid without ready).
+    Reset: the filter's destination is 0.0.0.0:0, so nothing passes until the host writes
+    `net_dst_ip`/`net_dst_port`; no MoldUDP64 session is learned.
     """
 
     i_frame: In(stream.Signature(FrameBeat))
+    o_event: Out(stream.Signature(FeedEvent))
     o_payload: Out(stream.Signature(PayloadBeat))
+    stale: Out(1)
     csr: In(CsrBus(ADDR_WIDTH))
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.bank = bank = CsrBank(REGMAP, ADDR_WIDTH)
         m.submodules.net = net = netfilter.NetFilter()
-        wiring.connect(m, wiring.flipped(self.csr), bank.bus)
-        wiring.connect(m, wiring.flipped(self.i_frame), net.i_frame)
-        wiring.connect(m, net.o_payload, wiring.flipped(self.o_payload))
-        m.d.comb += [net.dst_ip.eq(bank.rw["net_dst_ip"]),
-                     net.dst_port.eq(bank.rw["net_dst_port"])]
-        for name, _ in netfilter.NetFilterCounters:
-            m.d.comb += bank.ro[f"net_{name}"].eq(getattr(net.counters, name))
+        m.submodules.mold = mold = moldudp64.MoldUDP64()
+        m.submodules.decoder = decoder = itch.ItchDecoder()
+        wiring.connect(m, csr=wiring.flipped(self.csr), bank=bank.bus)
+        wiring.connect(m, mac=wiring.flipped(self.i_frame), filter=net.i_frame)
+        wiring.connect(m, filter=net.o_payload, mold=mold.i_payload)
+        wiring.connect(m, mold=mold.o_message, decoder=decoder.i_message)
+        wiring.connect(m, decoder=decoder.o_event, out=wiring.flipped(self.o_event))
+
+        # The monitor tap sees what the MoldUDP64 stage sees.
+        m.d.comb += [self.o_payload.valid.eq(net.o_payload.valid),
+                     self.o_payload.p.eq(net.o_payload.p)]
+
+        # Ingress timestamps: the cycle a frame's first beat came in, delayed by the filter's
+        # 2 cycles so it reaches the MoldUDP64 stage together with that frame's payload.
+        cycle = Signal(64)
+        frame_cycle_r = Signal(64)
+        frame_cycle = Mux(self.i_frame.valid & self.i_frame.p.first, cycle, frame_cycle_r)
+        delayed = [Signal(64, name=f"frame_cycle_d{i}") for i in (1, 2)]
+        m.d.sync += [cycle.eq(cycle + 1), frame_cycle_r.eq(frame_cycle),
+                     delayed[0].eq(frame_cycle), delayed[1].eq(delayed[0])]
+
+        m.d.comb += [
+            mold.ingress_cycle.eq(delayed[1]),
+            mold.malformed.eq(decoder.malformed),
+            mold.clear_stale.eq(bank.clear["mold_stale"][0]),
+            self.stale.eq(mold.stale),
+            net.dst_ip.eq(bank.rw["net_dst_ip"]),
+            net.dst_port.eq(bank.rw["net_dst_port"]),
+            bank.ro["ingress_cycle"].eq(cycle),
+            bank.ro["mold_stale"].eq(mold.stale),
+            bank.ro["mold_session"].eq(mold.status.session),
+            bank.ro["mold_session_valid"].eq(mold.status.session_valid),
+            bank.ro["mold_expected"].eq(mold.status.expected),
+            bank.ro["mold_ended"].eq(mold.status.ended),
+        ]
+        for prefix, block in (("net", net), ("mold", mold), ("itch", decoder)):
+            for name, _ in block.counters.shape():
+                m.d.comb += bank.ro[f"{prefix}_{name}"].eq(getattr(block.counters, name))
         return m

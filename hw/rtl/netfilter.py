@@ -9,10 +9,8 @@ from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.rtl.csr import Register
+from hw.rtl.csr import COUNTER_BITS, Register, count_events
 from hw.rtl.records import FrameBeat, PayloadBeat
-
-COUNTER_BITS = 48  # 2.8e14 events: no wrap in a trading day at one per 6.4 ns cycle
 
 
 class DropReason(enum.Enum, shape=4):
@@ -315,22 +313,15 @@ class NetFilter(wiring.Component):
         # === stage 3: counters ================================================================
         was_accepted = accepted_r & ~s2.first
         frame_end = s2_valid & s2.last
-        inc = {name: Signal(2, name=f"inc_{name}") for name, _ in NetFilterCounters}
-        m.d.sync += [
-            inc["accepted"].eq((frame_end & (accept | was_accepted))
-                               + (s2_valid & s2_cut & accepted_r)),
-            inc["truncated"].eq((frame_end & streaming & truncated)
-                                + (s2_valid & s2_cut & accepted_r & ~finished_r)),
-            inc["aborted"].eq(cuts),
-            inc["stray_beats"].eq(stray),
-        ]
         dropped_end = frame_end & ~(accept | was_accepted)
         dropped_cut = s2_valid & s2_cut & ~accepted_r
-        for r in DROP_REASONS:
-            m.d.sync += inc[f"drop_{r.name.lower()}"].eq(
-                (dropped_end & (reason_live == r.value)) + (dropped_cut & (reason_cut == r.value)))
-        for name, _ in NetFilterCounters:
-            counter = getattr(self.counters, name)
-            with m.If(inc[name] != 0):
-                m.d.sync += counter.eq(counter + inc[name])
+        count_events(m, self.counters, {
+            "accepted": (frame_end & (accept | was_accepted)) + (s2_valid & s2_cut & accepted_r),
+            "truncated": ((frame_end & streaming & truncated)
+                          + (s2_valid & s2_cut & accepted_r & ~finished_r)),
+            "aborted": cuts,
+            "stray_beats": stray,
+            **{f"drop_{r.name.lower()}": (dropped_end & (reason_live == r.value))
+               + (dropped_cut & (reason_cut == r.value)) for r in DROP_REASONS},
+        })
         return m

@@ -111,3 +111,36 @@ def unpack(layout, word: int) -> dict[str, int]:
     """Split an integer bit pattern into the fields of a Struct or StructLayout."""
     shape = layout.as_shape() if isinstance(layout, type) else layout
     return {name: (word >> field.offset) & ((1 << field.width) - 1) for name, field in shape}
+
+
+#: The ITCH 5.0 common header: type (0), locate (1-2), tracking number (3-4), timestamp (5-10).
+#: No message is shorter. No decoded field comes from bytes 3-10, so the MoldUDP64 stage does
+#: not carry them (see ItchMessage).
+ITCH_HEADER_BYTES = 11
+ITCH_BODY_START = ITCH_HEADER_BYTES
+ITCH_BODY_BYTES = 25   # bytes 11..35: every field a BookEvent takes lies before byte 36
+
+
+class ItchMessage(data.Struct):
+    """One ITCH message cut out of a MoldUDP64 packet and realigned to its first byte.
+
+    `body` holds message bytes 11..35 (byte 11 in bits 7..0); bytes past `length` are
+    undefined. `index` counts every message the sequencer delivers from reset (the golden
+    model's msg_index); `ingress_cycle` is the cycle the packet's frame entered the NIC.
+    """
+
+    type: unsigned(8)
+    locate: unsigned(16)
+    body: unsigned(8 * ITCH_BODY_BYTES)
+    length: unsigned(16)
+    index: unsigned(48)
+    ingress_cycle: unsigned(64)
+
+
+class FeedEvent(data.Struct):
+    """A book event leaving the ingress, with the message index and ingress cycle of its
+    message (every later decision carries them, so tick-to-trade is counted per order)."""
+
+    event: BookEvent
+    index: unsigned(48)
+    ingress_cycle: unsigned(64)

@@ -22,10 +22,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 
+from hw.rtl.records import ITCH_HEADER_BYTES
 from sw.feed.mold import END_OF_SESSION, HEADER, HEADER_SIZE, HEARTBEAT
 
 #: The ITCH 5.0 common header (type, locate, tracking number, timestamp): no message is shorter.
-MIN_MESSAGE_LENGTH = 11
+MIN_MESSAGE_LENGTH = ITCH_HEADER_BYTES
 
 
 class Sequencer:

@@ -29,7 +29,8 @@ def test_addresses_are_consecutive_words_in_declaration_order():
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"name": "Mode"}, "lower_snake_case"),
     ({"width": 0}, "width must be 1..128"),
-    ({"access": "wo"}, "access must be 'rw' or 'ro'"),
+    ({"access": "wo"}, "access must be 'rw', 'ro' or 'w1c'"),
+    ({"access": "w1c", "width": 33}, "w1c register is at most 32 bits"),
     ({"reset": 256}, "does not fit 8 bits"),
     ({"doc": ""}, "needs a description"),
 ])
@@ -153,3 +154,59 @@ def test_bad_writes_are_ignored_and_counted():
         log["mode"] = await read(MODE)
         log["unmapped"] = await read(REGMAP.words + 3)
     assert run(REGMAP, script) == {"bad": 2, "mode": 0x33, "unmapped": 0}
+
+
+ALARMS = RegisterMap([("blk", (Register("alarms", 4, "w1c", "sticky alarm bits"),))])
+
+
+class AlarmHarness(wiring.Component):
+    """Alarm bits that latch on and stay on until the host writes 1s to clear them."""
+
+    def __init__(self):
+        self.bank = CsrBank(ALARMS)
+        self.raise_ = Signal(4)
+        super().__init__({})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.bank = self.bank
+        alarms = Signal(4)
+        m.d.sync += alarms.eq((alarms & ~self.bank.clear["blk_alarms"]) | self.raise_)
+        m.d.comb += self.bank.ro["blk_alarms"].eq(alarms)
+        return m
+
+
+def test_w1c_clears_only_the_bits_written_and_counts_no_bad_write():
+    dut = AlarmHarness()
+    bus, address = dut.bank.bus, ALARMS["blk_alarms"].address
+    log = []
+
+    async def bench(ctx):
+        async def access(write, value=0):
+            ctx.set(bus.addr, address)
+            ctx.set(bus.w_data, value)
+            ctx.set(bus.w_stb if write else bus.r_stb, 1)
+            await ctx.tick()
+            ctx.set(bus.w_stb, 0)
+            ctx.set(bus.r_stb, 0)
+            await ctx.tick().repeat(2)    # read data is valid for one cycle, 3 after the strobe
+            return ctx.get(bus.r_data)
+
+        ctx.set(dut.raise_, 0b1011)
+        await ctx.tick()
+        ctx.set(dut.raise_, 0)
+        log.append(await access(False))
+        await access(True, 0b0011)        # clear two of the three
+        log.append(await access(False))
+        ctx.set(bus.addr, 0)
+        ctx.set(bus.r_stb, 1)
+        await ctx.tick()
+        ctx.set(bus.r_stb, 0)
+        await ctx.tick().repeat(2)
+        log.append(ctx.get(bus.r_data))   # csr_bad_writes
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert log == [0b1011, 0b1000, 0]
