@@ -99,3 +99,53 @@ def payload_beats(payload: bytes, first_lane: int, truncated: bool = False
         beats.append((int.from_bytes(chunk.ljust(8, b"\0"), "little"), keep, int(offset == 0),
                       int(last), int(last and truncated)))
     return beats
+
+
+@dataclass(frozen=True)
+class IngressEvent:
+    expected: ExpectedEvent
+    first_beat: int      # index, in the beat sequence, of its frame's first beat
+    last_beat: int       # index of the beat that carried its message's last byte
+
+
+def ingress_reference(beats, dst, clear_stale_at=frozenset()
+                      ) -> tuple[Reference, list[IngressEvent]]:
+    """The golden model's events for a beat sequence entering the whole ingress (filter
+    included), each placed on the beats that carried it (MAC rules as in hw.tb.frames).
+
+    `clear_stale_at`: beat indices before which the host cleared the stale flag."""
+    from hw.tb.frames import frames_of
+    from sw.model.netfilter import NetFilter
+
+    frames, _, _ = frames_of(beats)
+    model = NetFilter(dst)
+    payloads, payload_at, first_beat = [], [], []
+    for frame, start in zip(frames, _frame_starts(beats), strict=True):
+        payload = model.filter(frame)
+        if payload is not None:
+            payloads.append(bytes(payload))
+            payload_at.append(14 + (frame[14] & 0x0F) * 4 + 8)
+            first_beat.append(start)
+    clear_before = {next((n for n, at in enumerate(first_beat) if at >= beat), len(payloads))
+                    for beat in clear_stale_at}
+    ref = reference(payloads, clear_before)
+    placed = [IngressEvent(e, first_beat[e.packet],
+                           first_beat[e.packet] + (payload_at[e.packet] + e.last_byte) // 8)
+              for e in ref.events]
+    return ref, placed
+
+
+def _frame_starts(beats) -> list[int]:
+    """Index of the first beat of each frame that ends (by its last beat or by a cut)."""
+    starts, open_at = [], None
+    for i, b in enumerate(beats):
+        if b.first:
+            if open_at is not None:
+                starts.append(open_at)
+            open_at = i
+        elif open_at is None:
+            continue
+        if b.last:
+            starts.append(open_at)
+            open_at = None
+    return starts

@@ -160,7 +160,8 @@ REGMAP_DOC_HEAD = """# Register map
 Generated from `hw/rtl` by `nerve regmap --format md --out docs/registers.md`; do not edit.
 Byte offsets on the 32-bit CSR bus (word address = offset / 4). Registers wider than 32 bits
 take consecutive words, least significant first; reading the first word of a read-only register
-latches all of it, so wide counters read consistently. See `hw/rtl/csr.py`.
+latches all of it, so wide counters read consistently. Access `w1c`: a status the hardware sets
+and the host clears by writing 1s. See `hw/rtl/csr.py`.
 
 """
 

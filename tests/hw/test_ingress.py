@@ -19,6 +19,7 @@ def ingress_build():
     "generated_feed_back_to_back",
     "generated_feed_with_idle_gaps",
     "fuzz_malformed_frames_and_beats",
+    "stale_is_cleared_through_its_register",
 ])
 def test_ingress_rtl(ingress_build, testcase):
     ingress_build.run("tests.hw.cocotb_ingress", testcase=testcase)

@@ -49,9 +49,8 @@ def simulate(items, clear_before=()):
     got = {"events": [], "counters": {}}
 
     async def bench(ctx):
-        cycle = 0
         driven = {}
-        for item in [*items, *[None] * 4]:
+        for cycle, item in enumerate([*items, *[None] * 4], start=1):
             ctx.set(dut.mold.clear_stale, item == "clear")
             if item is None or item == "clear":
                 ctx.set(mold_in.valid, 0)
@@ -59,10 +58,9 @@ def simulate(items, clear_before=()):
                 key, fields = item
                 ctx.set(mold_in.valid, 1)
                 ctx.set(mold_in.p.as_value(), _pack_beat(fields))
-                driven[key] = cycle
+                driven[key] = cycle - 1
             ctx.set(dut.mold.ingress_cycle, cycle)
             await ctx.tick()
-            cycle += 1
             if ctx.get(events_out.valid):
                 word = ctx.get(events_out.p.as_value())
                 fields = unpack(FeedEvent, word)
