@@ -34,7 +34,7 @@ The framer never waits on anything but the next beat, so any byte sequence leave
 the next packet. Expects the NetFilter's framing: a first beat that carries no byte is also last.
 """
 
-from amaranth import Cat, Const, Module, Mux, Signal
+from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -163,44 +163,51 @@ class MoldUDP64(wiring.Component):
             m.d.comb += [e_phase.eq(phase), e_rel.eq(rel), e_shift.eq(shift),
                          e_beat.eq(seg_beat), e_header.eq(in_header)]
 
+        # Framing decisions come from registered state alone: a packet's first beat can neither
+        # end a segment nor hold a prefix (the header is 20 bytes). Whether the bytes are
+        # present matters only for completing a segment; a prefix read on a packet's last beat
+        # is never used (the packet ends), so the prefix path ignores `keep` (timing).
+        later = valid & ~beat.first
         in_segment = (e_phase == Phase.HEADER) | (e_phase == Phase.MESSAGE)
-        end_lane = e_rel[0:3]
-        ends = valid & in_segment & (e_rel[3:] == 0) & (end_lane < n_avail)
-        header_ends = ends & e_header
-        message_ends = ends & ~e_header
+        live = (phase == Phase.HEADER) | (phase == Phase.MESSAGE)
+        end_lane = rel[0:3]
+        at_end = live & (rel[3:] == 0)        # the segment's last byte is due in this beat
+        ends = later & at_end & (end_lane < n_avail)
+        header_ends = ends & in_header
+        message_ends = ends & ~in_header
 
         # The next length prefix: at lane 0 (PREFIX) or just after a segment that ends here.
-        prefix_at = Signal(4)
-        prefix_here = Signal()
-        with m.If(e_phase == Phase.PREFIX):
-            m.d.comb += [prefix_at.eq(0), prefix_here.eq(valid)]
-        with m.Elif(ends):
-            m.d.comb += [prefix_at.eq(end_lane + 1), prefix_here.eq(1)]
+        prefix_at = Mux(phase == Phase.PREFIX, 0, end_lane + 1)
         lane_at = Cat(*lanes).word_select(prefix_at[0:3], 8)
         lane_after = Cat(*lanes).word_select(prefix_at[0:3] + 1, 8)
         length = Signal(16)
         start = Signal(4)             # lane of the new message's byte 0 (8: next beat)
-        starts = Signal()             # a whole prefix was read in this beat
-        with m.If(valid & (e_phase == Phase.PREFIX_LO) & (n_avail != 0)):
-            m.d.comb += [length.eq(Cat(lanes[0], hi_r)), start.eq(1), starts.eq(1)]
-        with m.Elif(prefix_here & (prefix_at <= 6) & (prefix_at + 1 < n_avail)):
+        starts = Signal()             # a whole prefix is in this beat
+        with m.If(phase == Phase.PREFIX_LO):
+            m.d.comb += [length.eq(Cat(lanes[0], hi_r)), start.eq(1), starts.eq(later)]
+        with m.Else():
             m.d.comb += [length.eq(Cat(lane_after, lane_at)), start.eq(prefix_at + 2),
-                         starts.eq(1)]
+                         starts.eq(later & ((phase == Phase.PREFIX) | at_end)
+                                   & (prefix_at <= 6))]
         length_ok = length >= ITCH_HEADER_BYTES
-        starts_here = starts & length_ok & (start != 8)   # byte 0 is in this beat
+        # Byte 0 is in this beat. (Not gated by length_ok, which is late: a bad length ends the
+        # packet's framing, so nothing ever reads what its head bytes wrote.)
+        starts_here = starts & (start != 8)
+        to_end = Signal(signed(5))    # from the new message's first byte to its last, less 8
+        m.d.comb += to_end.eq(start - 9)
 
         with m.If(valid):
             # Advance the current segment (overridden below where a new one starts).
             m.d.sync += [phase.eq(e_phase), rel.eq(e_rel - 8), shift.eq(e_shift),
                          seg_beat.eq(e_beat << 1), in_header.eq(e_header)]
-            with m.If(ends):
-                with m.If(prefix_at == 8):
+            with m.If(later & at_end):
+                with m.If(end_lane == 7):
                     m.d.sync += [phase.eq(Phase.PREFIX), rel.eq(0)]
-                with m.Elif(prefix_at == 7):
+                with m.Elif(end_lane == 6):
                     m.d.sync += [phase.eq(Phase.PREFIX_LO), hi_r.eq(lanes[7])]
             with m.If(starts):
                 with m.If(length_ok):
-                    m.d.sync += [phase.eq(Phase.MESSAGE), rel.eq(start + length - 9),
+                    m.d.sync += [phase.eq(Phase.MESSAGE), rel.eq(length + to_end),
                                  shift.eq(start[0:3]), length_r.eq(length), in_header.eq(0),
                                  seg_beat.eq(Mux(start == 8, 0b01, 0b10))]
                 with m.Else():
@@ -208,7 +215,7 @@ class MoldUDP64(wiring.Component):
             with m.If(header_ends):
                 m.d.sync += header_seen.eq(1)
             with m.If(beat.first):
-                m.d.sync += [n_done.eq(0), header_seen.eq(header_ends)]
+                m.d.sync += [n_done.eq(0), header_seen.eq(0)]
             with m.If(message_ends):
                 m.d.sync += n_done.eq(n_done + 1)
             with m.If(beat.last):
