@@ -96,6 +96,15 @@ class Phase(enum.Enum, shape=3):
     DONE = 5        # a bad length ended the packet's framing; wait for its last beat
 
 
+def _lowest_set(value):
+    """Index of the lowest set bit of an 8-bit value (0 if none), as a shallow binary tree."""
+    low4 = value[0:4] == 0
+    half = Mux(low4, value[4:8], value[0:4])
+    low2 = half[0:2] == 0
+    pair = Mux(low2, half[2:4], half[0:2])
+    return Cat(pair[0] == 0, low2, low4)
+
+
 def _big_endian(byte_values) -> Cat:
     """The bytes, first most significant, as one value."""
     return Cat(*reversed(list(byte_values)))
@@ -127,17 +136,13 @@ class MoldUDP64(wiring.Component):
         valid = self.i_payload.valid
         lanes = [beat.data[8 * i:8 * i + 8] for i in range(8)]
 
-        # Which lanes hold bytes: keep is contiguous; the first beat starts at `first_lane`,
-        # every beat but the last runs to lane 7.
-        first_lane = Signal(3)
-        top = Signal(4)               # lanes below `top` may hold bytes
-        for i in reversed(range(8)):
-            with m.If(beat.keep[i]):
-                m.d.comb += first_lane.eq(i)
-        for i in range(8):
-            with m.If(beat.keep[i]):
-                m.d.comb += top.eq(i + 1)
-        n_avail = Mux(beat.last, top, 8)
+        # Which lanes hold bytes: keep is contiguous, every beat but the last runs to lane 7,
+        # and the framer only asks about lanes at or after the packet's first byte, so a lane
+        # holds a byte if the beat is not the last or its keep bit is set.
+        first_lane = _lowest_set(beat.keep)
+
+        def present(lane):
+            return ~beat.last | beat.keep.bit_select(lane, 1)
 
         # === framer: where the segments and length prefixes fall in this beat =================
         phase = Signal(Phase)
@@ -152,16 +157,15 @@ class MoldUDP64(wiring.Component):
         tail_r = Signal()             # bytes have come after the last completed segment
 
         e_phase = Signal(Phase)
-        e_rel = Signal(16)
         e_shift = Signal(3)
         e_beat = Signal(_BEATS)
         e_header = Signal()
         with m.If(beat.first):        # a packet's first beat: its header starts here
-            m.d.comb += [e_phase.eq(Phase.HEADER), e_rel.eq(first_lane + HEADER_BYTES - 1),
-                         e_shift.eq(first_lane), e_beat.eq(1), e_header.eq(1)]
+            m.d.comb += [e_phase.eq(Phase.HEADER), e_shift.eq(first_lane), e_beat.eq(1),
+                         e_header.eq(1)]
         with m.Else():
-            m.d.comb += [e_phase.eq(phase), e_rel.eq(rel), e_shift.eq(shift),
-                         e_beat.eq(seg_beat), e_header.eq(in_header)]
+            m.d.comb += [e_phase.eq(phase), e_shift.eq(shift), e_beat.eq(seg_beat),
+                         e_header.eq(in_header)]
 
         # Framing decisions come from registered state alone: a packet's first beat can neither
         # end a segment nor hold a prefix (the header is 20 bytes). Whether the bytes are
@@ -172,7 +176,7 @@ class MoldUDP64(wiring.Component):
         live = (phase == Phase.HEADER) | (phase == Phase.MESSAGE)
         end_lane = rel[0:3]
         at_end = live & (rel[3:] == 0)        # the segment's last byte is due in this beat
-        ends = later & at_end & (end_lane < n_avail)
+        ends = later & at_end & present(end_lane)
         header_ends = ends & in_header
         message_ends = ends & ~in_header
 
@@ -198,8 +202,12 @@ class MoldUDP64(wiring.Component):
 
         with m.If(valid):
             # Advance the current segment (overridden below where a new one starts).
-            m.d.sync += [phase.eq(e_phase), rel.eq(e_rel - 8), shift.eq(e_shift),
-                         seg_beat.eq(e_beat << 1), in_header.eq(e_header)]
+            m.d.sync += [phase.eq(e_phase), shift.eq(e_shift), seg_beat.eq(e_beat << 1),
+                         in_header.eq(e_header)]
+            with m.If(beat.first):        # (two small adders in parallel, not in series)
+                m.d.sync += rel.eq(first_lane + HEADER_BYTES - 1 - 8)
+            with m.Else():
+                m.d.sync += rel.eq(rel - 8)
             with m.If(later & at_end):
                 with m.If(end_lane == 7):
                     m.d.sync += [phase.eq(Phase.PREFIX), rel.eq(0)]
@@ -220,8 +228,10 @@ class MoldUDP64(wiring.Component):
                 m.d.sync += n_done.eq(n_done + 1)
             with m.If(beat.last):
                 m.d.sync += phase.eq(Phase.IDLE)
-        any_byte = Mux(beat.first, beat.keep != 0, n_avail != 0)
-        tail = Mux(ends, end_lane + 1 < n_avail, Mux(beat.first, 0, tail_r) | any_byte)
+        # Bytes after lane `end_lane`: keep bits above it (a beat that is not last is full).
+        after_end = ~beat.last | ((beat.keep & ~((2 << end_lane) - 1)[0:8]) != 0)
+        tail = Mux(ends, after_end & (end_lane != 7),
+                   Mux(beat.first, 0, tail_r) | (beat.keep != 0))
         with m.If(valid):
             m.d.sync += tail_r.eq(tail)
 
@@ -271,30 +281,36 @@ class MoldUDP64(wiring.Component):
         h_seq = Signal(64)
         h_count = Signal(16)
         h_diff = Signal(65)           # expected - sequence; bit 64 set: the packet is ahead
+        h_skip = Signal(16)           # leading messages already seen (0xFFFF: all of them)
         wire_session = _big_endian(segment[0:10])
         wire_seq = _big_endian(segment[10:18])
+        diff = Signal(65)
+        m.d.comb += diff.eq(Cat(expected, Const(0, 1)) - wire_seq)
         m.d.sync += h_valid.eq(header_done_r)
         with m.If(header_done_r):
             m.d.sync += [h_first.eq(~learned), h_session.eq(wire_session),
                          h_same.eq(wire_session == session), h_seq.eq(wire_seq),
-                         h_count.eq(_big_endian(segment[18:20])),
-                         h_diff.eq(Cat(expected, Const(0, 1)) - wire_seq)]
+                         h_count.eq(_big_endian(segment[18:20])), h_diff.eq(diff),
+                         h_skip.eq(Mux(~learned | diff[64], 0,
+                                       Mux(diff[16:64] != 0, 0xFFFF, diff[0:16])))]
         same_session = h_first | h_same
         heartbeat = h_count == HEARTBEAT
         end_of_session = h_count == END_OF_SESSION
         carries_data = ~heartbeat & ~end_of_session
         ahead = h_diff[64]
         gap = same_session & ~h_first & ahead
-        duplicate = (same_session & ~h_first & carries_data & ~ahead
-                     & ((h_diff[16:64] != 0) | (h_diff[0:16] >= h_count)))
-        deliver_ok = same_session & carries_data & ~duplicate
-        skip = Mux(h_first | ahead, 0, h_diff[0:16])
-        ok_r, skip_r, count_r = Signal(), Signal(16), Signal(16)
+        # A packet wholly seen skips all its messages; that is the delivery rule below too, so
+        # `duplicate` only counts (it stays off the delivery path, for timing).
+        duplicate = same_session & ~h_first & carries_data & ~ahead & (h_skip >= h_count)
+        deliver_ok = same_session & carries_data
+        ok_r, dup_r, skip_r, count_r = Signal(), Signal(), Signal(16), Signal(16)
         with m.If(h_valid):
-            m.d.sync += [ok_r.eq(deliver_ok), skip_r.eq(skip), count_r.eq(h_count)]
+            m.d.sync += [ok_r.eq(deliver_ok), dup_r.eq(duplicate), skip_r.eq(h_skip),
+                         count_r.eq(h_count)]
         # This packet's verdict: being decided this cycle, or decided before.
         cur_ok = Mux(h_valid, deliver_ok, ok_r)
-        cur_skip = Mux(h_valid, skip, skip_r)
+        cur_dup = Mux(h_valid, duplicate, dup_r)
+        cur_skip = Mux(h_valid, h_skip, skip_r)
         cur_count = Mux(h_valid, h_count, count_r)
 
         # === delivery ==========================================================================
@@ -339,7 +355,7 @@ class MoldUDP64(wiring.Component):
                                  0)),
                      end2.eq(end1)]
         e2_valid, e2_header, e2_done, e2_tail = end2[0], end2[1], end2[2:18], end2[18]
-        settled = e2_valid & e2_header & cur_ok
+        settled = e2_valid & e2_header & cur_ok & ~cur_dup
         bad_length = settled & (e2_done < cur_count)
         trailing = settled & ~bad_length & ((e2_done > cur_count) | e2_tail)
 
@@ -356,7 +372,7 @@ class MoldUDP64(wiring.Component):
             "gaps": h_valid & gap,
             "missing_messages": missing,
             "duplicate_packets": h_valid & duplicate,
-            "duplicate_messages": message_done_r & cur_ok & in_count & ~fresh,
+            "duplicate_messages": message_done_r & cur_ok & ~cur_dup & in_count & ~fresh,
             "bad_message_length": bad_length,
             "trailing_bytes": trailing,
             "messages": deliver,

@@ -257,3 +257,15 @@ def test_random_payloads_never_hang_and_match_the_model():
     want = check(payloads, lanes=lanes, idle=0.1, seed=12, clear_before=set(range(0, 150, 10)))
     assert len(want.events) > 300
     assert want.counters["gaps"] > 5 and want.counters["bad_message_length"] > 5
+
+
+def test_packets_far_behind_are_duplicates():
+    """More than 2**16 messages behind: the skip count saturates and the packet is dropped."""
+    msgs = messages(20, seed=13)
+    far = 200_000
+    p = [mold.encode(SESSION, far, msgs[0:3]),
+         mold.encode(SESSION, far - 70_000, msgs[3:6]),        # 70,000 behind
+         mold.encode(SESSION, far - 65_536, msgs[6:9]),        # exactly 2**16 behind
+         mold.encode(SESSION, far + 1, msgs[9:12])]            # overlaps: 2 already seen
+    want = check(p, lanes=[2, 6, 2, 6])
+    assert want.counters["duplicate_packets"] == 2 and want.counters["duplicate_messages"] == 2
