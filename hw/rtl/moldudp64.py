@@ -90,7 +90,7 @@ REGISTERS = (
 class Phase(enum.Enum, shape=3):
     IDLE = 0        # between packets
     HEADER = 1      # inside the 20-byte header
-    PREFIX = 2      # the next length prefix starts at lane 0 of the next beat
+    PREFIX = 2      # the next length prefix starts at lane 0 of this beat
     PREFIX_LO = 3   # the prefix's high byte was the last lane; its low byte is lane 0 next
     MESSAGE = 4     # inside a message
     DONE = 5        # a bad length ended the packet's framing; wait for its last beat
@@ -146,7 +146,7 @@ class MoldUDP64(wiring.Component):
 
         # === framer: where the segments and length prefixes fall in this beat =================
         phase = Signal(Phase)
-        rel = Signal(16)              # segment's last byte (PREFIX: prefix), from lane 0
+        rel = Signal(16)              # segment's last byte, from lane 0 (PREFIX: 7)
         shift = Signal(3)             # lane of the segment's byte 0
         seg_beat = Signal(_BEATS)     # one-hot: which beat of the segment this is
         in_header = Signal()
@@ -180,19 +180,21 @@ class MoldUDP64(wiring.Component):
         header_ends = ends & in_header
         message_ends = ends & ~in_header
 
-        # The next length prefix: at lane 0 (PREFIX) or just after a segment that ends here.
-        prefix_at = Mux(phase == Phase.PREFIX, 0, end_lane + 1)
-        lane_at = Cat(*lanes).word_select(prefix_at[0:3], 8)
-        lane_after = Cat(*lanes).word_select(prefix_at[0:3] + 1, 8)
+        # The next length prefix: just after a segment that ends here, at lane end_lane + 1, or
+        # at lane 0 in PREFIX, which keeps end_lane = 7 (the previous beat's last lane) so that
+        # one rotation of the lanes by end_lane serves both, with no adder before the muxes.
+        lane_at = Cat(*lanes[1:], lanes[0]).word_select(end_lane, 8)         # end_lane + 1
+        lane_after = Cat(*lanes[2:], *lanes[:2]).word_select(end_lane, 8)   # end_lane + 2
         length = Signal(16)
         start = Signal(4)             # lane of the new message's byte 0 (8: next beat)
         starts = Signal()             # a whole prefix is in this beat
         with m.If(phase == Phase.PREFIX_LO):
             m.d.comb += [length.eq(Cat(lanes[0], hi_r)), start.eq(1), starts.eq(later)]
+        with m.Elif(phase == Phase.PREFIX):
+            m.d.comb += [length.eq(Cat(lane_after, lane_at)), start.eq(2), starts.eq(later)]
         with m.Else():
-            m.d.comb += [length.eq(Cat(lane_after, lane_at)), start.eq(prefix_at + 2),
-                         starts.eq(later & ((phase == Phase.PREFIX) | at_end)
-                                   & (prefix_at <= 6))]
+            m.d.comb += [length.eq(Cat(lane_after, lane_at)), start.eq(end_lane + 3),
+                         starts.eq(later & at_end & (end_lane <= 5))]
         length_ok = length >= ITCH_HEADER_BYTES
         # Byte 0 is in this beat. (Not gated by length_ok, which is late: a bad length ends the
         # packet's framing, so nothing ever reads what its head bytes wrote.)
@@ -210,16 +212,15 @@ class MoldUDP64(wiring.Component):
                 m.d.sync += rel.eq(rel - 8)
             with m.If(later & at_end):
                 with m.If(end_lane == 7):
-                    m.d.sync += [phase.eq(Phase.PREFIX), rel.eq(0)]
+                    m.d.sync += [phase.eq(Phase.PREFIX), rel.eq(7)]
                 with m.Elif(end_lane == 6):
                     m.d.sync += [phase.eq(Phase.PREFIX_LO), hi_r.eq(lanes[7])]
             with m.If(starts):
-                with m.If(length_ok):
-                    m.d.sync += [phase.eq(Phase.MESSAGE), rel.eq(length + to_end),
-                                 shift.eq(start[0:3]), length_r.eq(length), in_header.eq(0),
-                                 seg_beat.eq(Mux(start == 8, 0b01, 0b10))]
-                with m.Else():
-                    m.d.sync += phase.eq(Phase.DONE)
+                # Only the phase waits for the length check (late): after a bad length the
+                # framing is DONE and nothing reads the rest.
+                m.d.sync += [phase.eq(Mux(length_ok, Phase.MESSAGE, Phase.DONE)),
+                             rel.eq(length + to_end), shift.eq(start[0:3]), length_r.eq(length),
+                             in_header.eq(0), seg_beat.eq(Mux(start == 8, 0b01, 0b10))]
             with m.If(header_ends):
                 m.d.sync += header_seen.eq(1)
             with m.If(beat.first):
