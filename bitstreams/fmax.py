@@ -62,15 +62,15 @@ class Registered(wiring.Component):
         inputs = [value for flow, value in self._flat if flow == In]
         outputs = [value for flow, value in self._flat if flow == Out]
         width = sum(len(Value.cast(v)) for v in inputs)
-        chain = Signal(width)
+        chain = Signal(width, reset_less=True)
         m.d.sync += chain.eq(Cat(self.din, chain[:-1]))
         offset = 0
         for value in inputs:
             m.d.comb += value.eq(chain[offset:offset + len(Value.cast(value))])
             offset += len(Value.cast(value))
-        staged = Signal(sum(len(Value.cast(v)) for v in outputs))
+        staged = Signal(sum(len(Value.cast(v)) for v in outputs), reset_less=True)
         m.d.sync += staged.eq(Cat(*outputs))
-        folded = Signal(self.OUT_PINS)
+        folded = Signal(self.OUT_PINS, reset_less=True)
         for pin in range(self.OUT_PINS):
             m.d.sync += folded[pin].eq(staged[pin::self.OUT_PINS].xor())
         m.d.comb += self.dout.eq(folded)

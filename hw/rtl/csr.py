@@ -178,12 +178,13 @@ class CsrBank(wiring.Component):
         # Register the bus on the way in: the address fans out to every word's decoder.
         addr = Signal.like(self.bus.addr, name="addr_r")
         w_stb, r_stb = Signal(name="w_stb_r"), Signal(name="r_stb_r")
-        w_data = Signal(WORD_BITS, name="w_data_r")
+        # Data registers carry no reset: only control state does (a smaller reset net).
+        w_data = Signal(WORD_BITS, name="w_data_r", reset_less=True)
         m.d.sync += [addr.eq(self.bus.addr), w_stb.eq(self.bus.w_stb),
                      w_data.eq(self.bus.w_data), r_stb.eq(self.bus.r_stb)]
         bad_writes = Signal(32)
         write_selects = []
-        w_data_d = Signal(WORD_BITS, name="w_data_d")   # w_data, aligned with the selects
+        w_data_d = Signal(WORD_BITS, name="w_data_d", reset_less=True)  # aligned with selects
         w_stb_d = Signal(name="w_stb_d")
         m.d.sync += [w_data_d.eq(w_data), w_stb_d.eq(w_stb)]
         # Read, cycle 1: decode the address into a registered one-hot word select (and latch
@@ -199,8 +200,10 @@ class CsrBank(wiring.Component):
             else:
                 source = self.rw[p.name]
             snapshot = reg.access == "ro" and reg.words > 1
-            latched = Signal(reg.width, name=f"{p.name}_snapshot") if snapshot else None
-            staged = (Signal(WORD_BITS * (reg.words - 1), name=f"{p.name}_staged")
+            latched = (Signal(reg.width, name=f"{p.name}_snapshot", reset_less=True)
+                       if snapshot else None)
+            staged = (Signal(WORD_BITS * (reg.words - 1), name=f"{p.name}_staged",
+                             reset_less=True)
                       if reg.access == "rw" and reg.words > 1 else None)
             for word in range(reg.words):
                 hit = addr == p.address + word

@@ -63,9 +63,9 @@ class Ingress(wiring.Component):
         # Ingress timestamps: the cycle a frame's first beat came in, delayed by the filter's
         # 2 cycles so it reaches the MoldUDP64 stage together with that frame's payload.
         cycle = Signal(64)
-        frame_cycle_r = Signal(64)
+        frame_cycle_r = Signal(64, reset_less=True)
         frame_cycle = Mux(self.i_frame.valid & self.i_frame.p.first, cycle, frame_cycle_r)
-        delayed = [Signal(64, name=f"frame_cycle_d{i}") for i in (1, 2)]
+        delayed = [Signal(64, name=f"frame_cycle_d{i}", reset_less=True) for i in (1, 2)]
         m.d.sync += [cycle.eq(cycle + 1), frame_cycle_r.eq(frame_cycle),
                      delayed[0].eq(frame_cycle), delayed[1].eq(delayed[0])]
 

@@ -75,7 +75,9 @@ class ItchDecoder(wiring.Component):
         names_stock = is_type["H"] | is_type["R"]
         has_ref = adds | reduces | is_type["D"] | is_type["U"]
 
-        ev = self.o_event.p.event
+        out = Signal(FeedEvent, reset_less=True)   # data: no reset (only `valid` has one)
+        m.d.comb += self.o_event.p.eq(out)
+        ev = out.event
         m.d.sync += [
             self.o_event.valid.eq(valid & (kind != 0) & ~malformed),
             self.malformed.eq(malformed),
@@ -89,8 +91,8 @@ class ItchDecoder(wiring.Component):
             ev.price.eq(Mux(adds, field(32, 4), Mux(is_type["U"], field(31, 4), 0))),
             ev.stock.eq(Mux(adds, field(24, 8), Mux(names_stock, field(11, 8), 0))),
             ev.code.eq(Mux(is_type["H"], byte(19), Mux(is_type["S"], byte(11), 0))),
-            self.o_event.p.index.eq(msg.index),
-            self.o_event.p.ingress_cycle.eq(msg.ingress_cycle),
+            out.index.eq(msg.index),
+            out.ingress_cycle.eq(msg.ingress_cycle),
         ]
         count_events(m, self.counters, {"events": valid & (kind != 0) & ~malformed,
                                          "malformed": malformed})

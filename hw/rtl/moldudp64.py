@@ -237,7 +237,9 @@ class MoldUDP64(wiring.Component):
             m.d.sync += tail_r.eq(tail)
 
         # === the message buffer, written through the rotators ==================================
-        buffer = [Signal(8, name=f"buf{b}") for b in range(BUFFER_BYTES)]
+        # (Data registers here carry no reset: only control state does, to keep the reset net
+        # small.)
+        buffer = [Signal(8, name=f"buf{b}", reset_less=True) for b in range(BUFFER_BYTES)]
         rotated = [Cat(*lanes).word_select((e_shift + i)[0:3], 8) for i in range(8)]
         for b in range(BUFFER_BYTES):
             q, r = divmod(b, 8)
@@ -258,7 +260,7 @@ class MoldUDP64(wiring.Component):
 
         # The cycle after a segment ends, it is read from: its bytes 0-2 from a copy made as
         # it ended (the next message may already be writing them), the rest from the buffer.
-        head_r = [Signal(8, name=f"head{b}_r") for b in range(3)]
+        head_r = [Signal(8, name=f"head{b}_r", reset_less=True) for b in range(3)]
         header_done_r = Signal()
         message_done_r = Signal()
         done_length_r = Signal(16)
@@ -277,12 +279,12 @@ class MoldUDP64(wiring.Component):
         stale = Signal()
         h_valid = Signal()
         h_first = Signal()
-        h_session = Signal(80)
+        h_session = Signal(80, reset_less=True)
         h_same = Signal()
-        h_seq = Signal(64)
-        h_count = Signal(16)
-        h_diff = Signal(65)           # expected - sequence; bit 64 set: the packet is ahead
-        h_skip = Signal(16)           # leading messages already seen (0xFFFF: all of them)
+        h_seq = Signal(64, reset_less=True)
+        h_count = Signal(16, reset_less=True)
+        h_diff = Signal(65, reset_less=True)   # expected - sequence; bit 64: the packet is ahead
+        h_skip = Signal(16, reset_less=True)   # leading messages already seen (0xFFFF: all)
         wire_session = _big_endian(segment[0:10])
         wire_seq = _big_endian(segment[10:18])
         diff = Signal(65)
@@ -319,7 +321,7 @@ class MoldUDP64(wiring.Component):
         fresh = done_index_r >= cur_skip
         deliver = message_done_r & cur_ok & in_count & fresh
         index = Signal(48)
-        cycle_r = Signal(64)
+        cycle_r = Signal(64, reset_less=True)
         with m.If(valid & beat.first):
             m.d.sync += cycle_r.eq(self.ingress_cycle)
         out = self.o_message

@@ -115,7 +115,7 @@ class NetFilter(wiring.Component):
             return lanes[pos % 8]
 
         # Header bytes at fixed offsets, captured on their beat.
-        fixed_r = {pos: Signal(8, name=f"byte{pos}_r") for pos in _FIXED_BYTES}
+        fixed_r = {pos: Signal(8, name=f"byte{pos}_r", reset_less=True) for pos in _FIXED_BYTES}
         for pos, reg in fixed_r.items():
             with m.If(takes & at[pos // 8]):
                 m.d.sync += reg.eq(byte(pos))
@@ -230,7 +230,7 @@ class NetFilter(wiring.Component):
         m.d.comb += csum_ok.eq((csum_r[5:16] == 0x7FF) & (csum_r[0:5] == ~csum_r[16:21]))
 
         # === stage 2: verdict from registered flags, payload out ===========================
-        s2 = Signal(FrameBeat, name="s2_beat")
+        s2 = Signal(FrameBeat, name="s2_beat", reset_less=True)   # data: no reset needed
         s2_valid = Signal()
         s2_n_bytes = Signal(4)
         s2_start = Signal()           # this beat holds the first payload byte
