@@ -34,7 +34,7 @@ The framer never waits on anything but the next beat, so any byte sequence leave
 the next packet. Expects the NetFilter's framing: a first beat that carries no byte is also last.
 """
 
-from amaranth import Cat, Const, Module, Mux, Signal, signed
+from amaranth import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -199,8 +199,13 @@ class MoldUDP64(wiring.Component):
         # Byte 0 is in this beat. (Not gated by length_ok, which is late: a bad length ends the
         # packet's framing, so nothing ever reads what its head bytes wrote.)
         starts_here = starts & (start != 8)
-        to_end = Signal(signed(5))    # from the new message's first byte to its last, less 8
-        m.d.comb += to_end.eq(start - 9)
+        # start - 9: from the new message's first byte to its last is length - 1, and rel
+        # counts from the next beat's lane 0. A table of constants, not an adder in series
+        # with the length adder (that pair was the critical path).
+        to_end = Signal(signed(5))
+        after_segment = Array(Const(lane + 3 - 9, signed(5)) for lane in range(8))
+        m.d.comb += to_end.eq(Mux(phase == Phase.PREFIX_LO, 1 - 9,
+                                  Mux(phase == Phase.PREFIX, 2 - 9, after_segment[end_lane])))
 
         with m.If(valid):
             # Advance the current segment (overridden below where a new one starts).
