@@ -354,14 +354,14 @@ class MoldUDP64(wiring.Component):
                 m.d.sync += ended.eq(1)
 
         # === end of packet: settled two cycles after its last beat =============================
-        end1 = Signal(1 + 1 + 16 + 1)
-        end2 = Signal.like(end1)
-        # (A first beat that is also last must not see the previous packet's header or count.)
-        m.d.sync += [end1.eq(Mux(valid & beat.last,
-                                 Cat(1, (header_seen & ~beat.first) | header_ends,
-                                     Mux(beat.first, 0, n_done + message_ends)[0:16], tail),
-                                 0)),
-                     end2.eq(end1)]
+        # Stage 1 records the packet's last beat as it was (messages done before it, and whether
+        # one ended in it); stage 2 adds the two, off the beat's own logic (timing).
+        end1 = Signal(1 + 1 + 16 + 1 + 1)
+        end2 = Signal(1 + 1 + 16 + 1)
+        m.d.sync += end1.eq(Mux(valid & beat.last,
+                                Cat(1, (header_seen & ~beat.first) | header_ends,
+                                    Mux(beat.first, 0, n_done), message_ends, tail), 0))
+        m.d.sync += end2.eq(Cat(end1[0:2], (end1[2:18] + end1[18])[0:16], end1[19]))
         e2_valid, e2_header, e2_done, e2_tail = end2[0], end2[1], end2[2:18], end2[18]
         settled = e2_valid & e2_header & cur_ok & ~cur_dup
         bad_length = settled & (e2_done < cur_count)
