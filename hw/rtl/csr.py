@@ -222,10 +222,12 @@ class CsrBank(wiring.Component):
                     value = source[lo:hi]
                 read_terms.append(Mux(selected, value, 0))
                 # --- write (from the registered select) ---
+                if reg.access == "ro":
+                    continue
+                written = Signal(name=f"{p.name}_w{word}_wsel")
+                m.d.sync += written.eq(w_stb & hit)
+                write_selects.append(written)
                 if reg.access == "rw":
-                    written = Signal(name=f"{p.name}_w{word}_wsel")
-                    m.d.sync += written.eq(w_stb & hit)
-                    write_selects.append(written)
                     with m.If(written):
                         if reg.words == 1:
                             m.d.sync += source.eq(w_data_d)
@@ -234,10 +236,7 @@ class CsrBank(wiring.Component):
                         else:
                             m.d.sync += source.eq(
                                 (w_data_d << (WORD_BITS * word)) | staged)
-                elif reg.access == "w1c":
-                    written = Signal(name=f"{p.name}_wsel")
-                    m.d.sync += written.eq(w_stb & hit)
-                    write_selects.append(written)
+                else:                         # w1c
                     m.d.sync += self.clear[p.name].eq(Mux(written, w_data_d, 0))
         m.d.sync += self.bus.r_data.eq(_or_tree(read_terms))
         bad_write = Signal()          # from the registered selects: off the decode path

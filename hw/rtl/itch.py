@@ -12,7 +12,14 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.rtl.csr import COUNTER_BITS, Register, count_events
-from hw.rtl.records import ITCH_BODY_START, BookEventKind, FeedEvent, ItchMessage, Side
+from hw.rtl.records import (
+    ITCH_BODY_START,
+    BookEventKind,
+    FeedEvent,
+    ItchMessage,
+    Side,
+    big_endian,
+)
 
 #: Length of each modelled type (ITCH 5.0 specification); any other length is malformed.
 LENGTHS = {"S": 12, "R": 39, "H": 25, "A": 36, "F": 40, "E": 31, "C": 36, "X": 23, "D": 19,
@@ -57,8 +64,7 @@ class ItchDecoder(wiring.Component):
             return msg.body[lo:lo + 8]
 
         def field(offset, size):
-            """A big-endian field of the message."""
-            return Cat(*(byte(offset + size - 1 - i) for i in range(size)))
+            return big_endian(byte(offset + i) for i in range(size))
 
         is_type = {t: msg.type == ord(t) for t in LENGTHS}
         length_ok = Cat(*(is_type[t] & (msg.length == n) for t, n in LENGTHS.items())).any()

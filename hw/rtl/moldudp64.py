@@ -45,6 +45,7 @@ from hw.rtl.records import (
     ITCH_HEADER_BYTES,
     ItchMessage,
     PayloadBeat,
+    big_endian,
 )
 
 HEADER_BYTES = 20     # session (10), sequence (8), count (2)
@@ -103,11 +104,6 @@ def _lowest_set(value):
     low2 = half[0:2] == 0
     pair = Mux(low2, half[2:4], half[0:2])
     return Cat(pair[0] == 0, low2, low4)
-
-
-def _big_endian(byte_values) -> Cat:
-    """The bytes, first most significant, as one value."""
-    return Cat(*reversed(list(byte_values)))
 
 
 class MoldUDP64(wiring.Component):
@@ -207,6 +203,11 @@ class MoldUDP64(wiring.Component):
         m.d.comb += to_end.eq(Mux(phase == Phase.PREFIX_LO, 1 - 9,
                                   Mux(phase == Phase.PREFIX, 2 - 9, after_segment[end_lane])))
 
+        # Bytes after lane `end_lane`: keep bits above it (a beat that is not last is full).
+        after_end = ~beat.last | ((beat.keep & ~((2 << end_lane) - 1)[0:8]) != 0)
+        tail = Mux(ends, after_end & (end_lane != 7),
+                   Mux(beat.first, 0, tail_r) | (beat.keep != 0))
+
         with m.If(valid):
             # Advance the current segment (overridden below where a new one starts).
             m.d.sync += [phase.eq(e_phase), shift.eq(e_shift), seg_beat.eq(e_beat << 1),
@@ -234,11 +235,6 @@ class MoldUDP64(wiring.Component):
                 m.d.sync += n_done.eq(n_done + 1)
             with m.If(beat.last):
                 m.d.sync += phase.eq(Phase.IDLE)
-        # Bytes after lane `end_lane`: keep bits above it (a beat that is not last is full).
-        after_end = ~beat.last | ((beat.keep & ~((2 << end_lane) - 1)[0:8]) != 0)
-        tail = Mux(ends, after_end & (end_lane != 7),
-                   Mux(beat.first, 0, tail_r) | (beat.keep != 0))
-        with m.If(valid):
             m.d.sync += tail_r.eq(tail)
 
         # === the message buffer, written through the rotators ==================================
@@ -249,12 +245,10 @@ class MoldUDP64(wiring.Component):
         for b in range(BUFFER_BYTES):
             q, r = divmod(b, 8)
             wraps = e_shift >= 8 - r          # byte b falls in the segment's beat q + 1
-            beat_k = [Mux(wraps, e_beat[k + 1] if k + 1 < _BEATS else 0, e_beat[k])
-                      for k in range(_BEATS)]
-            in_this_beat = beat_k[q]
+            in_this_beat = Mux(wraps, e_beat[q + 1], e_beat[q])
             # A message's first beat may be shared with the end of the one before: only its
             # bytes 0-2 are written then, by the head rotator below.
-            not_first_beat = e_header | ~Mux(wraps, 0, e_beat[0]) if q == 0 else 1
+            not_first_beat = e_header | wraps if q == 0 else 1
             with m.If(valid & in_segment & in_this_beat & not_first_beat):
                 m.d.sync += buffer[b].eq(rotated[r])
         head_shift = Mux(starts_here, start[0:3], e_shift)
@@ -290,15 +284,15 @@ class MoldUDP64(wiring.Component):
         h_count = Signal(16, reset_less=True)
         h_diff = Signal(65, reset_less=True)   # expected - sequence; bit 64: the packet is ahead
         h_skip = Signal(16, reset_less=True)   # leading messages already seen (0xFFFF: all)
-        wire_session = _big_endian(segment[0:10])
-        wire_seq = _big_endian(segment[10:18])
+        wire_session = big_endian(segment[0:10])
+        wire_seq = big_endian(segment[10:18])
         diff = Signal(65)
         m.d.comb += diff.eq(Cat(expected, Const(0, 1)) - wire_seq)
         m.d.sync += h_valid.eq(header_done_r)
         with m.If(header_done_r):
             m.d.sync += [h_first.eq(~learned), h_session.eq(wire_session),
                          h_same.eq(wire_session == session), h_seq.eq(wire_seq),
-                         h_count.eq(_big_endian(segment[18:20])), h_diff.eq(diff),
+                         h_count.eq(big_endian(segment[18:20])), h_diff.eq(diff),
                          h_skip.eq(Mux(~learned | diff[64], 0,
                                        Mux(diff[16:64] != 0, 0xFFFF, diff[0:16])))]
         same_session = h_first | h_same
@@ -333,7 +327,7 @@ class MoldUDP64(wiring.Component):
         m.d.comb += [
             out.valid.eq(deliver),
             out.p.type.eq(segment[0]),
-            out.p.locate.eq(_big_endian(segment[1:3])),
+            out.p.locate.eq(big_endian(segment[1:3])),
             out.p.body.eq(Cat(*segment[ITCH_BODY_START:BUFFER_BYTES])),
             out.p.length.eq(done_length_r),
             out.p.index.eq(index),

@@ -10,7 +10,7 @@ from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.rtl.csr import COUNTER_BITS, Register, count_events
-from hw.rtl.records import FrameBeat, PayloadBeat
+from hw.rtl.records import FrameBeat, PayloadBeat, big_endian
 
 
 class DropReason(enum.Enum, shape=4):
@@ -120,9 +120,6 @@ class NetFilter(wiring.Component):
             with m.If(takes & at[pos // 8]):
                 m.d.sync += reg.eq(byte(pos))
 
-        def field_r(*positions):
-            return Cat(*(fixed_r[p] for p in reversed(positions)))  # big endian
-
         # IHL-derived placement, registered on beat 1 (IHL is byte 14, lane 6).
         ihl_in = lanes[6][0:4]
         ihl_r = fixed_r[14][0:4]
@@ -174,7 +171,7 @@ class NetFilter(wiring.Component):
                 ]
             with m.If(at[3]):
                 m.d.sync += [
-                    ip_payload_r.eq(field_r(16, 17) - (ihl_r << 2)),
+                    ip_payload_r.eq(big_endian(fixed_r[p] for p in (16, 17)) - (ihl_r << 2)),
                     flags["dstip_hi_ok"].eq(Cat(byte(31), byte(30)) == self.dst_ip[16:32]),
                 ]
             with m.If(at[4]):

@@ -11,7 +11,7 @@ shapes, not strings.)
 
 from collections import namedtuple
 
-from amaranth.hdl import unsigned
+from amaranth.hdl import Cat, unsigned
 from amaranth.lib import data, enum
 
 
@@ -54,6 +54,12 @@ class BookEvent(data.Struct):
     price: unsigned(32)
     stock: unsigned(64)
     code: unsigned(8)
+
+
+def big_endian(byte_values) -> Cat:
+    """Bytes in wire order (network protocols are big-endian: first byte most significant),
+    as one value."""
+    return Cat(*reversed(list(byte_values)))
 
 
 def field_names(struct: type[data.Struct]) -> tuple[str, ...]:

@@ -13,8 +13,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from hw.rtl.records import BookEvent, pack
+from hw.tb.frames import frames_with_starts
 from sw.feed.mold import HEADER_SIZE
 from sw.model import decoder
+from sw.model.netfilter import NetFilter
 from sw.model.sequencer import Sequencer
 
 
@@ -114,13 +116,10 @@ def ingress_reference(beats, dst, clear_stale_at=frozenset()
     included), each placed on the beats that carried it (MAC rules as in hw.tb.frames).
 
     `clear_stale_at`: beat indices before which the host cleared the stale flag."""
-    from hw.tb.frames import frames_of
-    from sw.model.netfilter import NetFilter
-
-    frames, _, _ = frames_of(beats)
+    framed, _, _ = frames_with_starts(beats)
     model = NetFilter(dst)
     payloads, payload_at, first_beat = [], [], []
-    for frame, start in zip(frames, _frame_starts(beats), strict=True):
+    for frame, start in framed:
         payload = model.filter(frame)
         if payload is not None:
             payloads.append(bytes(payload))
@@ -134,18 +133,3 @@ def ingress_reference(beats, dst, clear_stale_at=frozenset()
               for e in ref.events]
     return ref, placed
 
-
-def _frame_starts(beats) -> list[int]:
-    """Index of the first beat of each frame that ends (by its last beat or by a cut)."""
-    starts, open_at = [], None
-    for i, b in enumerate(beats):
-        if b.first:
-            if open_at is not None:
-                starts.append(open_at)
-            open_at = i
-        elif open_at is None:
-            continue
-        if b.last:
-            starts.append(open_at)
-            open_at = None
-    return starts

@@ -42,24 +42,31 @@ def frames_of(beats: Iterable[Beat]) -> tuple[list[bytes], int, int]:
 
     Returns (frames, aborted, stray): a frame cut by a `first` ends with the full beats it had.
     """
-    frames: list[bytes] = []
+    framed, aborted, stray = frames_with_starts(beats)
+    return [frame for frame, _ in framed], aborted, stray
+
+
+def frames_with_starts(beats: Iterable[Beat]) -> tuple[list[tuple[bytes, int]], int, int]:
+    """As `frames_of`, each frame with the index of its first beat in the sequence."""
+    framed: list[tuple[bytes, int]] = []
     current: bytearray | None = None
+    start = 0
     aborted = stray = 0
-    for b in beats:
+    for i, b in enumerate(beats):
         if b.first:
             if current is not None:
-                frames.append(bytes(current))
+                framed.append((bytes(current), start))
                 aborted += 1
-            current = bytearray()
+            current, start = bytearray(), i
         elif current is None:
             stray += 1
             continue
         n = 8 if not b.last else bin(b.keep).count("1")
         current += b.data.to_bytes(8, "little")[:n]
         if b.last:
-            frames.append(bytes(current))
+            framed.append((bytes(current), start))
             current = None
-    return frames, aborted, stray
+    return framed, aborted, stray
 
 
 @dataclass

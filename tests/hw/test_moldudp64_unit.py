@@ -42,7 +42,7 @@ class Pair(wiring.Component):
         return m
 
 
-def simulate(items, clear_before=()):
+def simulate(items):
     """Drive payload beats (None: idle; "clear": host clears stale); return what came out."""
     dut = Pair()
     mold_in, events_out = dut.mold.i_payload, dut.decoder.o_event
@@ -57,7 +57,7 @@ def simulate(items, clear_before=()):
             else:
                 key, fields = item
                 ctx.set(mold_in.valid, 1)
-                ctx.set(mold_in.p.as_value(), _pack_beat(fields))
+                ctx.set(mold_in.p.as_value(), pack(PayloadBeat, fields))
                 driven[key] = cycle - 1
             ctx.set(dut.mold.ingress_cycle, cycle)
             await ctx.tick()
@@ -79,10 +79,6 @@ def simulate(items, clear_before=()):
     sim.add_testbench(bench)
     sim.run()
     return got
-
-
-def _pack_beat(fields) -> int:
-    return pack(PayloadBeat, fields)
 
 
 def drive(payloads, lanes, idle=0.0, seed=0, gap=1, clear_before=frozenset()):
@@ -118,6 +114,7 @@ def check(payloads, lanes=None, idle=0.0, seed=0, gap=1, clear_before=frozenset(
             name, got["counters"], dict(want.counters))
     assert got["stale"] == want.stale
     assert got["expected"] == want.expected
+    assert got["session"] == int.from_bytes(want.session or b"", "big")
     # Latency: every event leaves 2 cycles after the beat that carried its message's last byte.
     for (cycle, _, _), w in zip(got["events"], want.events, strict=True):
         beat = (lanes[w.packet] + w.last_byte) // 8
