@@ -150,3 +150,29 @@ class FeedEvent(data.Struct):
     event: BookEvent
     index: unsigned(48)
     ingress_cycle: unsigned(64)
+
+
+class BookUpdate(data.Struct):
+    """The book builder's output: a symbol's best bid and offer changed, or its trading state.
+
+    Prices are ITCH units; an empty side is price 0, shares 0. `stock` is the slot's name from
+    its latest R message (`named` is 0 before one), `state` its trading state from its latest H
+    (0 before one; only ord("T") trades), `unreliable` whether the slot has left the book's
+    capacity (its book may be wrong: nothing may trade on it) as of this update. `index` and
+    `ingress_cycle` are those of the message that caused the update.
+    """
+
+    locate: unsigned(16)
+    slot: unsigned(8)
+    bid_price: unsigned(32)
+    bid_shares: unsigned(32)
+    ask_price: unsigned(32)
+    ask_shares: unsigned(32)
+    stock: unsigned(64)
+    named: unsigned(1)
+    state: unsigned(8)
+    unreliable: unsigned(1)
+    bbo_changed: unsigned(1)
+    state_changed: unsigned(1)
+    index: unsigned(48)
+    ingress_cycle: unsigned(64)

@@ -1,0 +1,524 @@
+"""Book builder: normalised book events in, per-symbol best bid and offer (BBO) updates out.
+
+Data flow: Ingress (ItchDecoder) -> BookBuilder -> strategy and risk gate. The semantics are the
+golden model's (`sw/model/book.py`, docs/golden-model.md) within the capacity below; outside it a
+symbol is marked unreliable, loudly, and never silently wrong.
+
+Structures, each sized by a build parameter (docs/book.md has the block RAM costs):
+- Symbol slots: a locate -> slot table in block RAM. A locate gets the next free slot the first
+  time an R, an H or an add names it (learned, in feed order); once the slots run out, events of
+  further locates are ignored and counted (`unsubscribed`), as are locates beyond the table.
+- Order table, keyed by order ref: two tables of `order_sets` sets of `WAYS` ways in block RAM,
+  each table indexed by its own hash of the ref (two-choice hashing: an add goes to the emptier
+  of its two sets, which keeps sets from filling long before the table does). An entry holds the
+  ref's bits above the set index (the rest follow from the set), symbol slot, side, price level
+  and remaining shares. An add that finds both its sets full is dropped: the symbol is marked
+  unreliable and the drop counted (`order_overflow`).
+- Price levels: per slot, a window of `levels` price buckets of 2**`bucket_shift` ITCH units
+  (64 units by default: prices on the $0.01 grid, 100 units apart, never share a bucket), placed
+  by the slot's first add so that its price falls in the middle. Each bucket holds its price's
+  offset in the bucket and the aggregate shares (block RAM, two copies: one for the update, one
+  to read the best level); an occupancy bitmap per slot and side finds the best level with a
+  priority encoder, so the next best is known at once when the best empties. A price outside
+  the window, or a second price in an occupied bucket, marks the symbol unreliable (counted).
+- Per slot: trading state (ITCH H), name (ITCH R), the last published BBO, the unreliable flag
+  (cleared by the host, `book_unreliable`, write 1 to clear).
+
+Pipeline (one micro-op per clock; read-modify-write hazards are forwarded, never stalled):
+  issue   an event, or the queue's head: a U is two micro-ops (remove the old ref, then add the
+          new one with the old order's slot and side), so it takes two issue slots
+  S1      order sets and locate entry read; match, free way, cut, window; order table written
+  S2      level read; aggregate updated; level and bitmap written
+  S3      priority encoder: the side's best bucket; its level read
+  S4      BBO assembled and compared with the slot's last published one
+  out     `o_update`, registered
+Latency: `LATENCY` cycles from an event on `i_event` (queue empty) to its update on `o_update`.
+Rate: one event per clock, no backpressure (`i_event.ready` is tied to 1), except that a U takes
+two issue slots: at line rate that is free (messages are at least 13 bytes on the wire, so at
+most 8 events arrive in 13 cycles, and the queue drains in the gaps); a queue overflow (only
+possible when a source exceeds the line rate) drops the event, counts it and marks every slot
+unreliable.
+Outputs: an update when a message changes a slot's BBO (`bbo_changed`) and for every H
+(`state_changed`), in message order, with the message's index and ingress cycle.
+Reset: no slots, no orders, nothing unreliable.
+"""
+
+from amaranth import Array, Cat, Const, Module, Mux, Signal, Value
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from hw.rtl.csr import COUNTER_BITS, Register, count_events
+from hw.rtl.records import BookEventKind, BookUpdate, FeedEvent
+
+TABLES = 2
+WAYS = 4
+QUEUE = 4
+#: Cycles from an event on `i_event` to its update on `o_update` (issue, S1-S4, output).
+LATENCY = 5
+STATE_TRADING = ord("T")
+
+COUNTERS = ("events", "bbo_updates", "state_updates", "duplicate_ref", "empty_add",
+            "unknown_ref", "unsubscribed", "order_overflow", "price_out_of_window",
+            "level_conflict", "level_overflow", "queue_overflow")
+BookCounters = data.StructLayout({name: COUNTER_BITS for name in COUNTERS})
+
+_COUNTER_DOCS = {
+    "events": "book events taken in",
+    "bbo_updates": "BBO updates sent (a message changed a symbol's best bid or offer)",
+    "state_updates": "trading state updates sent (ITCH H of a subscribed symbol)",
+    "duplicate_ref": "adds (A/F, or U's new order) whose ref is already live, ignored",
+    "empty_add": "adds with zero shares or zero price, ignored",
+    "unknown_ref": "E/C/X/D/U naming no live order, ignored",
+    "unsubscribed": "events of a locate with no slot (slots full, or locate beyond the table)",
+    "order_overflow": "adds dropped because both their order sets were full (unreliable)",
+    "price_out_of_window": "adds outside their symbol's price window, dropped (unreliable)",
+    "level_conflict": "adds whose price bucket holds another price (unreliable)",
+    "level_overflow": "adds that would take a level's aggregate past 2**32-1 (unreliable)",
+    "queue_overflow": "events dropped by the issue queue (above line rate; all unreliable)",
+}
+
+
+def registers(slots: int) -> tuple[Register, ...]:
+    """The book's registers (served by hw.rtl.csr.CsrBank; addresses come from the map)."""
+    return (
+        Register("unreliable", slots, "w1c", "per slot (bit n = slot n): the book left its "
+                 "capacity and may be wrong, trading on it is blocked; write 1 to clear"),
+        Register("slots_used", 8, "ro", "symbol slots learned so far"),
+        *(Register(name, COUNTER_BITS, "ro", doc) for name, doc in _COUNTER_DOCS.items()),
+    )
+
+
+def set_indexes(ref: int, set_bits: int) -> tuple[int, int]:
+    """The two order-table sets of `ref` (the hardware's hashes, for testbenches and docs).
+
+    Table 0: the low bits XOR the high bits folded in `set_bits` chunks. Table 1: the low bits
+    reversed XOR the chunks each rotated by its position, so refs that share a set in one table
+    rarely share one in the other. Either way the low bits follow from the set and the high
+    bits, so an entry only stores the high bits.
+    """
+    mask = (1 << set_bits) - 1
+    low, high = ref & mask, ref >> set_bits
+    reversed_low = int(format(low, f"0{set_bits}b")[::-1], 2)
+    index0, index1 = low, reversed_low
+    for j, shift in enumerate(range(0, 64 - set_bits, set_bits)):
+        chunk = (high >> shift) & mask
+        rotate = (j + 1) % set_bits
+        index0 ^= chunk
+        index1 ^= ((chunk << rotate) | (chunk >> (set_bits - rotate))) & mask
+    return index0, index1
+
+
+def _set_index(ref: Value, set_bits: int, table: int) -> Value:
+    """`set_indexes` in hardware: an XOR tree per bit."""
+    low, high = ref[:set_bits], ref[set_bits:]
+    index = low if table == 0 else Cat(*reversed([low[i] for i in range(set_bits)]))
+    for j, shift in enumerate(range(0, len(high), set_bits)):
+        chunk = high[shift:shift + set_bits]
+        chunk = Cat(chunk, Const(0, set_bits - len(chunk)))
+        index = index ^ (chunk if table == 0 else chunk.rotate_left((j + 1) % set_bits))
+    return index
+
+
+def _best(row: Value, highest: bool) -> tuple[Value, Value]:
+    """(any bit set, index of the highest or lowest set bit) of `row`, as a balanced tree."""
+    if len(row) == 1:
+        return row[0], Const(0, 0)
+    half = len(row) // 2
+    lo_any, lo_idx = _best(row[:half], highest)
+    hi_any, hi_idx = _best(row[half:], highest)
+    if highest:
+        return lo_any | hi_any, Mux(hi_any, Cat(hi_idx, 1), Cat(lo_idx, 0))
+    return lo_any | hi_any, Mux(lo_any, Cat(lo_idx, 0), Cat(hi_idx, 1))
+
+
+class BookBuilder(wiring.Component):
+    """L3 order table -> per-slot price levels -> BBO updates (see the module doc).
+
+    Parameters: `slots` symbols (at most 32: one unreliable bit each in one register word),
+    `order_sets` sets per order table (a power of two; capacity 2 x 4 x order_sets orders),
+    `levels` price buckets per side (a power of two), `bucket_shift` (bucket = 2**shift ITCH
+    units), `locate_bits` (locates below 2**locate_bits can be subscribed).
+    """
+
+    def __init__(self, *, slots: int = 32, order_sets: int = 1024, levels: int = 128,
+                 bucket_shift: int = 6, locate_bits: int = 14):
+        for name, value in (("order_sets", order_sets), ("levels", levels)):
+            if value < 2 or value & (value - 1):
+                raise TypeError(f"{name} must be a power of two of at least 2, not {value!r}")
+        if not 1 <= slots <= 32:
+            raise TypeError(f"slots must be 1..32, not {slots!r}")
+        if not 0 <= bucket_shift <= 16:
+            raise TypeError(f"bucket_shift must be 0..16, not {bucket_shift!r}")
+        if not 1 <= locate_bits <= 16:
+            raise TypeError(f"locate_bits must be 1..16, not {locate_bits!r}")
+        self.slots = slots
+        self.order_sets = order_sets
+        self.levels = levels
+        self.bucket_shift = bucket_shift
+        self.locate_bits = locate_bits
+        self.set_bits = order_sets.bit_length() - 1
+        self.level_bits = levels.bit_length() - 1
+        self.slot_bits = max(1, (slots - 1).bit_length())
+        super().__init__({
+            "i_event": In(stream.Signature(FeedEvent)),
+            "o_update": Out(stream.Signature(BookUpdate)),
+            "clear_unreliable": In(slots),
+            "unreliable": Out(slots),
+            "slots_used": Out(8),
+            "counters": Out(BookCounters),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        slots, levels, shift = self.slots, self.levels, self.bucket_shift
+        set_bits, level_bits, slot_bits = self.set_bits, self.level_bits, self.slot_bits
+        order_entry = data.StructLayout({
+            "valid": 1, "tag": 64 - set_bits, "slot": slot_bits, "side": 1,
+            "bucket": level_bits, "shares": 32})
+        level_entry = data.StructLayout({"offset": max(shift, 1), "shares": 32})
+        locate_entry = data.StructLayout({"valid": 1, "slot": slot_bits})
+        op_layout = data.StructLayout({"feed": FeedEvent, "second": 1})
+        bbo_layout = data.StructLayout({"bid_price": 32, "bid_shares": 32,
+                                        "ask_price": 32, "ask_shares": 32})
+
+        # --- storage --------------------------------------------------------------------------
+        # Block RAM read ports are not transparent: a read in the cycle of a write to the same
+        # address returns the old entry, and the pipeline forwards the newer one itself (one
+        # write back is all that can be in flight, see S1 and S2).
+        orders = [[Memory(shape=order_entry, depth=self.order_sets, init=[])
+                   for _ in range(WAYS)] for _ in range(TABLES)]
+        for t in range(TABLES):
+            for w in range(WAYS):
+                m.submodules[f"orders{t}_{w}"] = orders[t][w]
+        order_rd = [[orders[t][w].read_port() for w in range(WAYS)] for t in range(TABLES)]
+        order_wr = [[orders[t][w].write_port() for w in range(WAYS)] for t in range(TABLES)]
+        m.submodules.locates = locates = Memory(shape=locate_entry,
+                                                depth=1 << self.locate_bits, init=[])
+        locate_rd, locate_wr = locates.read_port(), locates.write_port()
+        # Level copies: `update` is read-modified-written by S2; `best` is read by S3 at the
+        # best bucket. Both are written with the same data.
+        level_depth = slots * 2 * levels
+        m.submodules.levels_update = levels_update = Memory(shape=level_entry,
+                                                            depth=level_depth, init=[])
+        m.submodules.levels_best = levels_best = Memory(shape=level_entry,
+                                                        depth=level_depth, init=[])
+        update_rd, update_wr = levels_update.read_port(), levels_update.write_port()
+        best_rd, best_wr = levels_best.read_port(), levels_best.write_port()
+        # Occupancy bitmaps, one row per slot and side: read and written in S2 (asynchronous
+        # read, distributed RAM), so S2 always sees the previous micro-op's write.
+        m.submodules.bitmaps = bitmaps = Memory(shape=levels, depth=slots * 2, init=[])
+        bitmap_rd, bitmap_wr = bitmaps.read_port(domain="comb"), bitmaps.write_port()
+
+        base = Array(Signal(32, name=f"base{s}") for s in range(slots))
+        based = Signal(slots)
+        state = Array(Signal(8, name=f"state{s}") for s in range(slots))
+        stock = Array(Signal(64, name=f"stock{s}") for s in range(slots))
+        named = Signal(slots)
+        slot_locate = Array(Signal(16, name=f"slot_locate{s}") for s in range(slots))
+        published = Array(Signal(bbo_layout, name=f"published{s}") for s in range(slots))
+        unreliable = Signal(slots)
+        next_slot = Signal(range(slots + 1))
+
+        # --- issue: the queue's head, else the incoming event ---------------------------------
+        m.d.comb += self.i_event.ready.eq(1)
+        incoming = self.i_event.valid
+        first, second = Signal(op_layout), Signal(op_layout)
+        m.d.comb += [first.feed.eq(self.i_event.p), second.feed.eq(self.i_event.p),
+                     second.second.eq(1)]
+        is_u_in = self.i_event.p.event.kind == BookEventKind.REPLACE
+        queue = [Signal(op_layout, name=f"queue{i}") for i in range(QUEUE)]
+        count = Signal(range(QUEUE + 1))
+        issue = (count != 0) | incoming
+        op0 = Signal(op_layout)
+        m.d.comb += op0.eq(Mux(count != 0, queue[0], first))
+        # What waits after this cycle: the queue without its head, then the new micro-ops.
+        n_new = Mux(incoming, Mux(is_u_in, 2, 1), 0)
+        dropped = Signal()
+        for c in range(QUEUE + 1):
+            with m.If(count == c):
+                if c == 0:          # the event issues at once; a U's second half waits
+                    with m.If(incoming & is_u_in):
+                        m.d.sync += [queue[0].eq(second), count.eq(1)]
+                    continue
+                waiting = [*queue[1:c], first, second]
+                after_issue = (c - 1) + n_new
+                for i in range(min(len(waiting), QUEUE)):
+                    m.d.sync += queue[i].eq(waiting[i])
+                m.d.sync += count.eq(Mux(after_issue > QUEUE, QUEUE, after_issue))
+                m.d.comb += dropped.eq(after_issue > QUEUE)
+
+        key0 = Mux(op0.second, op0.feed.event.new_ref, op0.feed.event.ref)
+        for t in range(TABLES):
+            for w in range(WAYS):
+                m.d.comb += order_rd[t][w].addr.eq(_set_index(key0, set_bits, t))
+        m.d.comb += locate_rd.addr.eq(op0.feed.event.locate[:self.locate_bits])
+
+        # --- S1: orders and slot -----------------------------------------------------------------
+        v1 = Signal()
+        op1 = Signal(op_layout)
+        key1 = Signal(64)
+        sets1 = [Signal(set_bits, name=f"set{t}_1") for t in range(TABLES)]
+        m.d.sync += [v1.eq(issue), op1.eq(op0), key1.eq(key0)]
+        m.d.sync += [sets1[t].eq(_set_index(key0, set_bits, t)) for t in range(TABLES)]
+        ev = op1.feed.event
+        kind = ev.kind
+
+        # The previous micro-op's order write (not yet visible to this one's read).
+        fw_en = Signal()
+        fw_table = Signal(range(TABLES))
+        fw_way = Signal(range(WAYS))
+        fw_set = Signal(set_bits)
+        fw_data = Signal(order_entry)
+        entries = [[Signal(order_entry, name=f"entry{t}_{w}") for w in range(WAYS)]
+                   for t in range(TABLES)]
+        for t in range(TABLES):
+            for w in range(WAYS):
+                newer = fw_en & (fw_table == t) & (fw_way == w) & (fw_set == sets1[t])
+                m.d.comb += entries[t][w].eq(Mux(newer, fw_data, order_rd[t][w].data))
+        tag1 = key1[set_bits:]
+        matches = [[entries[t][w].valid & (entries[t][w].tag == tag1) for w in range(WAYS)]
+                   for t in range(TABLES)]
+        flat = [(t, w) for t in range(TABLES) for w in range(WAYS)]
+        hit = Cat(*(matches[t][w] for t, w in flat)).any()
+        found = Signal(order_entry)
+        hit_table = Signal(range(TABLES))
+        hit_way = Signal(range(WAYS))
+        for t, w in flat:
+            with m.If(matches[t][w]):     # a ref is in at most one way
+                m.d.comb += [found.eq(entries[t][w]), hit_table.eq(t), hit_way.eq(w)]
+        used = [sum(entries[t][w].valid for w in range(WAYS)) for t in range(TABLES)]
+        free_table = Signal(range(TABLES))
+        m.d.comb += free_table.eq(used[1] < used[0])
+        table_full = Mux(free_table, used[1], used[0]) == WAYS
+        free_way = Signal(range(WAYS))
+        for w in reversed(range(WAYS)):
+            with m.If(~Mux(free_table, entries[1][w].valid, entries[0][w].valid)):
+                m.d.comb += free_way.eq(w)
+
+        # The previous micro-op's locate write (not yet visible to this one's read).
+        lw_en = Signal()
+        lw_locate = Signal(self.locate_bits)
+        lw_slot = Signal(slot_bits)
+        locate_low = ev.locate[:self.locate_bits]
+        known = Signal(locate_entry)
+        m.d.comb += known.eq(Mux(lw_en & (lw_locate == locate_low),
+                                 Cat(Const(1, 1), lw_slot), locate_rd.data))
+        in_table = (ev.locate >> self.locate_bits) == 0
+        can_learn = in_table & ~known.valid & (next_slot < slots)
+        subscribed = in_table & (known.valid | can_learn)
+        symbol_slot = Mux(known.valid, known.slot, next_slot[:slot_bits])
+        names_symbol = v1 & ~op1.second & (
+            (kind == BookEventKind.ADD) | (kind == BookEventKind.TRADING_STATE)
+            | (kind == BookEventKind.DIRECTORY))
+        learn = names_symbol & can_learn
+        m.d.sync += lw_en.eq(learn)
+        with m.If(learn):
+            m.d.sync += [next_slot.eq(next_slot + 1), lw_locate.eq(locate_low),
+                         lw_slot.eq(next_slot), slot_locate[next_slot].eq(ev.locate)]
+        m.d.comb += [locate_wr.en.eq(learn), locate_wr.addr.eq(locate_low),
+                     locate_wr.data.eq(Cat(Const(1, 1), next_slot[:slot_bits]))]
+
+        # The U's first half tells its second half where the old order was.
+        u_hit, u_slot, u_side = Signal(), Signal(slot_bits), Signal()
+        is_add = v1 & (kind == BookEventKind.ADD) & ~op1.second
+        is_u1 = v1 & (kind == BookEventKind.REPLACE) & ~op1.second
+        is_u2 = v1 & (kind == BookEventKind.REPLACE) & op1.second
+        is_reduce = v1 & ((kind == BookEventKind.EXECUTE) | (kind == BookEventKind.CANCEL)
+                          | (kind == BookEventKind.DELETE))
+        with m.If(is_u1):
+            m.d.sync += [u_hit.eq(hit), u_slot.eq(found.slot), u_side.eq(found.side)]
+
+        adding = (is_add & subscribed) | (is_u2 & u_hit)
+        add_slot = Mux(is_u2, u_slot, symbol_slot)
+        add_side = Mux(is_u2, u_side, ev.side)
+        duplicate = adding & hit
+        empty = adding & ~hit & ((ev.shares == 0) | (ev.price == 0))
+        try_insert = adding & ~hit & ~empty
+        half_window = (levels // 2) << shift
+        fresh_base = Mux(ev.price >= half_window, ev.price - half_window, 0)
+        has_base = based.bit_select(add_slot, 1)
+        slot_base = Mux(has_base, base[add_slot], fresh_base)
+        offset = Signal(33)
+        m.d.comb += offset.eq(ev.price - slot_base)
+        in_window = ~offset[32] & ((offset[:32] >> (shift + level_bits)) == 0)
+        out_of_window = try_insert & ~in_window
+        overflow = try_insert & in_window & table_full
+        insert = try_insert & in_window & ~table_full
+        with m.If(try_insert & ~has_base):
+            m.d.sync += [base[add_slot].eq(fresh_base), based.bit_select(add_slot, 1).eq(1)]
+
+        removing = (is_reduce | is_u1) & hit
+        unknown = (is_reduce | is_u1) & ~hit
+        whole = (kind == BookEventKind.DELETE) | (kind == BookEventKind.REPLACE)
+        cut = Signal(32)
+        m.d.comb += cut.eq(Mux(whole | (ev.shares >= found.shares), found.shares, ev.shares))
+        left = found.shares - cut
+
+        # Order table write: an insert, or the order's remaining shares (gone at zero).
+        new_entry = Signal(order_entry)
+        write_table = Mux(insert, free_table, hit_table)
+        write_way = Mux(insert, free_way, hit_way)
+        with m.If(insert):
+            m.d.comb += [new_entry.valid.eq(1), new_entry.tag.eq(tag1),
+                         new_entry.slot.eq(add_slot), new_entry.side.eq(add_side),
+                         new_entry.bucket.eq(offset[shift:shift + level_bits]),
+                         new_entry.shares.eq(ev.shares)]
+        with m.Else():
+            m.d.comb += [new_entry.eq(found), new_entry.shares.eq(left),
+                         new_entry.valid.eq(left != 0)]
+        writes = insert | removing
+        for t, w in flat:
+            port = order_wr[t][w]
+            m.d.comb += [port.en.eq(writes & (write_table == t) & (write_way == w)),
+                         port.addr.eq(sets1[t]), port.data.eq(new_entry)]
+        m.d.sync += [fw_en.eq(writes), fw_table.eq(write_table), fw_way.eq(write_way),
+                     fw_set.eq(Mux(write_table, sets1[1], sets1[0])), fw_data.eq(new_entry)]
+
+        # What S2 does: a level change, then (except for a U's first half) a BBO evaluation.
+        level_op = insert | (removing & (cut != 0))
+        evaluate = (level_op & ~is_u1) | (is_u2 & u_hit)
+        is_state = v1 & (kind == BookEventKind.TRADING_STATE) & subscribed
+        is_directory = v1 & (kind == BookEventKind.DIRECTORY) & subscribed
+        op_slot = Mux(insert | is_u2, add_slot, Mux(removing, found.slot, symbol_slot))
+        op_side = Mux(insert | is_u2, add_side, found.side)
+        with m.If(is_state):
+            m.d.sync += state[symbol_slot].eq(ev.code)
+        with m.If(is_directory):
+            m.d.sync += [stock[symbol_slot].eq(ev.stock),
+                         named.bit_select(symbol_slot, 1).eq(1)]
+        lost = out_of_window | overflow
+        m.d.comb += update_rd.addr.eq(Cat(Mux(insert, offset[shift:shift + level_bits],
+                                              found.bucket), op_side, op_slot))
+
+        v2, level2, evaluate2, state2, add2 = (Signal(name=n) for n in
+                                               ("v2", "level2", "evaluate2", "state2", "add2"))
+        slot2, side2 = Signal(slot_bits), Signal()
+        bucket2, offset2, amount2 = Signal(level_bits), Signal(level_entry.size - 32), Signal(32)
+        # The slot's identity as this message finds it (a later R or H must not show through).
+        meta2 = Signal(data.StructLayout({"index": 48, "ingress_cycle": 64, "locate": 16,
+                                          "stock": 64, "named": 1, "state": 8}))
+        m.d.sync += [v2.eq(v1), level2.eq(level_op), evaluate2.eq(evaluate),
+                     state2.eq(is_state), add2.eq(insert), slot2.eq(op_slot),
+                     side2.eq(op_side),
+                     bucket2.eq(Mux(insert, offset[shift:shift + level_bits], found.bucket)),
+                     offset2.eq(offset[:len(offset2)] if shift else 0),
+                     amount2.eq(Mux(insert, ev.shares, cut)),
+                     meta2.index.eq(op1.feed.index),
+                     meta2.ingress_cycle.eq(op1.feed.ingress_cycle),
+                     meta2.locate.eq(Mux(learn, ev.locate, slot_locate[op_slot])),
+                     meta2.stock.eq(stock[op_slot]), meta2.named.eq(named.bit_select(op_slot, 1)),
+                     meta2.state.eq(Mux(is_state, ev.code, state[op_slot]))]
+
+        # --- S2: the level and its bitmap ---------------------------------------------------------
+        lv_en = Signal()
+        lv_addr = Signal(range(level_depth))
+        lv_data = Signal(level_entry)
+        addr2 = Cat(bucket2, side2, slot2)
+        level = Signal(level_entry)
+        m.d.comb += level.eq(Mux(lv_en & (lv_addr == addr2), lv_data, update_rd.data))
+        total = Signal(33)
+        m.d.comb += total.eq(Mux(add2, level.shares + amount2, level.shares - amount2))
+        conflict = level2 & add2 & (level.shares != 0) & (level.offset != offset2)
+        too_big = level2 & add2 & total[32]
+        applied = level2 & ~conflict & ~too_big
+        written = Signal(level_entry)
+        m.d.comb += [written.offset.eq(Mux(total[:32] == 0, 0, Mux(add2, offset2, level.offset))),
+                     written.shares.eq(total[:32])]
+        for port in (update_wr, best_wr):
+            m.d.comb += [port.en.eq(applied), port.addr.eq(addr2), port.data.eq(written)]
+        m.d.sync += [lv_en.eq(applied), lv_addr.eq(addr2), lv_data.eq(written)]
+        m.d.comb += bitmap_rd.addr.eq(Cat(side2, slot2))
+        row = Signal(levels)
+        m.d.comb += row.eq(bitmap_rd.data)
+        row_after = Signal(levels)
+        m.d.comb += row_after.eq(row)
+        with m.If(applied):
+            m.d.comb += row_after.bit_select(bucket2, 1).eq(total[:32] != 0)
+        m.d.comb += [bitmap_wr.en.eq(applied), bitmap_wr.addr.eq(Cat(side2, slot2)),
+                     bitmap_wr.data.eq(row_after)]
+
+        # Unreliable: set by this micro-op's drops (S1 and S2), cleared by the host (a set in
+        # the same cycle wins); every update carries the flag as its own message left it.
+        lost_r, lost_slot_r = Signal(), Signal(slot_bits)
+        m.d.sync += [lost_r.eq(lost), lost_slot_r.eq(add_slot)]
+        sets = Signal(slots)
+        m.d.comb += sets.eq(Mux(lost_r, 1 << lost_slot_r, 0)
+                            | Mux(conflict | too_big, 1 << slot2, 0)
+                            | Mux(dropped, (1 << slots) - 1, 0))
+        unreliable_next = (unreliable & ~self.clear_unreliable) | sets
+        m.d.sync += unreliable.eq(unreliable_next)
+
+        v3, evaluate3, state3 = Signal(), Signal(), Signal()
+        slot3, side3 = Signal(slot_bits), Signal()
+        row3 = Signal(levels)
+        meta3 = Signal.like(meta2)
+        flag3 = Signal()
+        m.d.sync += [v3.eq(v2), evaluate3.eq(evaluate2), state3.eq(state2), slot3.eq(slot2),
+                     side3.eq(side2), row3.eq(row_after), meta3.eq(meta2),
+                     flag3.eq(unreliable_next.bit_select(slot2, 1))]
+
+        # --- S3: the side's best bucket, and its level read -----------------------------------------
+        # Bids (side 0): the highest occupied bucket; asks: the lowest.
+        bid_any, bid_best = _best(row3, highest=True)
+        ask_any, ask_best = _best(row3, highest=False)
+        best3 = Mux(side3, ask_best, bid_best)
+        any3 = Mux(side3, ask_any, bid_any)
+        m.d.comb += best_rd.addr.eq(Cat(best3, side3, slot3))
+
+        v4, evaluate4, state4, any4, side4, flag4 = (Signal(name=n) for n in (
+            "v4", "evaluate4", "state4", "any4", "side4", "flag4"))
+        slot4, best4 = Signal(slot_bits), Signal(level_bits)
+        meta4 = Signal.like(meta2)
+        m.d.sync += [v4.eq(v3), evaluate4.eq(evaluate3), state4.eq(state3), any4.eq(any3),
+                     side4.eq(side3), flag4.eq(flag3), slot4.eq(slot3), best4.eq(best3),
+                     meta4.eq(meta3)]
+
+        # --- S4: the BBO, against the one last published -------------------------------------------
+        best_level = Signal(level_entry)
+        m.d.comb += best_level.eq(best_rd.data)
+        price = Signal(32)
+        m.d.comb += price.eq(base[slot4] + (best4 << shift) + (best_level.offset if shift else 0))
+        before = Signal(bbo_layout)
+        m.d.comb += before.eq(published[slot4])
+        after = Signal(bbo_layout)
+        side_price = Mux(any4, price, 0)
+        side_shares = Mux(any4, best_level.shares, 0)
+        m.d.comb += after.eq(before)
+        with m.If(side4):
+            m.d.comb += [after.ask_price.eq(side_price), after.ask_shares.eq(side_shares)]
+        with m.Else():
+            m.d.comb += [after.bid_price.eq(side_price), after.bid_shares.eq(side_shares)]
+        changed = evaluate4 & (after.as_value() != before.as_value())
+        with m.If(changed):
+            m.d.sync += published[slot4].eq(after)
+
+        out = self.o_update
+        m.d.sync += [out.valid.eq(changed | state4),
+                     out.p.locate.eq(meta4.locate), out.p.slot.eq(slot4),
+                     out.p.bid_price.eq(after.bid_price), out.p.bid_shares.eq(after.bid_shares),
+                     out.p.ask_price.eq(after.ask_price), out.p.ask_shares.eq(after.ask_shares),
+                     out.p.stock.eq(meta4.stock), out.p.named.eq(meta4.named),
+                     out.p.state.eq(meta4.state), out.p.unreliable.eq(flag4),
+                     out.p.bbo_changed.eq(changed), out.p.state_changed.eq(state4),
+                     out.p.index.eq(meta4.index), out.p.ingress_cycle.eq(meta4.ingress_cycle)]
+
+        # --- counters and status -------------------------------------------------------------------
+        count_events(m, self.counters, {
+            "events": incoming,
+            "bbo_updates": changed,
+            "state_updates": state4,
+            "duplicate_ref": duplicate,
+            "empty_add": empty,
+            "unknown_ref": unknown,
+            "unsubscribed": v1 & ~op1.second & ~subscribed & (
+                (kind == BookEventKind.ADD) | (kind == BookEventKind.TRADING_STATE)
+                | (kind == BookEventKind.DIRECTORY)),
+            "order_overflow": overflow,
+            "price_out_of_window": out_of_window,
+            "level_conflict": conflict,
+            "level_overflow": too_big,
+            "queue_overflow": dropped,
+        })
+        m.d.comb += [self.unreliable.eq(unreliable), self.slots_used.eq(next_slot)]
+        return m
