@@ -51,6 +51,7 @@ from amaranth.lib.wiring import In, Out
 from hw.rtl.csr import COUNTER_BITS, Register, count_events
 from hw.rtl.records import BookEventKind, BookUpdate, FeedEvent
 
+DEFAULT_SLOTS = 32
 TABLES = 2
 WAYS = 4
 QUEUE = 4
@@ -141,7 +142,7 @@ class BookBuilder(wiring.Component):
     units), `locate_bits` (locates below 2**locate_bits can be subscribed).
     """
 
-    def __init__(self, *, slots: int = 32, order_sets: int = 1024, levels: int = 128,
+    def __init__(self, *, slots: int = DEFAULT_SLOTS, order_sets: int = 1024, levels: int = 256,
                  bucket_shift: int = 6, locate_bits: int = 14):
         for name, value in (("order_sets", order_sets), ("levels", levels)):
             if value < 2 or value & (value - 1):

@@ -18,8 +18,10 @@ REGISTERS = (
     Register("cycle", 64, "ro", "free-running cycle counter of the fast path (156.25 MHz); "
              "events carry the value it had when their frame's first beat came in"),
 )
-REGMAP = RegisterMap([("ingress", REGISTERS), ("net", netfilter.REGISTERS),
-                      ("mold", moldudp64.REGISTERS), ("itch", itch.REGISTERS)])
+#: The ingress's register blocks (a design that contains the ingress extends this list).
+BLOCKS = (("ingress", REGISTERS), ("net", netfilter.REGISTERS), ("mold", moldudp64.REGISTERS),
+          ("itch", itch.REGISTERS))
+REGMAP = RegisterMap(BLOCKS)
 ADDR_WIDTH = 16
 #: Cycles from the beat carrying a message's last byte into `i_frame` to its event on `o_event`.
 LATENCY = 4
@@ -36,21 +38,31 @@ class Ingress(wiring.Component):
     monitoring (valid without ready).
     Reset: the filter's destination is 0.0.0.0:0, so nothing passes until the host writes
     `net_dst_ip`/`net_dst_port`; no MoldUDP64 session is learned.
+
+    Registers: on its own, the ingress serves `REGMAP` on its `csr` port. A design that
+    contains it passes `bank=`, a CsrBank of a map that includes `BLOCKS` (which that design
+    elaborates); the ingress then has no `csr` port and uses the bank's registers.
     """
 
-    i_frame: In(stream.Signature(FrameBeat))
-    o_event: Out(stream.Signature(FeedEvent))
-    o_payload: Out(stream.Signature(PayloadBeat))
-    stale: Out(1)
-    csr: In(CsrBus(ADDR_WIDTH))
+    def __init__(self, bank: CsrBank | None = None):
+        self._bank = bank
+        ports = {"i_frame": In(stream.Signature(FrameBeat)),
+                 "o_event": Out(stream.Signature(FeedEvent)),
+                 "o_payload": Out(stream.Signature(PayloadBeat)),
+                 "stale": Out(1)}
+        if bank is None:
+            ports["csr"] = In(CsrBus(ADDR_WIDTH))
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.bank = bank = CsrBank(REGMAP, ADDR_WIDTH)
+        bank = self._bank
+        if bank is None:
+            m.submodules.bank = bank = CsrBank(REGMAP, ADDR_WIDTH)
+            wiring.connect(m, csr=wiring.flipped(self.csr), bank=bank.bus)
         m.submodules.net = net = netfilter.NetFilter()
         m.submodules.mold = mold = moldudp64.MoldUDP64()
         m.submodules.decoder = decoder = itch.ItchDecoder()
-        wiring.connect(m, csr=wiring.flipped(self.csr), bank=bank.bus)
         wiring.connect(m, mac=wiring.flipped(self.i_frame), filter=net.i_frame)
         wiring.connect(m, filter=net.o_payload, mold=mold.i_payload)
         wiring.connect(m, mold=mold.o_message, decoder=decoder.i_message)

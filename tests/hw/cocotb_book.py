@@ -20,7 +20,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
-from hw.rtl.book import LATENCY, BookBuilder, BookCounters
+from hw.rtl.book import LATENCY, QUEUE, BookBuilder, BookCounters
 from hw.rtl.records import BookEvent, BookEventKind, BookUpdate, FeedEvent, Side, pack, unpack
 from hw.tb.book import BookReference
 from sw.feed import itch
@@ -75,16 +75,25 @@ class TB:
 
     async def send(self, items, *, spaced: bool = True):
         """Drive events (None = an idle cycle, SKIP = an index with no event), one per clock.
-        `spaced`: an idle cycle after every U, as the wire guarantees (a U is 37 bytes);
-        otherwise U's go back to back."""
+        `spaced`: an idle cycle after every U, as the wire guarantees (a U is 37 bytes).
+        Otherwise U's go back to back with other events, and the issue queue holds their second
+        halves: the testbench keeps its own count of the queue and idles only when it would
+        overflow (the wire never gets there: hw/rtl/book.py)."""
+        queued = 0
         for ev in items:
             if ev is SKIP:
                 self.index += 1
                 continue
             await FallingEdge(self.dut.clk)
+            if ev is not None and ev[0] == K.REPLACE and queued >= QUEUE - 1:
+                self.dut.i_event__valid.value = 0          # let the queue drain one
+                queued -= 1
+                await FallingEdge(self.dut.clk)
             if ev is None:
                 self.dut.i_event__valid.value = 0
+                queued = max(0, queued - 1)
                 continue
+            queued += ev[0] == K.REPLACE
             index, cycle = self.index, 1000 + self.cycle
             self.index += 1
             self.dut.i_event__valid.value = 1
@@ -94,6 +103,7 @@ class TB:
             if spaced and ev[0] == K.REPLACE:
                 await FallingEdge(self.dut.clk)
                 self.dut.i_event__valid.value = 0
+                queued = max(0, queued - 1)
         await FallingEdge(self.dut.clk)
         self.dut.i_event__valid.value = 0
         for _ in range(LATENCY + 8):
