@@ -27,7 +27,8 @@ bench: setup
 	$(PY) -m pip install --quiet -e '.[dev,fpga]'
 	$(PY) bench/run.py
 	$(PY) bench/rtl.py
-	$(PY) bitstreams/fmax.py ingress --seeds 5
+	$(PY) bench/book.py
+	$(PY) bitstreams/fmax.py ingress book --seeds 5
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -6,7 +6,7 @@ fast path's 156.25 MHz) -> nextpnr's JSON report. The block is wrapped in a timi
 registers every input and output, as the MAC and the host bridge would on a real board, so the
 figure is the block's own register-to-register Fmax, not pin-to-pin.
 
-    python bitstreams/fmax.py [ingress] [--seeds N]
+    python bitstreams/fmax.py [ingress|book|marketdata ...] [--seeds N]
 
 Prints Fmax (MHz) against the 156.25 MHz target and the utilisation nextpnr reports, for placer
 seeds 1..N (nextpnr's result varies by seed; a board build sweeps seeds and keeps the best, so
@@ -78,9 +78,11 @@ class Registered(wiring.Component):
 
 
 def blocks():
+    from hw.rtl.book import BookBuilder
     from hw.rtl.ingress import Ingress
+    from hw.rtl.marketdata import MarketData
 
-    return {"ingress": Ingress}
+    return {"ingress": Ingress, "book": BookBuilder, "marketdata": MarketData}
 
 
 def synthesise(block: str) -> Path:

@@ -255,7 +255,7 @@ class BookBuilder(wiring.Component):
                 m.d.comb += order_rd[t][w].addr.eq(_set_index(key0, set_bits, t))
         m.d.comb += locate_rd.addr.eq(op0.feed.event.locate[:self.locate_bits])
 
-        # --- S1: orders and slot -----------------------------------------------------------------
+        # --- S1: orders and slot ----------------------------------------------------------------
         v1 = Signal()
         op1 = Signal(op_layout)
         key1 = Signal(64)
@@ -411,7 +411,7 @@ class BookBuilder(wiring.Component):
                      meta2.stock.eq(stock[op_slot]), meta2.named.eq(named.bit_select(op_slot, 1)),
                      meta2.state.eq(Mux(is_state, ev.code, state[op_slot]))]
 
-        # --- S2: the level and its bitmap ---------------------------------------------------------
+        # --- S2: the level and its bitmap -------------------------------------------------------
         lv_en = Signal()
         lv_addr = Signal(range(level_depth))
         lv_data = Signal(level_entry)
@@ -459,7 +459,7 @@ class BookBuilder(wiring.Component):
                      side3.eq(side2), row3.eq(row_after), meta3.eq(meta2),
                      flag3.eq(unreliable_next.bit_select(slot2, 1))]
 
-        # --- S3: the side's best bucket, and its level read -----------------------------------------
+        # --- S3: the side's best bucket, and its level read -------------------------------------
         # Bids (side 0): the highest occupied bucket; asks: the lowest.
         bid_any, bid_best = _best(row3, highest=True)
         ask_any, ask_best = _best(row3, highest=False)
@@ -475,7 +475,7 @@ class BookBuilder(wiring.Component):
                      side4.eq(side3), flag4.eq(flag3), slot4.eq(slot3), best4.eq(best3),
                      meta4.eq(meta3)]
 
-        # --- S4: the BBO, against the one last published -------------------------------------------
+        # --- S4: the BBO, against the one last published ----------------------------------------
         best_level = Signal(level_entry)
         m.d.comb += best_level.eq(best_rd.data)
         price = Signal(32)
@@ -504,7 +504,7 @@ class BookBuilder(wiring.Component):
                      out.p.bbo_changed.eq(changed), out.p.state_changed.eq(state4),
                      out.p.index.eq(meta4.index), out.p.ingress_cycle.eq(meta4.ingress_cycle)]
 
-        # --- counters and status -------------------------------------------------------------------
+        # --- counters and status ----------------------------------------------------------------
         count_events(m, self.counters, {
             "events": incoming,
             "bbo_updates": changed,

@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from hw.rtl.book import TABLES, WAYS, BookBuilder as RtlBook, set_indexes
+from hw.rtl.book import TABLES, WAYS, set_indexes
+from hw.rtl.book import BookBuilder as RtlBook
 from hw.rtl.records import BookEventKind
 from sw.model.book import EMPTY_BBO, BookBuilder
 
@@ -100,7 +101,7 @@ class BookReference:
         book = self.model.books.get(locate)
         levels = book.levels[side] if book else {}
         shift = self.cap.bucket_shift
-        for other, total in levels.items():
+        for other in levels:
             if other != price and (other - self.base[slot]) >> shift == bucket:
                 self._lose(slot, "level_conflict", index, unpredictable=True)
                 return True

@@ -15,6 +15,8 @@ campaign for the small build (symbols, orders and prices beyond capacity).
 import json
 import os
 import random
+import time
+from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
@@ -127,10 +129,10 @@ class TB:
 
         got = [(c, u) for c, u in self.updates if predictable(u)]
         exp = [u for u in want.updates if predictable(u)]
-        for c, u in self.updates:
+        for _, u in self.updates:
             if not predictable(u):
                 assert u["unreliable"], f"update of unreliable slot {u['slot']} not flagged: {u}"
-        for n, ((cycle, g), e) in enumerate(zip(got, exp)):
+        for n, ((cycle, g), e) in enumerate(zip(got, exp, strict=False)):  # lengths below
             if g != e:
                 diff = {k: (g[k], e[k]) for k in g if g[k] != e[k]}
                 raise AssertionError(f"update {n} (message {e['index']}): got != expected "
@@ -177,13 +179,26 @@ async def generated_market_back_to_back(dut):
     LATENCY cycles."""
     tb = TB(dut)
     await tb.reset()
+    started, wall = tb.cycle, time.perf_counter()
     await send_market(tb, market_events(24, int(12_000 * SCALE), SEED))
+    cycles, seconds = tb.cycle - started, time.perf_counter() - wall
     counters = tb.check()
     live = len(tb.ref.model.orders)
     assert counters["bbo_updates"] > 1000 and live > 1000, (counters, live)
     assert not tb.ref.unreliable, "the default capacity holds this market"
     dut._log.info(f"{counters['events']} events, {counters['bbo_updates']} BBO updates, "
                   f"{live} live orders at the end")
+    if os.environ.get("NERVE_BENCH_OUT"):          # bench/book.py reads the figures
+        kinds = [kind for _, kind in tb.driven.values()]
+        latency: dict[str, list[int]] = {}
+        for cycle, u in tb.updates:
+            driven, kind = tb.driven[u["index"]]
+            latency.setdefault(K(kind).name, []).append(cycle - driven)
+        Path(os.environ["NERVE_BENCH_OUT"]).write_text(json.dumps({
+            "events": len(kinds), "replaces": kinds.count(K.REPLACE),
+            "cycles": cycles - LATENCY - 8, "seconds": seconds,
+            "bbo_updates": counters["bbo_updates"], "live_orders": live,
+            "latency": {k: [min(v), max(v), len(v)] for k, v in latency.items()}}))
 
 
 @cocotb.test()
