@@ -343,6 +343,7 @@ class BookBuilder(wiring.Component):
         offset = Signal(33)
         m.d.comb += offset.eq(ev.price - slot_base)
         in_window = ~offset[32] & ((offset[:32] >> (shift + level_bits)) == 0)
+        add_bucket = offset[shift:shift + level_bits]
         out_of_window = try_insert & ~in_window
         overflow = try_insert & in_window & table_full
         insert = try_insert & in_window & ~table_full
@@ -363,7 +364,7 @@ class BookBuilder(wiring.Component):
         with m.If(insert):
             m.d.comb += [new_entry.valid.eq(1), new_entry.tag.eq(tag1),
                          new_entry.slot.eq(add_slot), new_entry.side.eq(add_side),
-                         new_entry.bucket.eq(offset[shift:shift + level_bits]),
+                         new_entry.bucket.eq(add_bucket),
                          new_entry.shares.eq(ev.shares)]
         with m.Else():
             m.d.comb += [new_entry.eq(found), new_entry.shares.eq(left),
@@ -389,8 +390,8 @@ class BookBuilder(wiring.Component):
             m.d.sync += [stock[symbol_slot].eq(ev.stock),
                          named.bit_select(symbol_slot, 1).eq(1)]
         lost = out_of_window | overflow
-        m.d.comb += update_rd.addr.eq(Cat(Mux(insert, offset[shift:shift + level_bits],
-                                              found.bucket), op_side, op_slot))
+        op_bucket = Mux(insert, add_bucket, found.bucket)
+        m.d.comb += update_rd.addr.eq(Cat(op_bucket, op_side, op_slot))
 
         v2, level2, evaluate2, state2, add2 = (Signal(name=n) for n in
                                                ("v2", "level2", "evaluate2", "state2", "add2"))
@@ -402,7 +403,7 @@ class BookBuilder(wiring.Component):
         m.d.sync += [v2.eq(v1), level2.eq(level_op), evaluate2.eq(evaluate),
                      state2.eq(is_state), add2.eq(insert), slot2.eq(op_slot),
                      side2.eq(op_side),
-                     bucket2.eq(Mux(insert, offset[shift:shift + level_bits], found.bucket)),
+                     bucket2.eq(op_bucket),
                      offset2.eq(offset[:len(offset2)] if shift else 0),
                      amount2.eq(Mux(insert, ev.shares, cut)),
                      meta2.index.eq(op1.feed.index),
@@ -512,9 +513,7 @@ class BookBuilder(wiring.Component):
             "duplicate_ref": duplicate,
             "empty_add": empty,
             "unknown_ref": unknown,
-            "unsubscribed": v1 & ~op1.second & ~subscribed & (
-                (kind == BookEventKind.ADD) | (kind == BookEventKind.TRADING_STATE)
-                | (kind == BookEventKind.DIRECTORY)),
+            "unsubscribed": names_symbol & ~subscribed,
             "order_overflow": overflow,
             "price_out_of_window": out_of_window,
             "level_conflict": conflict,

@@ -19,34 +19,31 @@ class CsrMaster:
         self.dut.csr__w_stb.value = 0
         self.dut.csr__r_stb.value = 0
 
+    async def _access(self, address: int, strobe, data: int = 0) -> None:
+        """One bus access: the strobe for one cycle, then the bank's latency."""
+        await FallingEdge(self.dut.clk)
+        self.dut.csr__addr.value = address
+        self.dut.csr__w_data.value = data
+        strobe.value = 1
+        await RisingEdge(self.dut.clk)
+        await FallingEdge(self.dut.clk)
+        strobe.value = 0
+        for _ in range(_LATENCY - 1):
+            await RisingEdge(self.dut.clk)
+            await FallingEdge(self.dut.clk)
+
     async def write(self, name: str, value: int) -> None:
         """Word by word, least significant first (a wide rw register changes on the last)."""
         placed = self.regmap[name]
         for word in range(placed.register.words):
-            await FallingEdge(self.dut.clk)
-            self.dut.csr__addr.value = placed.address + word
-            self.dut.csr__w_data.value = (value >> (WORD_BITS * word)) & _MASK
-            self.dut.csr__w_stb.value = 1
-            await RisingEdge(self.dut.clk)
-            await FallingEdge(self.dut.clk)
-            self.dut.csr__w_stb.value = 0
-            for _ in range(_LATENCY - 1):
-                await RisingEdge(self.dut.clk)
-                await FallingEdge(self.dut.clk)
+            await self._access(placed.address + word, self.dut.csr__w_stb,
+                               (value >> (WORD_BITS * word)) & _MASK)
 
     async def read(self, name: str) -> int:
         """Word 0 first, which latches a wide read-only register: a consistent snapshot."""
         placed = self.regmap[name]
         value = 0
         for word in range(placed.register.words):
-            await FallingEdge(self.dut.clk)
-            self.dut.csr__addr.value = placed.address + word
-            self.dut.csr__r_stb.value = 1
-            await RisingEdge(self.dut.clk)
-            await FallingEdge(self.dut.clk)
-            self.dut.csr__r_stb.value = 0
-            for _ in range(_LATENCY - 1):
-                await RisingEdge(self.dut.clk)
-                await FallingEdge(self.dut.clk)
+            await self._access(placed.address + word, self.dut.csr__r_stb)
             value |= self.dut.csr__r_data.value.to_unsigned() << (WORD_BITS * word)
         return value

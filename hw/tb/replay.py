@@ -25,7 +25,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from hw.rtl import book
-from hw.rtl.marketdata import LATENCY, REGMAP, MarketData
+from hw.rtl.marketdata import BOOK, LATENCY, REGMAP, MarketData
 from hw.rtl.records import BookUpdate, FrameBeat, pack, unpack
 from hw.tb import sim
 from hw.tb.csr import CsrMaster
@@ -59,7 +59,7 @@ def symbol_text(update: dict) -> str:
 def replay_rtl(feed_path: Path, out_dir: Path, *, dst: UdpEndpoint = UdpEndpoint(),
                progress=None) -> dict:
     """Replay `feed_path` through the RTL; writes out_dir/bbo.csv and summary.json."""
-    from sw.model.replay import Feed, _write_csv
+    from sw.model.replay import Feed, write_csv
 
     feed = Feed.open(feed_path)
     frames = feed_frames(feed.data, feed.kind, dst)
@@ -81,7 +81,7 @@ def replay_rtl(feed_path: Path, out_dir: Path, *, dst: UdpEndpoint = UdpEndpoint
     updates = [json.loads(line) for line in lines[:-1]]
     rows = [BboRow(u["index"], u["locate"], symbol_text(u), u["bid_price"], u["bid_shares"],
                    u["ask_price"], u["ask_shares"]) for u in updates if u["bbo_changed"]]
-    _write_csv(out_dir / "bbo.csv", BboRow._fields, rows)
+    write_csv(out_dir / "bbo.csv", BboRow._fields, rows)
     summary = {
         "backend": "rtl",
         "frames": len(frames),
@@ -91,7 +91,8 @@ def replay_rtl(feed_path: Path, out_dir: Path, *, dst: UdpEndpoint = UdpEndpoint
         "cycles": counters["cycles"],
         "build_s": round(built - started, 1),
         "simulate_s": round(time.perf_counter() - built, 1),
-        "unreliable_slots": [s for s in range(32) if counters["book_unreliable"] >> s & 1],
+        "unreliable_slots": [s for s in range(BOOK["slots"])
+                             if counters["book_unreliable"] >> s & 1],
         "registers": {k: v for k, v in counters.items() if k != "cycles"},
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -125,9 +125,9 @@ def cmd_replay_rtl(args: argparse.Namespace) -> int:
     print(f"  BBO updates: {summary['bbo_updates']:,}; trading state updates: "
           f"{summary['state_updates']:,}; symbols: {regs['book_slots_used']}")
     print(f"  feed:        {regs['mold_gaps']} gaps, {regs['itch_malformed']} malformed messages")
-    lost = {k[5:]: v for k, v in regs.items()
-            if k[5:] in ("unsubscribed", "order_overflow", "price_out_of_window",
-                         "level_conflict", "level_overflow", "queue_overflow") and v}
+    lost = {name: regs[f"book_{name}"] for name in (
+        "unsubscribed", "order_overflow", "price_out_of_window", "level_conflict",
+        "level_overflow", "queue_overflow") if regs[f"book_{name}"]}
     if summary["unreliable_slots"] or lost:
         print(f"  WARNING: the feed left the book's capacity ({lost}; unreliable slots "
               f"{summary['unreliable_slots']}): bbo.csv differs from the model for those "

@@ -177,7 +177,7 @@ def replay(feed_path: Path, out_dir: Path, *, limits: Limits | None = None,
     return ReplayResult(fast, out_dir)
 
 
-def _write_csv(path: Path, header: tuple[str, ...], rows) -> None:
+def write_csv(path: Path, header: tuple[str, ...], rows) -> None:
     with path.open("w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(header)
@@ -186,8 +186,8 @@ def _write_csv(path: Path, header: tuple[str, ...], rows) -> None:
 
 def write_outputs(fast: FastPath, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_csv(out_dir / "bbo.csv", BboRow._fields, fast.out.bbo)
-    _write_csv(out_dir / "orders.csv", OrderRow._fields, fast.out.orders)
-    _write_csv(out_dir / "rejects.csv", RejectRow._fields, fast.out.rejects)
+    write_csv(out_dir / "bbo.csv", BboRow._fields, fast.out.bbo)
+    write_csv(out_dir / "orders.csv", OrderRow._fields, fast.out.orders)
+    write_csv(out_dir / "rejects.csv", RejectRow._fields, fast.out.rejects)
     (out_dir / "orders.fix").write_bytes(b"".join(fast.out.fix))
     (out_dir / "summary.json").write_text(json.dumps(fast.summary(), indent=2) + "\n")

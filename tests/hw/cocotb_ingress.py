@@ -24,6 +24,7 @@ from hw.rtl.csr import COUNTER_BITS
 from hw.rtl.ingress import LATENCY, REGMAP
 from hw.rtl.netfilter import NetFilterCounters
 from hw.rtl.records import BookEvent, FeedEvent, FrameBeat, PayloadBeat, pack, unpack
+from hw.tb.csr import CsrMaster
 from hw.tb.feed import ingress_reference
 from hw.tb.frames import Beat, beats_of, expected, with_idle
 from hw.tb.netfilter import DST, PacketCollector, good, with_ip_header, with_options
@@ -41,6 +42,7 @@ class TB:
         self.dut = dut
         self.cycle = 0
         self.collector = PacketCollector()
+        self.csr = CsrMaster(dut, REGMAP)
         self.filter_latencies: list[int] = []
         self.driven: list[int] = []        # cycle each beat was driven, over every send()
         self.events: list[tuple[int, dict, int]] = []   # (cycle, FeedEvent fields, stale)
@@ -60,46 +62,13 @@ class TB:
     async def reset(self, dst=DST):
         self.dut.rst.value = 1
         self.dut.i_frame__valid.value = 0
-        self.dut.csr__w_stb.value = 0
-        self.dut.csr__r_stb.value = 0
+        self.csr.idle()
         for _ in range(2):
             await self.edge()
         await FallingEdge(self.dut.clk)
         self.dut.rst.value = 0
-        await self.write("net_dst_ip", dst.ip_int)
-        await self.write("net_dst_port", dst.port)
-
-    async def write(self, name: str, value: int):
-        """Write a register through the CSR bus, word by word (least significant first)."""
-        placed = REGMAP[name]
-        for word in range(placed.register.words):
-            await FallingEdge(self.dut.clk)
-            self.dut.csr__addr.value = placed.address + word
-            self.dut.csr__w_data.value = (value >> (32 * word)) & 0xFFFFFFFF
-            self.dut.csr__w_stb.value = 1
-            await self.edge()
-            await FallingEdge(self.dut.clk)
-            self.dut.csr__w_stb.value = 0
-            for _ in range(2):                # applied three cycles after the strobe
-                await self.edge()
-                await FallingEdge(self.dut.clk)
-
-    async def read(self, name: str) -> int:
-        """Read a register through the CSR bus (word 0 first: snapshot of wide counters)."""
-        placed = REGMAP[name]
-        value = 0
-        for word in range(placed.register.words):
-            await FallingEdge(self.dut.clk)
-            self.dut.csr__addr.value = placed.address + word
-            self.dut.csr__r_stb.value = 1
-            await self.edge()
-            await FallingEdge(self.dut.clk)
-            self.dut.csr__r_stb.value = 0
-            for _ in range(2):                # read latency: 3 cycles
-                await self.edge()
-                await FallingEdge(self.dut.clk)
-            value |= self.dut.csr__r_data.value.to_unsigned() << (32 * word)
-        return value
+        await self.csr.write("net_dst_ip", dst.ip_int)
+        await self.csr.write("net_dst_port", dst.port)
 
     async def send(self, items):
         """Drive beats (None = idle cycle), one per clock; collect outputs as they come.
@@ -135,7 +104,7 @@ class TB:
             previous = item
 
     async def counters(self) -> dict[str, int]:
-        return {name: await self.read(f"net_{name}") for name, _ in NetFilterCounters}
+        return {name: await self.csr.read(f"net_{name}") for name, _ in NetFilterCounters}
 
 
 async def check(tb: TB, beats: list[Beat], clear_stale_at: frozenset[int] = frozenset()):
@@ -150,7 +119,7 @@ async def check(tb: TB, beats: list[Beat], clear_stale_at: frozenset[int] = froz
     for n, (g, e) in enumerate(zip(got, exp, strict=True)):
         assert g == e, f"packet {n}: {g!r} != {e!r}"
     counters = await tb.counters()
-    assert await tb.read("csr_bad_writes") == 0
+    assert await tb.csr.read("csr_bad_writes") == 0
     for name, _ in NetFilterCounters:
         assert counters[name] == want.counters.get(name, 0), (name, counters, want.counters)
     latencies = await check_events(tb, beats, clear_stale_at)
@@ -180,11 +149,11 @@ async def check_events(tb: TB, beats: list[Beat], clear_stale_at=frozenset()):
         latencies[exp.msg_type].append(latency)
     for name, _ in moldudp64.MoldCounters:
         want_value = ref.counters.get(name, 0) % (1 << COUNTER_BITS)
-        assert await tb.read(f"mold_{name}") == want_value, name
+        assert await tb.csr.read(f"mold_{name}") == want_value, name
     for name, _ in itch.ItchCounters:
-        assert await tb.read(f"itch_{name}") == ref.counters.get(name, 0), name
-    assert await tb.read("mold_stale") == ref.stale
-    assert await tb.read("mold_expected") == ref.expected
+        assert await tb.csr.read(f"itch_{name}") == ref.counters.get(name, 0), name
+    assert await tb.csr.read("mold_stale") == ref.stale
+    assert await tb.csr.read("mold_expected") == ref.expected
     return latencies
 
 
@@ -309,8 +278,8 @@ async def fuzz_malformed_frames_and_beats(dut):
     assert (last["ref"], last["locate"], last["shares"]) == (99, 7, 100)
     drops = sum(v for k, v in want.counters.items() if k.startswith("drop_"))
     assert drops > 50 and want.counters["truncated"] > 5 and want.counters["aborted"] > 5
-    assert await tb.read("mold_bad_message_length") > 5
-    assert await tb.read("itch_malformed") > 0
+    assert await tb.csr.read("mold_bad_message_length") > 5
+    assert await tb.csr.read("itch_malformed") > 0
 
 
 @cocotb.test()
@@ -322,14 +291,14 @@ async def stale_is_cleared_through_its_register(dut):
     half = len(frames) // 2
     first = [b for f in frames[:half] for b in beats_of(f)]
     await tb.send(first)
-    stale_after_first = await tb.read("mold_stale")
-    await tb.write("mold_stale", 1)
-    assert await tb.read("mold_stale") == 0
+    stale_after_first = await tb.csr.read("mold_stale")
+    await tb.csr.write("mold_stale", 1)
+    assert await tb.csr.read("mold_stale") == 0
     second = [b for f in frames[half:] for b in beats_of(f)]
     await tb.send(second)
     await check(tb, first + second, clear_stale_at=frozenset({len(first)}))
-    assert stale_after_first or await tb.read("mold_stale")   # the gap fell in one half
-    assert await tb.read("mold_gaps") == 1
+    assert stale_after_first or await tb.csr.read("mold_stale")   # the gap fell in one half
+    assert await tb.csr.read("mold_gaps") == 1
 
 
 @cocotb.test()
@@ -338,20 +307,19 @@ async def nothing_passes_until_the_destination_is_configured(dut):
     tb = TB(dut)
     dut.rst.value = 1
     dut.i_frame__valid.value = 0
-    dut.csr__w_stb.value = 0
-    dut.csr__r_stb.value = 0
+    tb.csr.idle()
     await RisingEdge(dut.clk)
     await FallingEdge(dut.clk)
     dut.rst.value = 0
     frame = good(b"before configuration")
     await tb.send(beats_of(frame))
     assert tb.collector.packets == []
-    assert await tb.read("net_drop_wrong_dst_ip") == 1
-    await tb.write("net_dst_ip", DST.ip_int)
-    await tb.write("net_dst_port", DST.port)
-    assert await tb.read("net_dst_port") == DST.port
+    assert await tb.csr.read("net_drop_wrong_dst_ip") == 1
+    await tb.csr.write("net_dst_ip", DST.ip_int)
+    await tb.csr.write("net_dst_port", DST.port)
+    assert await tb.csr.read("net_dst_port") == DST.port
     await tb.send(beats_of(good(b"after")))
     assert tb.collector.packets == [(b"after", False)]
-    await tb.write("net_accepted", 5)       # read-only, 2 words: both ignored and counted
-    assert await tb.read("net_accepted") == 1
-    assert await tb.read("csr_bad_writes") == 2
+    await tb.csr.write("net_accepted", 5)       # read-only, 2 words: both ignored and counted
+    assert await tb.csr.read("net_accepted") == 1
+    assert await tb.csr.read("csr_bad_writes") == 2
