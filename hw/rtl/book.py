@@ -5,9 +5,12 @@ golden model's (`sw/model/book.py`, docs/golden-model.md) within the capacity be
 symbol is marked unreliable, loudly, and never silently wrong.
 
 Structures, each sized by a build parameter (docs/book.md has the block RAM costs):
-- Symbol slots: a locate -> slot table in block RAM. A locate gets the next free slot the first
-  time an R, an H or an add names it (learned, in feed order); once the slots run out, events of
-  further locates are ignored and counted (`unsubscribed`), as are locates beyond the table.
+- Symbol slots: a locate -> slot table in block RAM. The host subscribes a locate by writing it
+  to `subscribe` (it gets the next free slot; refused and counted in `subscribe_refused` when
+  the slots are used up or the locate is beyond the table; a locate already subscribed is left
+  as it is). While `learn` is 1 (its reset value) a locate also gets the next free slot the
+  first time an R, an H or an add names it, in feed order; with `learn` at 0 only the host's
+  list is built. Events of locates with no slot are ignored and counted (`unsubscribed`).
 - Order table, keyed by order ref: two tables of `order_sets` sets of `WAYS` ways in block RAM,
   each table indexed by its own hash of the ref (two-choice hashing: an add goes to the emptier
   of its two sets, which keeps sets from filling long before the table does). An entry holds the
@@ -61,7 +64,7 @@ STATE_TRADING = ord("T")
 
 COUNTERS = ("events", "bbo_updates", "state_updates", "duplicate_ref", "empty_add",
             "unknown_ref", "unsubscribed", "order_overflow", "price_out_of_window",
-            "level_conflict", "level_overflow", "queue_overflow")
+            "level_conflict", "level_overflow", "queue_overflow", "subscribe_refused")
 BookCounters = data.StructLayout({name: COUNTER_BITS for name in COUNTERS})
 
 _COUNTER_DOCS = {
@@ -71,12 +74,15 @@ _COUNTER_DOCS = {
     "duplicate_ref": "adds (A/F, or U's new order) whose ref is already live, ignored",
     "empty_add": "adds with zero shares or zero price, ignored",
     "unknown_ref": "E/C/X/D/U naming no live order, ignored",
-    "unsubscribed": "events of a locate with no slot (slots full, or locate beyond the table)",
+    "unsubscribed": "events of a locate with no slot (not subscribed while learn is 0, slots "
+                    "full, or locate beyond the table)",
     "order_overflow": "adds dropped because both their order sets were full (unreliable)",
     "price_out_of_window": "adds outside their symbol's price window, dropped (unreliable)",
     "level_conflict": "adds whose price bucket holds another price (unreliable)",
     "level_overflow": "adds that would take a level's aggregate past 2**32-1 (unreliable)",
     "queue_overflow": "events dropped by the issue queue (above line rate; all unreliable)",
+    "subscribe_refused": "host subscriptions refused: no free slot, locate beyond the table, "
+                         "or written again while the previous one waited (a learning cycle)",
 }
 
 
@@ -85,7 +91,11 @@ def registers(slots: int) -> tuple[Register, ...]:
     return (
         Register("unreliable", slots, "w1c", "per slot (bit n = slot n): the book left its "
                  "capacity and may be wrong, trading on it is blocked; write 1 to clear"),
-        Register("slots_used", 8, "ro", "symbol slots learned so far"),
+        Register("slots_used", 8, "ro", "symbol slots taken so far (subscribed or learned)"),
+        Register("learn", 1, "rw", "1: a locate gets the next free slot when the feed first "
+                 "names it (R, H or add); 0: only subscribed locates get slots", reset=1),
+        Register("subscribe", 16, "cmd", "write a stock locate to give it the next free slot "
+                 "(see subscribe_refused); reads as 0"),
         *(Register(name, COUNTER_BITS, "ro", doc) for name, doc in _COUNTER_DOCS.items()),
     )
 
@@ -165,6 +175,8 @@ class BookBuilder(wiring.Component):
             "i_event": In(stream.Signature(FeedEvent)),
             "o_update": Out(stream.Signature(BookUpdate)),
             "clear_unreliable": In(slots),
+            "learn": In(1, init=1),
+            "subscribe": In(stream.Signature(16)),
             "unreliable": Out(slots),
             "slots_used": Out(8),
             "counters": Out(BookCounters),
@@ -222,7 +234,7 @@ class BookBuilder(wiring.Component):
         next_slot = Signal(range(slots + 1))
 
         # --- issue: the queue's head, else the incoming event ---------------------------------
-        m.d.comb += self.i_event.ready.eq(1)
+        m.d.comb += [self.i_event.ready.eq(1), self.subscribe.ready.eq(1)]
         incoming = self.i_event.valid
         first, second = Signal(op_layout), Signal(op_layout)
         m.d.comb += [first.feed.eq(self.i_event.p), second.feed.eq(self.i_event.p),
@@ -306,18 +318,39 @@ class BookBuilder(wiring.Component):
         m.d.comb += known.eq(Mux(lw_en & (lw_locate == locate_low),
                                  Cat(Const(1, 1), lw_slot), locate_rd.data))
         in_table = (ev.locate >> self.locate_bits) == 0
-        can_learn = in_table & ~known.valid & (next_slot < slots)
+        can_learn = self.learn & in_table & ~known.valid & (next_slot < slots)
         subscribed = in_table & (known.valid | can_learn)
         symbol_slot = Mux(known.valid, known.slot, next_slot[:slot_bits])
         names_symbol = v1 & ~op1.second & (
             (kind == BookEventKind.ADD) | (kind == BookEventKind.TRADING_STATE)
             | (kind == BookEventKind.DIRECTORY))
         learn = names_symbol & can_learn
-        m.d.sync += lw_en.eq(learn)
-        with m.If(learn):
-            m.d.sync += [next_slot.eq(next_slot + 1), lw_locate.eq(locate_low),
-                         lw_slot.eq(next_slot), slot_locate[next_slot].eq(ev.locate)]
-        m.d.comb += [locate_wr.en.eq(learn), locate_wr.addr.eq(locate_low),
+
+        # A host subscription waits in `sub_pending` for a cycle in which no event learns (the
+        # two would race for the next slot and the table's write port); at most 'slots' cycles
+        # ever learn, and the host writes far slower than that.
+        sub_pending, sub_locate = Signal(), Signal(16)
+        sub_apply = sub_pending & ~learn
+        sub_accept = self.subscribe.valid & (~sub_pending | sub_apply)
+        sub_lost = self.subscribe.valid & ~sub_accept
+        with m.If(sub_accept):
+            m.d.sync += [sub_pending.eq(1), sub_locate.eq(self.subscribe.p)]
+        with m.Elif(sub_apply):
+            m.d.sync += sub_pending.eq(0)
+        sub_known = Cat(*((slot_locate[s] == sub_locate) & (s < next_slot)
+                          for s in range(slots))).any()
+        sub_refused = sub_apply & ~sub_known & (
+            ((sub_locate >> self.locate_bits) != 0) | (next_slot == slots))
+        sub_take = sub_apply & ~sub_known & ~sub_refused
+
+        # A slot is taken by learning or by a subscription (never both in one cycle).
+        take = learn | sub_take
+        take_locate = Mux(learn, ev.locate, sub_locate)
+        m.d.sync += lw_en.eq(take)
+        with m.If(take):
+            m.d.sync += [next_slot.eq(next_slot + 1), lw_locate.eq(take_locate),
+                         lw_slot.eq(next_slot), slot_locate[next_slot].eq(take_locate)]
+        m.d.comb += [locate_wr.en.eq(take), locate_wr.addr.eq(take_locate),
                      locate_wr.data.eq(Cat(Const(1, 1), next_slot[:slot_bits]))]
 
         # The U's first half tells its second half where the old order was.
@@ -519,6 +552,7 @@ class BookBuilder(wiring.Component):
             "level_conflict": conflict,
             "level_overflow": too_big,
             "queue_overflow": dropped,
+            "subscribe_refused": sub_refused | sub_lost,
         })
         m.d.comb += [self.unreliable.eq(unreliable), self.slots_used.eq(next_slot)]
         return m

@@ -20,7 +20,10 @@ staged), so the logic never sees a half-updated value. Unmapped reads return 0; 
 unmapped or read-only words are ignored and counted in `csr_bad_writes` (a read-only register of
 the bank itself, at address 0). A "w1c" register is a status the logic drives (read like "ro")
 that the host clears by writing 1s: the bank presents the written bits for one cycle on
-`clear[name]` (e.g. the sticky stale-feed flag); it is at most one word wide.
+`clear[name]` (e.g. the sticky stale-feed flag); it is at most one word wide. A "cmd" register
+is a command the host writes and the logic takes once: the bank presents the written word for
+one cycle on `command[name]` (`.stb` with `.value`), e.g. subscribing a symbol; it is at most one
+word wide and reads as 0.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from amaranth import Module, Mux, Signal, Value
-from amaranth.lib import wiring
+from amaranth import Const, Module, Mux, Signal, Value
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 WORD_BITS = 32
@@ -42,8 +45,8 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 @dataclass(frozen=True)
 class Register:
-    """One register: `access` is "rw" (host writes, logic reads), "ro" (logic drives) or "w1c"
-    (logic drives, host writes 1s to clear)."""
+    """One register: `access` is "rw" (host writes, logic reads), "ro" (logic drives), "w1c"
+    (logic drives, host writes 1s to clear) or "cmd" (host writes, logic takes it once)."""
 
     name: str
     width: int
@@ -56,10 +59,12 @@ class Register:
             raise ValueError(f"register name must be lower_snake_case, not {self.name!r}")
         if not 1 <= self.width <= 128:
             raise ValueError(f"register width must be 1..128 bits, not {self.width!r}")
-        if self.access not in ("rw", "ro", "w1c"):
-            raise ValueError(f"register access must be 'rw', 'ro' or 'w1c', not {self.access!r}")
-        if self.access == "w1c" and self.width > WORD_BITS:
-            raise ValueError(f"a w1c register is at most {WORD_BITS} bits, not {self.width!r}")
+        if self.access not in ("rw", "ro", "w1c", "cmd"):
+            raise ValueError("register access must be 'rw', 'ro', 'w1c' or 'cmd', "
+                             f"not {self.access!r}")
+        if self.access in ("w1c", "cmd") and self.width > WORD_BITS:
+            raise ValueError(f"a {self.access} register is at most {WORD_BITS} bits, "
+                             f"not {self.width!r}")
         if not 0 <= self.reset < 1 << self.width:
             raise ValueError(f"reset value {self.reset!r} does not fit {self.width} bits")
         if not self.doc:
@@ -155,7 +160,8 @@ class CsrBank(wiring.Component):
 
     `rw[name]` are the current values of read-write registers (to the logic);
     `ro[name]` are the logic's read-only and w1c values (from the logic); `clear[name]` are the
-    bits the host wrote to a w1c register, for one cycle. Read latency: 3 cycles.
+    bits the host wrote to a w1c register, for one cycle; `command[name]` is a cmd register's
+written value (`.value`) with its one-cycle strobe (`.stb`). Read latency: 3 cycles.
     Reset: read-write registers at their declared reset values.
     """
 
@@ -172,6 +178,9 @@ class CsrBank(wiring.Component):
                    and p.name != "csr_bad_writes"}
         self.clear = {p.name: Signal(p.register.width, name=f"{p.name}_clear")
                       for p in regmap.placed if p.register.access == "w1c"}
+        self.command = {p.name: Signal(data.StructLayout({"stb": 1, "value": p.register.width}),
+                                       name=f"{p.name}_command")
+                        for p in regmap.placed if p.register.access == "cmd"}
 
     def elaborate(self, platform):
         m = Module()
@@ -197,6 +206,8 @@ class CsrBank(wiring.Component):
                 source = bad_writes
             elif reg.access in ("ro", "w1c"):
                 source = self.ro[p.name]
+            elif reg.access == "cmd":
+                source = Const(0, reg.width)
             else:
                 source = self.rw[p.name]
             snapshot = reg.access == "ro" and reg.words > 1
@@ -236,8 +247,11 @@ class CsrBank(wiring.Component):
                         else:
                             m.d.sync += source.eq(
                                 (w_data_d << (WORD_BITS * word)) | staged)
-                else:                         # w1c
+                elif reg.access == "w1c":
                     m.d.sync += self.clear[p.name].eq(Mux(written, w_data_d, 0))
+                else:                         # cmd
+                    command = self.command[p.name]
+                    m.d.sync += [command.stb.eq(written), command.value.eq(w_data_d)]
         m.d.sync += self.bus.r_data.eq(_or_tree(read_terms))
         bad_write = Signal()          # from the registered selects: off the decode path
         m.d.sync += bad_write.eq(w_stb_d & ~_or_tree(write_selects))

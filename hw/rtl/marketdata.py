@@ -48,6 +48,9 @@ class MarketData(wiring.Component):
         m.d.comb += [
             self.stale.eq(feed.stale),
             books.clear_unreliable.eq(bank.clear["book_unreliable"]),
+            books.learn.eq(bank.rw["book_learn"]),
+            books.subscribe.valid.eq(bank.command["book_subscribe"].stb),
+            books.subscribe.p.eq(bank.command["book_subscribe"].value),
             bank.ro["book_unreliable"].eq(books.unreliable),
             bank.ro["book_slots_used"].eq(books.slots_used),
         ]

@@ -38,6 +38,7 @@ class BookReference:
         self.cap = rtl
         self.model = BookBuilder()
         self.slots: dict[int, int] = {}           # locate -> slot
+        self.learning = True                      # the `learn` register
         self.slot_locate: list[int] = []
         self.base: dict[int, int] = {}            # slot -> price of bucket 0
         self.stock: dict[int, int] = {}           # slot -> raw 8 ASCII bytes of its last R
@@ -137,7 +138,7 @@ class BookReference:
         model, counts = self.model, self.out.counters
         counts["events"] += 1
         if kind in (_ADD, _STATE, _DIRECTORY):
-            slot = self._slot(locate, learn=True)
+            slot = self._slot(locate, learn=self.learning)
             if slot is None:
                 counts["unsubscribed"] += 1
                 return
@@ -210,6 +211,11 @@ class BookReference:
             self._conflict(locate, slot, side, price, bucket, shares, index)
         model.apply(ev)
         self._update(locate, index, cycle, bbo_changed=True, state_changed=False)
+
+    def subscribe(self, locate: int) -> None:
+        """The host writes `locate` to `book_subscribe`."""
+        if locate not in self.slots and self._slot(locate, learn=True) is None:
+            self.out.counters["subscribe_refused"] += 1
 
     def clear(self, mask: int) -> None:
         """The host writes 1s to `book_unreliable`."""

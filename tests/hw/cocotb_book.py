@@ -70,6 +70,8 @@ class TB:
         self.dut.rst.value = 1
         self.dut.i_event__valid.value = 0
         self.dut.clear_unreliable.value = 0
+        self.dut.learn.value = 1
+        self.dut.subscribe__valid.value = 0
         for _ in range(2):
             await RisingEdge(self.dut.clk)
         await FallingEdge(self.dut.clk)
@@ -118,6 +120,21 @@ class TB:
         await FallingEdge(self.dut.clk)
         self.dut.clear_unreliable.value = 0
         self.ref.clear(mask)
+
+    async def subscribe(self, locates, *, learn: bool):
+        """The host sets `learn` and writes `locates` to `subscribe`, with the pipeline idle
+        (as the CSR bus would: one write per clock at most)."""
+        await FallingEdge(self.dut.clk)
+        self.dut.learn.value = int(learn)
+        self.ref.learning = learn
+        for locate in locates:
+            self.dut.subscribe__valid.value = 1
+            self.dut.subscribe__payload.value = locate
+            self.ref.subscribe(locate)
+            await FallingEdge(self.dut.clk)
+        self.dut.subscribe__valid.value = 0
+        for _ in range(3):
+            await RisingEdge(self.dut.clk)
 
     def check(self, *, spaced: bool = True) -> dict[str, int]:
         """Every update in order and in content, latencies, counters, unreliable flags."""
@@ -292,3 +309,24 @@ async def beyond_capacity_is_unreliable_never_wrong(dut):
     counters = tb.check()
     for name in ("unsubscribed", "order_overflow", "price_out_of_window"):
         assert counters[name] > 0, f"the campaign never produced {name}"
+
+
+@cocotb.test()
+async def host_subscription_list(dut):
+    """The host subscribes a list with learning off: only those symbols are booked, in the
+    host's slot order; refused subscriptions are counted; learning on again fills the rest."""
+    tb = TB(dut)
+    await tb.reset()
+    rng = random.Random(SEED + 4)
+    cap = tb.ref.cap
+    wanted = rng.sample(range(1, 13), min(cap.slots, 12) // 2)
+    beyond = 1 << cap.locate_bits
+    await tb.subscribe([*wanted, wanted[0], beyond], learn=False)
+    events = list(market_events(12, int(3_000 * SCALE), SEED + 4))
+    await tb.send(events[:len(events) // 2])
+    assert tb.ref.slots == {loc: n for n, loc in enumerate(wanted)}
+    await tb.subscribe(range(1, cap.slots + 2), learn=True)   # fills the slots, then refused
+    await tb.send(events[len(events) // 2:])
+    counters = tb.check()
+    assert counters["subscribe_refused"] >= 2, counters
+    assert counters["unsubscribed"] > 0, counters

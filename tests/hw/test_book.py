@@ -19,6 +19,8 @@ TESTCASES = [
     ("book", "hazards_on_back_to_back_events"),
     ("book_small", "hazards_on_back_to_back_events"),
     ("book_small", "beyond_capacity_is_unreliable_never_wrong"),
+    ("book", "host_subscription_list"),
+    ("book_small", "host_subscription_list"),
 ]
 
 

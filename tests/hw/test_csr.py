@@ -29,7 +29,7 @@ def test_addresses_are_consecutive_words_in_declaration_order():
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"name": "Mode"}, "lower_snake_case"),
     ({"width": 0}, "width must be 1..128"),
-    ({"access": "wo"}, "access must be 'rw', 'ro' or 'w1c'"),
+    ({"access": "wo"}, "access must be 'rw', 'ro', 'w1c' or 'cmd'"),
     ({"access": "w1c", "width": 33}, "w1c register is at most 32 bits"),
     ({"reset": 256}, "does not fit 8 bits"),
     ({"doc": ""}, "needs a description"),
@@ -210,3 +210,44 @@ def test_w1c_clears_only_the_bits_written_and_counts_no_bad_write():
     sim.add_testbench(bench)
     sim.run()
     assert log == [0b1011, 0b1000, 0]
+
+
+COMMANDS = RegisterMap([("blk", (Register("subscribe", 16, "cmd", "a command word"),
+                                 Register("mode", 8, "rw", "a mode")))])
+
+
+def test_cmd_register_presents_each_write_once_and_reads_as_zero():
+    bank = CsrBank(COMMANDS)
+    bus, command = bank.bus, bank.command["blk_subscribe"]
+    address = COMMANDS["blk_subscribe"].address
+    taken, reads = [], []
+
+    async def bench(ctx):
+        for value in (0x1234, 0x0007):
+            ctx.set(bus.addr, address)
+            ctx.set(bus.w_data, value)
+            ctx.set(bus.w_stb, 1)
+            await ctx.tick()
+            ctx.set(bus.w_stb, 0)
+            for _ in range(5):                # the strobe is one cycle long, then gone
+                await ctx.tick()
+                if ctx.get(command.stb):
+                    taken.append(ctx.get(command.value))
+        ctx.set(bus.r_stb, 1)
+        await ctx.tick()
+        ctx.set(bus.r_stb, 0)
+        await ctx.tick().repeat(2)
+        reads.append(ctx.get(bus.r_data))
+        ctx.set(bus.addr, 0)                  # csr_bad_writes: a command write is not bad
+        ctx.set(bus.r_stb, 1)
+        await ctx.tick()
+        ctx.set(bus.r_stb, 0)
+        await ctx.tick().repeat(2)
+        reads.append(ctx.get(bus.r_data))
+
+    sim = Simulator(bank)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert taken == [0x1234, 0x0007]
+    assert reads == [0, 0]
