@@ -176,3 +176,50 @@ class BookUpdate(data.Struct):
     state_changed: unsigned(1)
     index: unsigned(48)
     ingress_cycle: unsigned(64)
+
+
+class OrderKind(enum.IntEnum, shape=2):
+    """What a request asks of the risk gate (FIX D/G/F, or the host ending an order)."""
+
+    NEW = 0        # FIX 35=D: checked
+    REPLACE = 1    # FIX 35=G: checked; exposure only grows
+    CANCEL = 2     # FIX 35=F: never blocked, uses no rate token
+    END = 3        # the host confirmed the order ended at the venue: release its exposure
+
+
+class OrderRequest(data.Struct):
+    """An order the strategy (or the kill switch, or the host) asks the risk gate to pass.
+
+    `exposure` and `live` describe the order chain a G, F or END acts on (the order table's
+    record: shares counted against the position limits, and whether no cancel was sent yet);
+    both are 0 for a D. The book the decision was made on travels with it (`bid_price`,
+    `ask_price`, `trading`, `stale`: the feed is stale or the slot's book unreliable), so the
+    gate checks the order against the prices that caused it. `chain` is the order table's
+    handle, passed through. `ioc`: FIX TimeInForce 3 rather than 0.
+    """
+
+    kind: OrderKind
+    slot: unsigned(8)
+    side: Side
+    price: unsigned(32)
+    qty: unsigned(32)
+    exposure: unsigned(32)
+    live: unsigned(1)
+    ioc: unsigned(1)
+    bid_price: unsigned(32)
+    ask_price: unsigned(32)
+    trading: unsigned(1)
+    stale: unsigned(1)
+    chain: unsigned(32)
+    index: unsigned(48)
+    ingress_cycle: unsigned(64)
+
+
+class GateVerdict(data.Struct):
+    """The risk gate's answer to a D, G or F: `reason` is the first failing check's code
+    (`sw.model.risk.Reason.code`, 0 when accepted) and bit n-1 of `failed` is check n."""
+
+    request: OrderRequest
+    accepted: unsigned(1)
+    reason: unsigned(4)
+    failed: unsigned(11)

@@ -1,0 +1,277 @@
+"""Pre-trade risk gate: every order the card sends passes here, and nothing unsafe gets through.
+
+Data flow: strategy (and the kill switch, and the host's order ends) -> RiskGate -> encoder.
+The semantics are the golden model's (`sw/model/risk.py`, docs/golden-model.md "Risk gate"):
+every check is evaluated in parallel on every D and G, the verdict names the first failing one
+in `REASONS` order and `failed` carries them all. An F is never blocked and uses no rate token.
+
+The gate counts the exposure of what it has sent itself: per slot, the open buy and sell
+exposure and the live-order count rise when it accepts an order and fall only when the host
+confirms an order ended (an `END` request naming the chain's exposure, from the order table),
+so a slow host makes the gate more conservative, never less. The host confirms positions.
+
+Limits: per slot, written by the host in two steps so that none is ever half-applied: it writes
+the staged values (`limit_*` and `position` registers), then a `commit` command naming the slot
+and what to apply. A commit whose values are out of the documented range (`LIMITS`), or whose
+slot does not exist, is refused whole and raises the sticky `commit_error` (write 1 to clear).
+A committed set (limits, position) takes effect for requests that enter the gate after the
+commit's cycle. Reset
+state is fail closed: `halt` is 1 (from its register) and every slot is disabled with zero
+limits until the host commits its limits.
+
+Pipeline (2 cycles, one request per clock, no backpressure):
+  S1  the slot's limits and confirmed position; notional, collar and exposure products
+  S2  the slot's live state (exposure, open orders, token bucket) and the halt: the checks, the
+      verdict and the state update, registered onto `o_verdict`
+Latency: `LATENCY` cycles from `i_request` to `o_verdict`. The state S2 reads is the registers
+the previous request's S2 wrote, so back-to-back requests on one slot need no forwarding.
+`halt` is read in S2: a halt blocks every order whose verdict comes in the next cycle.
+"""
+
+from dataclasses import dataclass
+
+from amaranth import Array, Cat, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.rtl.csr import COUNTER_BITS, Register, count_events
+from hw.rtl.records import GateVerdict, OrderKind, OrderRequest, Side
+from sw.model.clock import CLOCK_HZ
+from sw.model.risk import Reason
+
+#: Cycles from a request on `i_request` to its verdict on `o_verdict`.
+LATENCY = 2
+REASONS = tuple(Reason)   # check n (1-based) is REASONS[n - 1]; bit n-1 of `failed`
+#: The refill's elapsed time is clamped here: the fullest bucket (65,535 tokens) refills from
+#: empty at 1 order/s in 65,535 s = 1.02e13 cycles < 2**44, so the clamp never changes a result.
+DT_BITS = 44
+CREDIT_BITS = 44            # a bucket's credit: at most 65,535 * CLOCK_HZ < 2**44
+EXPOSURE_BITS = 40          # a side's open exposure, shares (sum of accepted orders)
+
+
+@dataclass(frozen=True)
+class Limit:
+    name: str
+    bits: int
+    low: int
+    high: int
+    doc: str
+
+
+#: Per-slot limits: register `limit_<name>`, range checked on commit (sw/model/config.py bounds).
+LIMITS = (
+    Limit("max_order_qty", 32, 1, (1 << 32) - 1, "shares per order"),
+    Limit("max_notional", 44, 1, 10**13,
+          "qty x price per order, in shares x ITCH price units (dollars x 10,000)"),
+    Limit("collar_bps", 14, 0, 10_000, "max |price - mid| / mid, basis points"),
+    Limit("max_long", 32, 0, (1 << 31) - 1, "position + open buy exposure + order, shares"),
+    Limit("max_short", 32, 0, (1 << 31) - 1, "open sell exposure - position + order, shares"),
+    Limit("max_open_orders", 8, 0, 255, "live orders"),
+    Limit("max_orders_per_sec", 20, 0, 1_000_000, "token-bucket refill, orders per second"),
+    Limit("rate_burst", 16, 1, 65_535, "token-bucket depth, orders"),
+    Limit("enabled", 1, 0, 1, "0 rejects every order with SYMBOL_DISABLED"),
+)
+LimitsLayout = data.StructLayout({limit.name: limit.bits for limit in LIMITS})
+CommitLayout = data.StructLayout({"slot": 8, "limits": 1, "position": 1})
+
+COUNTERS = ("checked", "accepted", "cancels", "ends",
+            *(f"reject_{reason.name.lower()}" for reason in REASONS))
+RiskCounters = data.StructLayout({name: COUNTER_BITS for name in COUNTERS})
+
+
+def registers() -> tuple[Register, ...]:
+    """The gate's registers (served by hw.rtl.csr.CsrBank; addresses come from the map)."""
+    return (
+        Register("halt", 1, "rw", "kill switch: 1 rejects every D and G (KILL_SWITCH) from the "
+                 "next cycle on; reset 1, the host releases it", reset=1),
+        *(Register(f"limit_{limit.name}", limit.bits, "rw",
+                   f"staged for commit: {limit.doc} ({limit.low}..{limit.high})")
+          for limit in LIMITS),
+        Register("position", 32, "rw", "staged for commit: host-confirmed position, shares, "
+                 "two's complement (negative = short)"),
+        Register("commit", 10, "cmd", "bits 0-7 slot, bit 8 apply the staged limits, bit 9 "
+                 "apply the staged position; out of range -> refused whole, commit_error"),
+        Register("commit_error", 1, "w1c", "a commit was refused (value out of range or no "
+                 "such slot); nothing of it applied; write 1 to clear"),
+        *(Register(name, COUNTER_BITS, "ro", _counter_doc(name)) for name in COUNTERS),
+    )
+
+
+def _counter_doc(name: str) -> str:
+    if name.startswith("reject_"):
+        return f"D/G rejected, first failing check {name[7:].upper()}"
+    return {"checked": "D and G orders checked", "accepted": "D and G orders accepted",
+            "cancels": "F orders passed (never blocked)",
+            "ends": "order ends from the host (exposure released)"}[name]
+
+
+class RiskGate(wiring.Component):
+    """Every check in parallel, one verdict, one reason code (see the module doc).
+
+    Rate: one request per clock, no backpressure (`i_request.ready` is 1). Latency: `LATENCY`.
+    Outputs: a verdict for every D, G and F (an END changes state and is not passed on).
+    Reset: halted (from the register), every slot disabled with zero limits and no exposure.
+    """
+
+    def __init__(self, *, slots: int = 32):
+        if not 1 <= slots <= 256:
+            raise TypeError(f"slots must be 1..256, not {slots!r}")
+        self.slots = slots
+        super().__init__({
+            "i_request": In(stream.Signature(OrderRequest)),
+            "o_verdict": Out(stream.Signature(GateVerdict)),
+            "halt": In(1, init=1),
+            "staged": In(LimitsLayout),
+            "staged_position": In(signed(32)),
+            "commit": In(stream.Signature(CommitLayout)),
+            "commit_error": Out(1),
+            "clear_commit_error": In(1),
+            "counters": Out(RiskCounters),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        slots = self.slots
+
+        # --- per-slot limits and state (registers: S2 always reads the latest) ---------------
+        limits = Array(Signal(LimitsLayout, name=f"limits{s}") for s in range(slots))
+        capacity = Array(Signal(CREDIT_BITS, name=f"capacity{s}") for s in range(slots))
+        position = Array(Signal(signed(32), name=f"position{s}") for s in range(slots))
+        open_buy = Array(Signal(EXPOSURE_BITS, name=f"open_buy{s}") for s in range(slots))
+        open_sell = Array(Signal(EXPOSURE_BITS, name=f"open_sell{s}") for s in range(slots))
+        open_orders = Array(Signal(9, name=f"open_orders{s}") for s in range(slots))
+        credit = Array(Signal(CREDIT_BITS, name=f"credit{s}") for s in range(slots))
+        last = Array(Signal(64, name=f"last{s}") for s in range(slots))
+        configured = Signal(slots)   # limits committed at least once
+        started = Signal(slots)      # the bucket starts full at the slot's first check after
+
+        # --- host commits: checked whole, applied whole -------------------------------------
+        staged = self.staged
+        out_of_range = Cat(*((getattr(staged, lim.name) < lim.low)
+                             | (getattr(staged, lim.name) > lim.high) for lim in LIMITS)).any()
+        commit = self.commit
+        m.d.comb += [self.i_request.ready.eq(1), commit.ready.eq(1)]
+        bad_commit = commit.valid & ((commit.p.slot >= slots)
+                                     | (commit.p.limits & out_of_range))
+        error = Signal()
+        m.d.sync += error.eq((error & ~self.clear_commit_error) | bad_commit)
+        m.d.comb += self.commit_error.eq(error)
+        slot_bits = max(1, (slots - 1).bit_length())
+        target = commit.p.slot[:slot_bits]
+        with m.If(commit.valid & ~bad_commit):
+            # The model also cuts the credit to a shallower bucket at once; the refill's clamp
+            # to the capacity at the next check gives the same bucket (refills are never
+            # negative), so the credit is left to the checks and never has two writers.
+            with m.If(commit.p.limits):
+                m.d.sync += [limits[target].eq(staged),
+                             capacity[target].eq(staged.rate_burst * CLOCK_HZ),
+                             configured.bit_select(target, 1).eq(1)]
+            with m.If(commit.p.position):
+                m.d.sync += position[target].eq(self.staged_position)
+
+        # --- S1: the slot's limits, and the products -----------------------------------------
+        req = self.i_request.p
+        v1 = Signal()
+        req1 = Signal(OrderRequest)
+        lim1 = Signal(LimitsLayout)
+        capacity1 = Signal(CREDIT_BITS)
+        position1 = Signal(signed(32))
+        notional1 = Signal(64)
+        deviation1 = Signal(47)      # |price - mid| * 10,000
+        collar1 = Signal(47)         # collar_bps * mid
+        no_reference1 = Signal()
+        added1 = Signal(33)          # exposure this order adds (a G: only its growth)
+        mid = (req.bid_price + req.ask_price) >> 1
+        lim, cap = limits[req.slot[:slot_bits]], capacity[req.slot[:slot_bits]]
+        pos = position[req.slot[:slot_bits]]
+        growth = req.qty - req.exposure
+        m.d.sync += [
+            v1.eq(self.i_request.valid), req1.eq(req), lim1.eq(lim), capacity1.eq(cap),
+            position1.eq(pos),
+            notional1.eq(req.qty * req.price),
+            deviation1.eq(Mux(req.price >= mid, req.price - mid, mid - req.price) * 10_000),
+            collar1.eq(lim.collar_bps * mid),
+            no_reference1.eq((req.bid_price == 0) | (req.ask_price == 0)),
+            added1.eq(Mux(req.kind == OrderKind.NEW, req.qty,
+                          Mux(req.qty > req.exposure, growth, 0))),
+        ]
+
+        # --- S2: the checks against the slot's live state -----------------------------------
+        slot = req1.slot[:slot_bits]
+        known_slot = req1.slot < slots
+        # Orders for a slot never configured are SYMBOL_DISABLED (reset limits) and leave its
+        # bucket alone, so it starts full once the host configures the slot (as in the model).
+        bucket_runs = known_slot & configured.bit_select(slot, 1)
+        checked = v1 & ((req1.kind == OrderKind.NEW) | (req1.kind == OrderKind.REPLACE))
+        buy = req1.side == Side.BUY
+        exposure_now = Mux(buy, position1 + open_buy[slot], open_sell[slot] - position1)
+        elapsed = Signal(64)
+        m.d.comb += elapsed.eq(Mux(req1.ingress_cycle > last[slot],
+                                   req1.ingress_cycle - last[slot], 0))
+        clamped = Mux(elapsed >> DT_BITS != 0, (1 << DT_BITS) - 1, elapsed[:DT_BITS])
+        refilled = credit[slot] + lim1.max_orders_per_sec * clamped
+        bucket = Signal(CREDIT_BITS)
+        m.d.comb += bucket.eq(Mux(~started.bit_select(slot, 1) | (refilled > capacity1),
+                                  capacity1, refilled))
+        checks = {
+            Reason.KILL_SWITCH: self.halt,
+            Reason.SYMBOL_DISABLED: ~lim1.enabled | ~known_slot,
+            Reason.SYMBOL_HALTED: ~req1.trading,
+            Reason.BOOK_STALE: req1.stale,
+            Reason.QTY_EXCEEDS_MAX: req1.qty > lim1.max_order_qty,
+            Reason.NOTIONAL_EXCEEDS_MAX: notional1 > lim1.max_notional,
+            Reason.NO_REFERENCE_PRICE: no_reference1,
+            Reason.PRICE_OUTSIDE_COLLAR: ~no_reference1 & (deviation1 > collar1),
+            Reason.POSITION_LIMIT: exposure_now + added1 > Mux(buy, lim1.max_long,
+                                                               lim1.max_short),
+            Reason.OPEN_ORDERS_LIMIT: (req1.kind == OrderKind.NEW)
+                                      & (open_orders[slot] + 1 > lim1.max_open_orders),
+            Reason.RATE_LIMITED: bucket < CLOCK_HZ,
+        }
+        failed = Signal(len(REASONS))
+        m.d.comb += failed.eq(Mux(checked, Cat(*(checks[r] for r in REASONS)), 0))
+        accepted = ~failed.any()
+        reason = Signal(4)
+        for code in reversed(range(1, len(REASONS) + 1)):   # the first failing check wins
+            with m.If(failed[code - 1]):
+                m.d.comb += reason.eq(code)
+
+        # State: a check moves the bucket; an accepted D/G spends a token and adds exposure; an
+        # F takes a live order out of the count; an END releases the chain's exposure.
+        adds = checked & accepted
+        cancel = v1 & (req1.kind == OrderKind.CANCEL) & known_slot
+        end = v1 & (req1.kind == OrderKind.END) & known_slot
+        with m.If(checked & bucket_runs):
+            m.d.sync += [last[slot].eq(req1.ingress_cycle),
+                         started.bit_select(slot, 1).eq(1),
+                         credit[slot].eq(Mux(accepted, bucket - CLOCK_HZ, bucket))]
+        with m.If(adds & known_slot):
+            with m.If(buy):
+                m.d.sync += open_buy[slot].eq(open_buy[slot] + added1)
+            with m.Else():
+                m.d.sync += open_sell[slot].eq(open_sell[slot] + added1)
+            with m.If(req1.kind == OrderKind.NEW):
+                m.d.sync += open_orders[slot].eq(open_orders[slot] + 1)
+        with m.If((cancel | end) & req1.live & (open_orders[slot] != 0)):
+            m.d.sync += open_orders[slot].eq(open_orders[slot] - 1)
+        with m.If(end):
+            # A release never takes a side below zero (the order table ends a chain once).
+            side_open = Mux(buy, open_buy[slot], open_sell[slot])
+            left = Mux(side_open > req1.exposure, side_open - req1.exposure, 0)
+            with m.If(buy):
+                m.d.sync += open_buy[slot].eq(left)
+            with m.Else():
+                m.d.sync += open_sell[slot].eq(left)
+
+        out = self.o_verdict
+        m.d.sync += [out.valid.eq(v1 & (req1.kind != OrderKind.END)), out.p.request.eq(req1),
+                     out.p.accepted.eq(accepted), out.p.reason.eq(reason),
+                     out.p.failed.eq(failed)]
+
+        count_events(m, self.counters, {
+            "checked": checked, "accepted": adds, "cancels": v1 & (req1.kind == OrderKind.CANCEL),
+            "ends": end,
+            **{f"reject_{r.name.lower()}": checked & (reason == r.code) for r in REASONS},
+        })
+        return m
+
