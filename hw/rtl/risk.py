@@ -31,6 +31,7 @@ the previous request's S2 wrote, so back-to-back requests on one slot need no fo
 from dataclasses import dataclass
 
 from amaranth import Array, Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Assert, Cover
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -113,10 +114,11 @@ class RiskGate(wiring.Component):
     Reset: halted (from the register), every slot disabled with zero limits and no exposure.
     """
 
-    def __init__(self, *, slots: int = 32):
+    def __init__(self, *, slots: int = 32, properties: bool = False):
         if not 1 <= slots <= 256:
             raise TypeError(f"slots must be 1..256, not {slots!r}")
         self.slots = slots
+        self.properties = properties   # add the safety assertions (hw/tb/formal.py proves them)
         super().__init__({
             "i_request": In(stream.Signature(OrderRequest)),
             "o_verdict": Out(stream.Signature(GateVerdict)),
@@ -268,6 +270,11 @@ class RiskGate(wiring.Component):
                      out.p.accepted.eq(accepted), out.p.reason.eq(reason),
                      out.p.failed.eq(failed)]
 
+        if self.properties:
+            self._assert_safety(m, req1, lim1, position1, added1, notional1, deviation1,
+                                collar1, Mux(buy, open_buy[slot], open_sell[slot]),
+                                open_orders[slot], bucket, known_slot)
+
         count_events(m, self.counters, {
             "checked": checked, "accepted": adds, "cancels": v1 & (req1.kind == OrderKind.CANCEL),
             "ends": end,
@@ -275,3 +282,47 @@ class RiskGate(wiring.Component):
         })
         return m
 
+    def _assert_safety(self, m, req1, lim1, position1, added1, notional1, deviation1, collar1,
+                       side_open, open_orders, bucket, known_slot):
+        """The gate's safety properties, on what leaves it: an order the gate lets out (a D
+        or G on `o_verdict` with `accepted`) was, against the limits and state it was checked
+        with, within every limit. Stated on the output register, from copies of the inputs
+        taken beside it (so they also cover the verdict's pipelining and priority logic).
+        The products (notional, collar) are the S1 registers: their multipliers are checked
+        bit for bit in simulation, not here."""
+        seen = {name: Signal.like(value, name=f"seen_{name}") for name, value in (
+            ("limits", lim1), ("position", position1), ("added", added1),
+            ("notional", notional1), ("deviation", deviation1), ("collar", collar1),
+            ("side_open", side_open), ("open_orders", open_orders), ("bucket", bucket))}
+        seen_halt, seen_known = Signal(), Signal()
+        m.d.sync += [seen[name].eq(value) for name, value in (
+            ("limits", lim1), ("position", position1), ("added", added1),
+            ("notional", notional1), ("deviation", deviation1), ("collar", collar1),
+            ("side_open", side_open), ("open_orders", open_orders), ("bucket", bucket))]
+        m.d.sync += [seen_halt.eq(self.halt), seen_known.eq(known_slot)]
+        out, lim = self.o_verdict, seen["limits"]
+        r = out.p.request
+        sent = out.valid & out.p.accepted & (
+            (r.kind == OrderKind.NEW) | (r.kind == OrderKind.REPLACE))
+        exposure = Mux(r.side == Side.BUY, seen["position"] + seen["side_open"],
+                       seen["side_open"] - seen["position"]) + seen["added"]
+        limit = Mux(r.side == Side.BUY, lim.max_long, lim.max_short)
+        m.d.comb += [
+            Assert(~sent | ~seen_halt, "an order left while the kill switch was on"),
+            Assert(~sent | (lim.enabled & seen_known), "an order left for a disabled symbol"),
+            Assert(~sent | r.trading, "an order left for a halted symbol"),
+            Assert(~sent | ~r.stale, "an order left on a stale or unreliable book"),
+            Assert(~sent | (r.qty <= lim.max_order_qty), "an order over the max quantity"),
+            Assert(~sent | (seen["notional"] <= lim.max_notional),
+                   "an order over the max notional"),
+            Assert(~sent | ((r.bid_price != 0) & (r.ask_price != 0)
+                            & (seen["deviation"] <= seen["collar"])),
+                   "an order outside the price collar, or with no reference price"),
+            Assert(~sent | (exposure <= limit), "an order over the position limit"),
+            Assert(~sent | (r.kind != OrderKind.NEW)
+                   | (seen["open_orders"] < lim.max_open_orders),
+                   "an order over the open-orders limit"),
+            Assert(~sent | (seen["bucket"] >= CLOCK_HZ), "an order without a rate token"),
+            Cover(sent & (r.kind == OrderKind.NEW)),
+            Cover(sent & (r.kind == OrderKind.REPLACE) & (r.side == Side.SELL)),
+        ]
