@@ -161,7 +161,7 @@ class CsrBank(wiring.Component):
     `rw[name]` are the current values of read-write registers (to the logic);
     `ro[name]` are the logic's read-only and w1c values (from the logic); `clear[name]` are the
     bits the host wrote to a w1c register, for one cycle; `command[name]` is a cmd register's
-written value (`.value`) with its one-cycle strobe (`.stb`). Read latency: 3 cycles.
+    written value (`.value`) with its one-cycle strobe (`.stb`). Read latency: 3 cycles.
     Reset: read-write registers at their declared reset values.
     """
 

@@ -184,8 +184,8 @@ class RiskGate(wiring.Component):
         no_reference1 = Signal()
         added1 = Signal(33)          # exposure this order adds (a G: only its growth)
         mid = (req.bid_price + req.ask_price) >> 1
-        lim, cap = limits[req.slot[:slot_bits]], capacity[req.slot[:slot_bits]]
-        pos = position[req.slot[:slot_bits]]
+        slot0 = req.slot[:slot_bits]
+        lim, cap, pos = limits[slot0], capacity[slot0], position[slot0]
         growth = req.qty - req.exposure
         m.d.sync += [
             v1.eq(self.i_request.valid), req1.eq(req), lim1.eq(lim), capacity1.eq(cap),
@@ -206,7 +206,8 @@ class RiskGate(wiring.Component):
         bucket_runs = known_slot & configured.bit_select(slot, 1)
         checked = v1 & ((req1.kind == OrderKind.NEW) | (req1.kind == OrderKind.REPLACE))
         buy = req1.side == Side.BUY
-        exposure_now = Mux(buy, position1 + open_buy[slot], open_sell[slot] - position1)
+        side_open = Mux(buy, open_buy[slot], open_sell[slot])
+        exposure_now = Mux(buy, position1 + side_open, side_open - position1)
         elapsed = Signal(64)
         m.d.comb += elapsed.eq(Mux(req1.ingress_cycle > last[slot],
                                    req1.ingress_cycle - last[slot], 0))
@@ -240,30 +241,25 @@ class RiskGate(wiring.Component):
 
         # State: a check moves the bucket; an accepted D/G spends a token and adds exposure; an
         # F takes a live order out of the count; an END releases the chain's exposure.
-        adds = checked & accepted
-        cancel = v1 & (req1.kind == OrderKind.CANCEL) & known_slot
+        adds = checked & accepted          # implies a known slot (else SYMBOL_DISABLED)
+        is_cancel = v1 & (req1.kind == OrderKind.CANCEL)
         end = v1 & (req1.kind == OrderKind.END) & known_slot
         with m.If(checked & bucket_runs):
             m.d.sync += [last[slot].eq(req1.ingress_cycle),
                          started.bit_select(slot, 1).eq(1),
                          credit[slot].eq(Mux(accepted, bucket - CLOCK_HZ, bucket))]
-        with m.If(adds & known_slot):
+        # A release never takes a side below zero (the order table ends a chain once).
+        released = Mux(side_open > req1.exposure, side_open - req1.exposure, 0)
+        side_next = Mux(end, released, side_open + added1)
+        with m.If(adds | end):
             with m.If(buy):
-                m.d.sync += open_buy[slot].eq(open_buy[slot] + added1)
+                m.d.sync += open_buy[slot].eq(side_next)
             with m.Else():
-                m.d.sync += open_sell[slot].eq(open_sell[slot] + added1)
-            with m.If(req1.kind == OrderKind.NEW):
-                m.d.sync += open_orders[slot].eq(open_orders[slot] + 1)
-        with m.If((cancel | end) & req1.live & (open_orders[slot] != 0)):
+                m.d.sync += open_sell[slot].eq(side_next)
+        with m.If(adds & (req1.kind == OrderKind.NEW)):
+            m.d.sync += open_orders[slot].eq(open_orders[slot] + 1)
+        with m.If(((is_cancel & known_slot) | end) & req1.live & (open_orders[slot] != 0)):
             m.d.sync += open_orders[slot].eq(open_orders[slot] - 1)
-        with m.If(end):
-            # A release never takes a side below zero (the order table ends a chain once).
-            side_open = Mux(buy, open_buy[slot], open_sell[slot])
-            left = Mux(side_open > req1.exposure, side_open - req1.exposure, 0)
-            with m.If(buy):
-                m.d.sync += open_buy[slot].eq(left)
-            with m.Else():
-                m.d.sync += open_sell[slot].eq(left)
 
         out = self.o_verdict
         m.d.sync += [out.valid.eq(v1 & (req1.kind != OrderKind.END)), out.p.request.eq(req1),
@@ -272,11 +268,10 @@ class RiskGate(wiring.Component):
 
         if self.properties:
             self._assert_safety(m, req1, lim1, position1, added1, notional1, deviation1,
-                                collar1, Mux(buy, open_buy[slot], open_sell[slot]),
-                                open_orders[slot], bucket, known_slot)
+                                collar1, side_open, open_orders[slot], bucket, known_slot)
 
         count_events(m, self.counters, {
-            "checked": checked, "accepted": adds, "cancels": v1 & (req1.kind == OrderKind.CANCEL),
+            "checked": checked, "accepted": adds, "cancels": is_cancel,
             "ends": end,
             **{f"reject_{r.name.lower()}": checked & (reason == r.code) for r in REASONS},
         })
@@ -290,16 +285,14 @@ class RiskGate(wiring.Component):
         taken beside it (so they also cover the verdict's pipelining and priority logic).
         The products (notional, collar) are the S1 registers: their multipliers are checked
         bit for bit in simulation, not here."""
-        seen = {name: Signal.like(value, name=f"seen_{name}") for name, value in (
-            ("limits", lim1), ("position", position1), ("added", added1),
-            ("notional", notional1), ("deviation", deviation1), ("collar", collar1),
-            ("side_open", side_open), ("open_orders", open_orders), ("bucket", bucket))}
-        seen_halt, seen_known = Signal(), Signal()
-        m.d.sync += [seen[name].eq(value) for name, value in (
-            ("limits", lim1), ("position", position1), ("added", added1),
-            ("notional", notional1), ("deviation", deviation1), ("collar", collar1),
-            ("side_open", side_open), ("open_orders", open_orders), ("bucket", bucket))]
-        m.d.sync += [seen_halt.eq(self.halt), seen_known.eq(known_slot)]
+        checked_with = {"limits": lim1, "position": position1, "added": added1,
+                        "notional": notional1, "deviation": deviation1, "collar": collar1,
+                        "side_open": side_open, "open_orders": open_orders, "bucket": bucket,
+                        "halt": self.halt, "known": known_slot}
+        seen = {name: Signal.like(value, name=f"seen_{name}")
+                for name, value in checked_with.items()}
+        m.d.sync += [seen[name].eq(value) for name, value in checked_with.items()]
+        seen_halt, seen_known = seen["halt"], seen["known"]
         out, lim = self.o_verdict, seen["limits"]
         r = out.p.request
         sent = out.valid & out.p.accepted & (

@@ -77,15 +77,19 @@ class Harness:
         self.ctx.set(self.dut.commit.valid, 0)
 
 
-def run(dut: RiskGate, script) -> None:
+def run(dut: RiskGate, script) -> Harness:
+    """Simulate `script(harness)`; returns the harness with every verdict it saw."""
     sim = Simulator(dut)
     sim.add_clock(6.4e-9)
+    harness: list[Harness] = []
 
     async def bench(ctx):
-        await script(Harness(dut, ctx))
+        harness.append(Harness(dut, ctx))
+        await script(harness[0])
 
     sim.add_testbench(bench)
     sim.run()
+    return harness[0]
 
 
 def mask(reasons) -> int:
@@ -188,14 +192,7 @@ def test_random_campaign_matches_the_golden_model(seed):
                          "failed": mask(verdict.failed)})
         await h.send(word)
 
-    harness: list[Harness] = []
-
-    async def capture(h: Harness):
-        harness.append(h)
-        await script(h)
-
-    run(dut, capture)
-    got = harness[0].verdicts
+    got = run(dut, script).verdicts
     assert len(got) == len(expected)
     for n, (g, e) in enumerate(zip(got, expected, strict=True)):
         assert g == e, f"verdict {n}: got {g}, expected {e}"
