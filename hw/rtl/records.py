@@ -11,7 +11,7 @@ shapes, not strings.)
 
 from collections import namedtuple
 
-from amaranth.hdl import Cat, unsigned
+from amaranth.hdl import Cat, signed, unsigned
 from amaranth.lib import data, enum
 
 
@@ -223,3 +223,114 @@ class GateVerdict(data.Struct):
     accepted: unsigned(1)
     reason: unsigned(4)
     failed: unsigned(11)
+
+
+# --- strategy, order table and encoder (tick-to-trade) -------------------------------------
+
+class StrategyMode(enum.IntEnum, shape=2):
+    """A slot's strategy mode (sw/model/config.py StrategyParams.mode)."""
+
+    OFF = 0        # pull any live quotes, send nothing new
+    QUOTE = 1      # one bid and one ask around the reservation price
+    TAKE = 2       # IOC orders when the opposite best crosses a threshold
+
+
+class Quote(data.Struct):
+    """A slot's live quote on one side, as the order table holds it (`live` 0: none)."""
+
+    live: unsigned(1)
+    price: unsigned(32)
+    qty: unsigned(32)
+
+
+class Decision(data.Struct):
+    """What the strategy decides on: a slot's BBO (0 = empty side), whether trading is
+    permitted (symbol trading, feed not stale, kill switch off), the host-confirmed position
+    and the slot's live quotes (index 0 buy, 1 sell)."""
+
+    slot: unsigned(8)
+    bid_price: unsigned(32)
+    bid_shares: unsigned(32)
+    ask_price: unsigned(32)
+    ask_shares: unsigned(32)
+    permitted: unsigned(1)
+    position: signed(32)    # shares, negative = short
+    quotes: data.ArrayLayout(Quote, 2)
+
+
+class Intent(data.Struct):
+    """One side's order the strategy wants (`valid` 0: nothing on that side): a D, a G of the
+    live quote, or an F of it (price and qty then the quote's own)."""
+
+    valid: unsigned(1)
+    kind: OrderKind
+    price: unsigned(32)
+    qty: unsigned(32)
+    ioc: unsigned(1)
+
+
+class Intents(data.Struct):
+    """The strategy's answer to one Decision: index 0 is the buy side, 1 the sell side; the
+    order table sends the buy side's first, as the golden model does."""
+
+    sides: data.ArrayLayout(Intent, 2)
+
+
+class OrderCause(enum.IntEnum, shape=2):
+    """Why an order was sent (sw/model/fastpath.py CAUSE_*)."""
+
+    STRATEGY = 0
+    REJECTED_REPLACE = 1   # a G was refused: its quote is pulled with an F
+    KILL_SWITCH = 2
+    FEED_STALE = 3
+
+
+#: ClOrdID and MsgSeqNum numbers: the fixed-width 8-digit fields (at most 99,999,999).
+NUMBER_BITS = 27
+
+
+class OrderRecord(data.Struct):
+    """An order the card sends, or a reject, as the order table decided it.
+
+    `rejected` 1: the risk gate refused a D or G (`reason`, `failed` as in GateVerdict;
+    `clordid` and `orig_clordid` 0). Otherwise an order: `clordid` its ClOrdID number,
+    `orig_clordid` the one it replaces or cancels (0 for a D). `handle` is the order-table entry
+    of its chain (the host names it to end the order). `index` and `ingress_cycle` are those of
+    the feed message that caused it.
+    """
+
+    rejected: unsigned(1)
+    kind: OrderKind
+    clordid: unsigned(NUMBER_BITS)
+    orig_clordid: unsigned(NUMBER_BITS)
+    slot: unsigned(8)
+    side: Side
+    price: unsigned(32)
+    qty: unsigned(32)
+    ioc: unsigned(1)
+    cause: OrderCause
+    reason: unsigned(4)
+    failed: unsigned(11)
+    handle: unsigned(16)
+    index: unsigned(48)
+    ingress_cycle: unsigned(64)
+
+
+class EncodeCommand(data.Struct):
+    """Order table -> encoder: an order to put on the wire (or a reject to report only).
+    `symbol` is the slot's stock as in BookUpdate (8 bytes, first character most significant,
+    space padded)."""
+
+    order: OrderRecord
+    symbol: unsigned(64)
+
+
+class OrderEvent(data.Struct):
+    """Encoder -> host: every order sent and every reject, in decision order. For an order,
+    `seq` is its MsgSeqNum and `egress_cycle` the time of the beat carrying its first byte;
+    for a reject `seq` is 0 and `egress_cycle` the time it was reported."""
+
+    order: OrderRecord
+    symbol: unsigned(64)
+    seq: unsigned(NUMBER_BITS)
+    egress_cycle: unsigned(64)

@@ -16,6 +16,7 @@ SIDE_CHAR = ("B", "S")
 class OrderState(Enum):
     LIVE = "live"                  # sent, not cancelled by us, not ended by the host
     CANCEL_SENT = "cancel_sent"    # we sent F; exposure held until the host confirms the end
+    ENDED = "ended"                # the host confirmed it done (filled, cancelled, expired)
 
 
 @dataclass(slots=True, eq=False)

@@ -192,3 +192,6 @@ class RiskGate:
         self._expose(risk, order.side, -order.exposure)
         if order.state is OrderState.LIVE:
             risk.open_orders -= 1
+        # A quote the host ended (e.g. filled) is no longer the strategy's live quote: the next
+        # decision opens a new chain with a D instead of replacing a finished order.
+        order.state = OrderState.ENDED

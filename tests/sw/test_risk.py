@@ -363,6 +363,8 @@ def test_open_orders_released_when_live_order_ends():
     only(check(gate, d()), Reason.OPEN_ORDERS_LIMIT)
     gate.order_ended(order.chain)                   # filled at the venue
     ok(check(gate, d()))
+    # ... and the strategy no longer sees it as its live quote (it opens a new chain).
+    assert order.state is OrderState.ENDED
 
 
 def test_open_orders_are_per_symbol():
