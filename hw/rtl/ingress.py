@@ -39,17 +39,31 @@ class Ingress(wiring.Component):
     Reset: the filter's destination is 0.0.0.0:0, so nothing passes until the host writes
     `net_dst_ip`/`net_dst_port`; no MoldUDP64 session is learned.
 
+    Time: by default the ingress stamps frames with its own free-running cycle counter. A NIC
+    whose MAC timestamps frames from a PTP hardware clock (which the host sets to the time of
+    day) builds it with `external_time=True`: frames are then stamped with the `time` input,
+    in cycles since midnight UTC. The replay drives `time` with the feed's own timestamps.
+    `now` is the stamp of the latest frame (the golden model's `now`); `next_index`,
+    `stale_index` and `stale_cycle` come from the MoldUDP64 stage (where stale last rose).
+
     Registers: on its own, the ingress serves `REGMAP` on its `csr` port. A design that
     contains it passes `bank=`, a CsrBank of a map that includes `BLOCKS` (which that design
     elaborates); the ingress then has no `csr` port and uses the bank's registers.
     """
 
-    def __init__(self, bank: CsrBank | None = None):
+    def __init__(self, bank: CsrBank | None = None, *, external_time: bool = False):
         self._bank = bank
+        self.external_time = external_time
         ports = {"i_frame": In(stream.Signature(FrameBeat)),
                  "o_event": Out(stream.Signature(FeedEvent)),
                  "o_payload": Out(stream.Signature(PayloadBeat)),
-                 "stale": Out(1)}
+                 "stale": Out(1),
+                 "stale_index": Out(48),
+                 "stale_cycle": Out(64),
+                 "next_index": Out(48),
+                 "now": Out(64)}
+        if external_time:
+            ports["time"] = In(64)
         if bank is None:
             ports["csr"] = In(CsrBus(ADDR_WIDTH))
         super().__init__(ports)
@@ -75,10 +89,14 @@ class Ingress(wiring.Component):
         # Ingress timestamps: the cycle a frame's first beat came in, delayed by the filter's
         # 2 cycles so it reaches the MoldUDP64 stage together with that frame's payload.
         cycle = Signal(64)
-        frame_cycle_r = Signal(64, reset_less=True)
+        if self.external_time:
+            m.d.comb += cycle.eq(self.time)
+        else:
+            m.d.sync += cycle.eq(cycle + 1)
+        frame_cycle_r = Signal(64)
         frame_cycle = Mux(self.i_frame.valid & self.i_frame.p.first, cycle, frame_cycle_r)
         delayed = [Signal(64, name=f"frame_cycle_d{i}", reset_less=True) for i in (1, 2)]
-        m.d.sync += [cycle.eq(cycle + 1), frame_cycle_r.eq(frame_cycle),
+        m.d.sync += [frame_cycle_r.eq(frame_cycle),
                      delayed[0].eq(frame_cycle), delayed[1].eq(delayed[0])]
 
         m.d.comb += [
@@ -86,6 +104,10 @@ class Ingress(wiring.Component):
             mold.malformed.eq(decoder.malformed),
             mold.clear_stale.eq(bank.clear["mold_stale"][0]),
             self.stale.eq(mold.stale),
+            self.stale_index.eq(mold.stale_index),
+            self.stale_cycle.eq(mold.stale_cycle),
+            self.next_index.eq(mold.next_index),
+            self.now.eq(frame_cycle_r),
             net.dst_ip.eq(bank.rw["net_dst_ip"]),
             net.dst_port.eq(bank.rw["net_dst_port"]),
             bank.ro["ingress_cycle"].eq(cycle),

@@ -113,7 +113,10 @@ class MoldUDP64(wiring.Component):
     message carries its packet's. `malformed` (from the decoder) and the stage's own gap and
     bad-length findings raise the sticky `stale`; `clear_stale` (host) clears it, a raise in
     the same cycle wins. Stale is ordered with the messages: it rises after every message
-    delivered before its cause and before any delivered after it.
+    delivered before its cause and before any delivered after it. `stale_index` and
+    `stale_cycle` say where it last rose: the index of the first message delivered after the
+    cause (the golden model's msg_index at that moment) and the ingress cycle of the packet that
+    caused it; `next_index` is the index the next delivered message will carry.
     """
 
     i_payload: In(stream.Signature(PayloadBeat))
@@ -122,6 +125,9 @@ class MoldUDP64(wiring.Component):
     malformed: In(1)
     clear_stale: In(1)
     stale: Out(1)
+    stale_index: Out(48)
+    stale_cycle: Out(64)
+    next_index: Out(48)
     status: Out(MoldStatus)
     counters: Out(MoldCounters)
 
@@ -362,8 +368,12 @@ class MoldUDP64(wiring.Component):
         trailing = settled & ~bad_length & ((e2_done > cur_count) | e2_tail)
 
         # === stale, counters, status ===========================================================
-        m.d.sync += stale.eq((stale & ~self.clear_stale)
-                             | (h_valid & gap) | bad_length | self.malformed)
+        raise_stale = (h_valid & gap) | bad_length | self.malformed
+        m.d.sync += stale.eq((stale & ~self.clear_stale) | raise_stale)
+        # Where stale rose, for the order table's cancel-all: `index` is still the number of
+        # messages delivered before the cause (a malformed message's own increment is done).
+        with m.If(raise_stale & (~stale | self.clear_stale)):
+            m.d.sync += [self.stale_index.eq(index), self.stale_cycle.eq(cycle_r)]
         missing = Signal(COUNTER_BITS)
         m.d.comb += missing.eq(Mux(h_valid & gap, -h_diff, 0))
         count_events(m, self.counters, {
@@ -379,7 +389,8 @@ class MoldUDP64(wiring.Component):
             "trailing_bytes": trailing,
             "messages": deliver,
         })
-        m.d.comb += [self.stale.eq(stale), self.status.session.eq(session),
+        m.d.comb += [self.stale.eq(stale), self.next_index.eq(index),
+                     self.status.session.eq(session),
                      self.status.session_valid.eq(learned), self.status.expected.eq(expected),
                      self.status.ended.eq(ended)]
         return m

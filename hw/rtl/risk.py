@@ -129,6 +129,9 @@ class RiskGate(wiring.Component):
             "commit_error": Out(1),
             "clear_commit_error": In(1),
             "counters": Out(RiskCounters),
+            # The strategy quotes around the same confirmed position the gate checks against.
+            "position_slot": In(8),
+            "confirmed_position": Out(signed(32)),
         })
 
     def elaborate(self, platform):
@@ -170,6 +173,9 @@ class RiskGate(wiring.Component):
                              configured.bit_select(target, 1).eq(1)]
             with m.If(commit.p.position):
                 m.d.sync += position[target].eq(self.staged_position)
+
+        m.d.comb += self.confirmed_position.eq(
+            Mux(self.position_slot < slots, position[self.position_slot[:slot_bits]], 0))
 
         # --- S1: the slot's limits, and the products -----------------------------------------
         req = self.i_request.p

@@ -1,0 +1,463 @@
+"""The card's own orders: book updates in, risk-checked orders out to the FIX encoder.
+
+    BookBuilder -> Trader -> Strategy -> Trader -> RiskGate -> Trader -> (FIFO) -> OrderEncoder
+
+The Trader decides nothing (the strategy does) and checks nothing (the risk gate does): it owns
+the order table, the record of every order chain the card has opened and the host has not yet
+ended, and it sequences each decision exactly as the golden model does (sw/model/fastpath.py):
+
+- per book update (a BBO change or an H): the slot's live quotes are read from the order table,
+  the strategy answers with at most one intent per side, and the intents go through the gate
+  buy side first, each seeing the gate state the previous one left. An accepted order takes the
+  next ClOrdID number and goes to the encoder; a refused one goes to the host as a reject, and a
+  refused G pulls its quote with an F (cause REJECTED_REPLACE).
+- kill switch (`halt` rising, from the host register or a fault) and feed stale (the MoldUDP64
+  stage's flag rising): an F for every live order, in chain order (KILL_SWITCH / FEED_STALE).
+  The stale cancel-all is ordered with the updates by message index: updates of messages before
+  the cause are decided first, later ones after it (and see the feed stale).
+- host order ends (`order_end`, naming the chain's table entry): an END through the gate, which
+  releases the chain's exposure; the entry is freed.
+
+The order table is a ring of `orders` entries in chain order (a chain is allocated at the tail
+when its D is sent; an END frees its entry), so the cancel-all walks the whole ring from the
+tail, oldest chain first, as the model walks its chains (2 cycles per entry, 4 more per cancel).
+A D that finds the entry at the tail still in use is not sent: `fault` rises, halting trading.
+
+Rate: sequential, one thing at a time. An update with no intents takes 3 + strategy latency
+cycles; each order adds 4 (gate round trip and the table update). Updates wait in a FIFO of
+`queue` entries; if it overflows, `fault` rises (sticky, write 1 to clear) and trading halts,
+because the lost updates could leave quotes on a book the card no longer knows.
+Reset: empty table, no quotes, ClOrdID numbers from 1, no fault.
+"""
+
+from amaranth import Array, Cat, Module, Mux, Signal, signed
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from hw.rtl.csr import COUNTER_BITS, Register, count_events
+from hw.rtl.records import (
+    NUMBER_BITS,
+    BookUpdate,
+    Decision,
+    EncodeCommand,
+    GateVerdict,
+    Intents,
+    OrderCause,
+    OrderKind,
+    OrderRequest,
+)
+
+#: One order chain in the table (its `live` and `used` bits are registers beside it).
+Entry = data.StructLayout({
+    "chain": NUMBER_BITS,      # ClOrdID number of the chain's D (the host's name for it)
+    "clordid": NUMBER_BITS,    # ClOrdID of its latest message: the next one's OrigClOrdID
+    "slot": 8, "side": 1, "price": 32, "qty": 32,
+    "exposure": 32,            # shares counted by the gate: the largest qty in flight
+    "ioc": 1,
+})
+#: A book update as the Trader queues it.
+Queued = data.StructLayout({
+    "slot": 8, "bid_price": 32, "bid_shares": 32, "ask_price": 32, "ask_shares": 32,
+    "stock": 64, "trading": 1, "unreliable": 1, "index": 48, "ingress_cycle": 64,
+})
+TRADING = ord("T")
+#: Cycles a stale rise waits before it may cancel: every update of an earlier message has left
+#: the book (at most book.LATENCY + 1 cycles) and is in the queue by then.
+STALE_SETTLE = 8
+
+COUNTERS = ("updates", "orders", "rejects", "cancel_alls", "ends", "ends_refused",
+            "queue_overflows", "table_full")
+TraderCounters = data.StructLayout({name: COUNTER_BITS for name in COUNTERS})
+
+
+def registers(orders: int) -> tuple[Register, ...]:
+    handle_doc = f"order-table entry 0..{orders - 1}"
+    return (
+        Register("order_end", 16, "cmd", f"the host confirms an order chain ended at the venue "
+                 f"({handle_doc}, from its order event): its exposure is released"),
+        Register("fault", 1, "w1c", "sticky: an update was lost (queue full) or a D found the "
+                 "order table full; trading is halted and every live order cancelled until the "
+                 "host clears it (write 1)"),
+        Register("open_chains", 16, "ro", "order chains in the table (sent, not yet ended)"),
+        *(Register(name, COUNTER_BITS, "ro", doc) for name, doc in (
+            ("updates", "book updates decided on"),
+            ("orders", "orders handed to the encoder"),
+            ("rejects", "orders the risk gate refused"),
+            ("cancel_alls", "cancel-all walks (kill switch or feed stale)"),
+            ("ends", "order ends applied"),
+            ("ends_refused", "order ends naming no open chain"),
+            ("queue_overflows", "book updates lost to a full queue"),
+            ("table_full", "D orders not sent: order table full"),
+        )),
+    )
+
+
+class Trader(wiring.Component):
+    """Sequences strategy, gate and order table per update (see the module doc).
+
+    `halted` = `halt` (the kill-switch register) or `fault`: the risk gate's halt input.
+    `position_slot` asks the gate for a slot's confirmed position (`confirmed_position`).
+    """
+
+    def __init__(self, *, slots: int = 32, orders: int = 512, queue: int = 64):
+        for name, value in (("orders", orders), ("queue", queue)):
+            if value < 2 or value & (value - 1):
+                raise TypeError(f"{name} must be a power of two >= 2, not {value!r}")
+        if not 1 <= slots <= 256:
+            raise TypeError(f"slots must be 1..256, not {slots!r}")
+        self.slots, self.orders, self.queue = slots, orders, queue
+        super().__init__({
+            "i_update": In(stream.Signature(BookUpdate)),
+            "o_decision": Out(stream.Signature(Decision)),
+            "i_intents": In(stream.Signature(Intents)),
+            "o_request": Out(stream.Signature(OrderRequest)),
+            "i_verdict": In(stream.Signature(GateVerdict)),
+            "o_command": Out(stream.Signature(EncodeCommand)),
+            "position_slot": Out(8),
+            "confirmed_position": In(signed(32)),
+            "halt": In(1),
+            "halted": Out(1),
+            "stale": In(1),
+            "stale_index": In(48),
+            "stale_cycle": In(64),
+            "next_index": In(48),
+            "now": In(64),
+            "order_end": In(stream.Signature(16)),
+            "fault": Out(1),
+            "clear_fault": In(1),
+            "open_chains": Out(16),
+            "counters": Out(TraderCounters),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        slots, depth = self.slots, self.orders
+        hbits = (depth - 1).bit_length()
+
+        m.submodules.queue = queue = fifo.SyncFIFOBuffered(width=Queued.size, depth=self.queue)
+        m.submodules.table = table = Memory(shape=Entry, depth=depth, init=[])
+        # Read ports are not transparent: the FSM never reads an entry in the cycle it writes it.
+        read_a = table.read_port()          # the buy quote's entry, or the walked / ended one
+        read_b = table.read_port()          # the sell quote's entry
+        write = table.write_port()
+
+        # --- book updates into the queue --------------------------------------------------
+        up = self.i_update.p
+        queued_in = Signal(Queued)
+        m.d.comb += [
+            self.i_update.ready.eq(1),
+            queued_in.eq(Cat(up.slot, up.bid_price, up.bid_shares, up.ask_price, up.ask_shares,
+                             up.stock, up.state == TRADING, up.unreliable, up.index,
+                             up.ingress_cycle)),
+            queue.w_data.eq(queued_in),
+            queue.w_en.eq(self.i_update.valid),
+        ]
+        lost = self.i_update.valid & ~queue.w_rdy
+        head = Signal(Queued)
+        m.d.comb += head.eq(queue.r_data)
+
+        # --- state ---------------------------------------------------------------------------
+        used = Signal(depth)                  # entry holds a chain not yet ended
+        live = Signal(depth)                  # ... and no F was sent for it
+        tail = Signal(hbits)                  # next entry to allocate: the oldest position
+        chains = Signal(16)
+        next_clordid = Signal(NUMBER_BITS, init=1)
+        quote_valid = Array(Array(Signal(name=f"quote{s}_{side}_valid") for side in range(2))
+                            for s in range(slots))
+        quote_handle = Array(Array(Signal(hbits, name=f"quote{s}_{side}") for side in range(2))
+                             for s in range(slots))
+        symbol = Array(Signal(64, name=f"symbol{s}") for s in range(slots))
+        slot_bits = max(1, (slots - 1).bit_length())
+
+        fault = Signal()
+        table_full = Signal()
+        m.d.sync += fault.eq((fault & ~self.clear_fault) | lost | table_full)
+        halted = Signal()
+        m.d.comb += [halted.eq(self.halt | fault), self.halted.eq(halted),
+                     self.fault.eq(fault), self.open_chains.eq(chains)]
+
+        # Cancel-all requests: the kill switch at once, a stale rise once it has settled.
+        halted_r = Signal(init=1)             # reset is halted: no cancel-all for it
+        stale_r = Signal()
+        m.d.sync += [halted_r.eq(halted), stale_r.eq(self.stale)]
+        kill_pending = Signal()
+        kill_index = Signal(48)
+        kill_cycle = Signal(64)
+        with m.If(halted & ~halted_r):
+            m.d.sync += [kill_pending.eq(1), kill_index.eq(self.next_index),
+                         kill_cycle.eq(self.now)]
+        mark_pending = Signal()
+        mark_wait = Signal(range(STALE_SETTLE + 1))
+        mark_index = Signal(48)
+        mark_cycle = Signal(64)
+        with m.If(mark_wait != 0):
+            m.d.sync += mark_wait.eq(mark_wait - 1)
+        with m.If(self.stale & ~stale_r):
+            m.d.sync += [mark_pending.eq(1), mark_wait.eq(STALE_SETTLE),
+                         mark_index.eq(self.stale_index), mark_cycle.eq(self.stale_cycle)]
+        feed_stale = Signal()                 # the feed as the updates being decided see it
+        with m.If(~self.stale & ~mark_pending):
+            m.d.sync += feed_stale.eq(0)      # the host cleared it
+        mark_due = mark_pending & (mark_wait == 0) & (~queue.r_rdy | (head.index >= mark_index))
+
+        end_pending = Signal()
+        end_handle = Signal(16)
+        m.d.comb += self.order_end.ready.eq(~end_pending)
+        with m.If(self.order_end.valid & ~end_pending):
+            m.d.sync += [end_pending.eq(1), end_handle.eq(self.order_end.p)]
+
+        # --- the decision in hand ------------------------------------------------------------
+        ev = Signal(Queued)                   # the update (or, in a walk, the cancel's context)
+        quote_entry = Array(Signal(Entry, name=f"quote_entry{side}") for side in range(2))
+        quote_live = Array(Signal(name=f"quote_live{side}") for side in range(2))
+        quote_at = Array(Signal(hbits, name=f"quote_at{side}") for side in range(2))
+        intents = Signal(Intents)
+        side = Signal()
+        # The request being made.
+        kind = Signal(OrderKind)
+        price, qty, ioc = Signal(32), Signal(32), Signal()
+        cause = Signal(OrderCause)
+        target = Signal(hbits)                # the chain a G/F/END acts on
+        entry = Signal(Entry)                 # its table entry, as read
+        walking = Signal()
+        walk_at = Signal(hbits)
+        walk_left = Signal(range(depth + 1))
+        verdict = Signal(GateVerdict)
+
+        ev_slot = ev.slot[:slot_bits]
+        sym_now = Signal(64)
+        m.d.comb += [sym_now.eq(symbol[ev_slot]), self.position_slot.eq(ev.slot)]
+
+        req = self.o_request.p
+        m.d.comb += [
+            req.kind.eq(kind), req.slot.eq(ev.slot), req.side.eq(side), req.price.eq(price),
+            req.qty.eq(qty), req.ioc.eq(ioc), req.bid_price.eq(ev.bid_price),
+            req.ask_price.eq(ev.ask_price), req.trading.eq(ev.trading),
+            req.stale.eq(feed_stale | ev.unreliable), req.index.eq(ev.index),
+            req.ingress_cycle.eq(ev.ingress_cycle),
+            req.exposure.eq(Mux(kind == OrderKind.NEW, 0, entry.exposure)),
+            req.live.eq(Mux(kind == OrderKind.NEW, 0, live.bit_select(target, 1))),
+            req.chain.eq(Mux(kind == OrderKind.NEW, 0, entry.chain)),
+        ]
+        dec = self.o_decision.p
+        m.d.comb += [
+            dec.slot.eq(ev.slot), dec.bid_price.eq(ev.bid_price),
+            dec.bid_shares.eq(ev.bid_shares), dec.ask_price.eq(ev.ask_price),
+            dec.ask_shares.eq(ev.ask_shares),
+            dec.permitted.eq(ev.trading & ~feed_stale & ~ev.unreliable & ~halted),
+            dec.position.eq(self.confirmed_position),
+        ]
+        for s in range(2):
+            m.d.comb += [dec.quotes[s].live.eq(quote_live[s]),
+                         dec.quotes[s].price.eq(quote_entry[s].price),
+                         dec.quotes[s].qty.eq(quote_entry[s].qty)]
+
+        # What goes to the encoder once the gate has answered.
+        accepted = verdict.accepted
+        record = self.o_command.p.order
+        m.d.comb += [
+            record.rejected.eq(~accepted), record.kind.eq(kind),
+            record.clordid.eq(Mux(accepted, next_clordid, 0)),
+            record.orig_clordid.eq(Mux(accepted & (kind != OrderKind.NEW), entry.clordid, 0)),
+            record.slot.eq(ev.slot), record.side.eq(side), record.price.eq(price),
+            record.qty.eq(qty), record.ioc.eq(ioc), record.cause.eq(cause),
+            record.reason.eq(verdict.reason), record.failed.eq(verdict.failed),
+            record.handle.eq(Mux(kind == OrderKind.NEW, tail, target)),
+            record.index.eq(ev.index), record.ingress_cycle.eq(ev.ingress_cycle),
+            self.o_command.p.symbol.eq(sym_now),
+        ]
+        full = used.bit_select(tail, 1)
+        updated = Signal(Entry)               # the table entry after an accepted order
+        m.d.comb += updated.eq(entry)
+        with m.Switch(kind):
+            with m.Case(OrderKind.NEW):
+                m.d.comb += [updated.chain.eq(next_clordid), updated.slot.eq(ev.slot),
+                             updated.side.eq(side), updated.price.eq(price),
+                             updated.qty.eq(qty), updated.exposure.eq(qty),
+                             updated.ioc.eq(ioc)]
+            with m.Case(OrderKind.REPLACE):
+                m.d.comb += [updated.price.eq(price), updated.qty.eq(qty),
+                             updated.exposure.eq(Mux(qty > entry.exposure, qty, entry.exposure))]
+        m.d.comb += [updated.clordid.eq(next_clordid),
+                     write.addr.eq(Mux(kind == OrderKind.NEW, tail, target)),
+                     write.data.eq(updated)]
+
+        def forget_quote(slot, quote_side, handle):
+            """The slot's quote on that side is no longer live if it was this chain."""
+            s = slot[:slot_bits]
+            with m.If(quote_handle[s][quote_side] == handle):
+                m.d.sync += quote_valid[s][quote_side].eq(0)
+
+        update_taken = Signal()
+        order_sent = Signal()
+        rejected = Signal()
+        walk_started = Signal()
+        end_done = Signal()
+        end_refused = Signal()
+
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.sync += walking.eq(0)
+                head_slot = head.slot[:slot_bits]
+                m.d.comb += [read_a.addr.eq(Mux(end_pending, end_handle,
+                                                quote_handle[head_slot][0])),
+                             read_b.addr.eq(quote_handle[head_slot][1])]
+                with m.If(kill_pending | mark_due):
+                    # Cancel every live order, oldest chain first.
+                    with m.If(kill_pending):
+                        m.d.sync += [kill_pending.eq(0), cause.eq(OrderCause.KILL_SWITCH),
+                                     ev.index.eq(kill_index), ev.ingress_cycle.eq(kill_cycle)]
+                    with m.Else():
+                        m.d.sync += [mark_pending.eq(0), feed_stale.eq(1),
+                                     cause.eq(OrderCause.FEED_STALE),
+                                     ev.index.eq(mark_index), ev.ingress_cycle.eq(mark_cycle)]
+                    # From the tail round the ring is allocation order: chain order.
+                    m.d.sync += [walking.eq(1), walk_at.eq(tail), walk_left.eq(depth)]
+                    m.d.comb += walk_started.eq(1)
+                    m.next = "WALK_READ"
+                with m.Elif(end_pending):
+                    m.next = "END_LOOK"
+                with m.Elif(queue.r_rdy):
+                    m.d.comb += [queue.r_en.eq(1), update_taken.eq(1)]
+                    m.d.sync += [ev.eq(head), symbol[head_slot].eq(head.stock),
+                                 cause.eq(OrderCause.STRATEGY)]
+                    for s in range(2):
+                        m.d.sync += [quote_live[s].eq(quote_valid[head_slot][s]),
+                                     quote_at[s].eq(quote_handle[head_slot][s])]
+                    m.next = "QUOTES"
+
+            with m.State("QUOTES"):
+                m.d.sync += [quote_entry[0].eq(read_a.data), quote_entry[1].eq(read_b.data)]
+                m.next = "DECIDE"
+
+            with m.State("DECIDE"):
+                m.d.comb += self.o_decision.valid.eq(1)
+                m.next = "INTENTS"
+
+            with m.State("INTENTS"), m.If(self.i_intents.valid):
+                m.d.sync += [intents.eq(self.i_intents.p), side.eq(0)]
+                m.next = "SIDE"
+
+            with m.State("SIDE"):
+                intent = intents.sides[side]
+                with m.If(intent.valid):
+                    m.d.sync += [kind.eq(intent.kind), price.eq(intent.price),
+                                 qty.eq(intent.qty), ioc.eq(intent.ioc),
+                                 target.eq(quote_at[side]), entry.eq(quote_entry[side]),
+                                 cause.eq(OrderCause.STRATEGY)]
+                    m.next = "ISSUE"
+                with m.Elif(side == 0):
+                    m.d.sync += side.eq(1)
+                with m.Else():
+                    m.next = "IDLE"
+
+            with m.State("ISSUE"):
+                m.d.comb += self.o_request.valid.eq(1)
+                m.next = "VERDICT"
+
+            with m.State("VERDICT"), m.If(self.i_verdict.valid):
+                m.d.sync += verdict.eq(self.i_verdict.p)
+                m.next = "APPLY"
+
+            with m.State("APPLY"):
+                blocked = accepted & (kind == OrderKind.NEW) & full
+                with m.If(blocked):
+                    # No room to track the chain: not sent (the gate's count of it only makes
+                    # it more conservative); the fault halts trading and cancels the rest.
+                    m.d.comb += table_full.eq(1)
+                    m.next = "NEXT"
+                with m.Elif(self.o_command.ready):
+                    m.d.comb += self.o_command.valid.eq(1)
+                    with m.If(accepted):
+                        m.d.comb += [order_sent.eq(1), write.en.eq(1)]
+                        m.d.sync += next_clordid.eq(next_clordid + 1)
+                        with m.Switch(kind):
+                            with m.Case(OrderKind.NEW):
+                                m.d.sync += [used.bit_select(tail, 1).eq(1),
+                                             live.bit_select(tail, 1).eq(1),
+                                             tail.eq(tail + 1), chains.eq(chains + 1)]
+                                with m.If(~ioc):   # a day order is the side's live quote
+                                    m.d.sync += [quote_valid[ev_slot][side].eq(1),
+                                                 quote_handle[ev_slot][side].eq(tail)]
+                            with m.Case(OrderKind.CANCEL):
+                                m.d.sync += live.bit_select(target, 1).eq(0)
+                                forget_quote(ev.slot, side, target)
+                        m.next = "NEXT"
+                    with m.Else():
+                        m.d.comb += rejected.eq(1)
+                        with m.If(kind == OrderKind.REPLACE):
+                            # A refused replace leaves a quote at a price the strategy no longer
+                            # wants: pull it (the F carries the quote as it stands).
+                            m.d.sync += [kind.eq(OrderKind.CANCEL), price.eq(entry.price),
+                                         qty.eq(entry.qty),
+                                         cause.eq(OrderCause.REJECTED_REPLACE)]
+                            m.next = "ISSUE"
+                        with m.Else():
+                            m.next = "NEXT"
+
+            with m.State("NEXT"):
+                with m.If(walking):
+                    m.d.sync += [walk_at.eq(walk_at + 1), walk_left.eq(walk_left - 1)]
+                    m.next = "WALK_READ"
+                with m.Elif(side == 0):
+                    m.d.sync += side.eq(1)
+                    m.next = "SIDE"
+                with m.Else():
+                    m.next = "IDLE"
+
+            # --- cancel-all: one chain at a time, oldest first ---------------------------
+            with m.State("WALK_READ"):
+                m.d.comb += read_a.addr.eq(walk_at)
+                with m.If(walk_left == 0):
+                    m.next = "IDLE"
+                with m.Else():
+                    m.next = "WALK_LOOK"
+
+            with m.State("WALK_LOOK"):
+                found = read_a.data
+                m.d.sync += [entry.eq(found), target.eq(walk_at), kind.eq(OrderKind.CANCEL),
+                             side.eq(found.side), price.eq(found.price), qty.eq(found.qty),
+                             ioc.eq(found.ioc), ev.slot.eq(found.slot)]
+                with m.If(live.bit_select(walk_at, 1)):
+                    m.next = "ISSUE"
+                with m.Else():
+                    m.d.sync += [walk_at.eq(walk_at + 1), walk_left.eq(walk_left - 1)]
+                    m.next = "WALK_READ"
+
+            # --- the host ends a chain -------------------------------------------------------
+            with m.State("END_LOOK"):
+                m.d.sync += end_pending.eq(0)
+                found = read_a.data
+                handle = end_handle[:hbits]
+                with m.If((end_handle < depth) & used.bit_select(handle, 1)):
+                    m.d.sync += [entry.eq(found), target.eq(handle), kind.eq(OrderKind.END),
+                                 side.eq(found.side), ev.slot.eq(found.slot),
+                                 used.bit_select(handle, 1).eq(0),
+                                 live.bit_select(handle, 1).eq(0), chains.eq(chains - 1)]
+                    forget_quote(found.slot, found.side, handle)
+                    m.d.comb += end_done.eq(1)
+                    m.next = "END_ISSUE"
+                with m.Else():
+                    m.d.comb += end_refused.eq(1)
+                    m.next = "IDLE"
+
+            with m.State("END_ISSUE"):
+                # The END carries the chain's exposure and whether it was still live; the gate
+                # answers nothing to it. `live` was cleared a cycle ago: use the snapshot.
+                m.d.comb += self.o_request.valid.eq(1)
+                m.next = "IDLE"
+
+        # The END's `live` is the chain's state before this end (captured in END_LOOK).
+        end_was_live = Signal()
+        with m.If(end_done):
+            m.d.sync += end_was_live.eq(live.bit_select(end_handle[:hbits], 1))
+        with m.If(kind == OrderKind.END):
+            m.d.comb += req.live.eq(end_was_live)
+
+        count_events(m, self.counters, {
+            "updates": update_taken, "orders": order_sent, "rejects": rejected,
+            "cancel_alls": walk_started, "ends": end_done, "ends_refused": end_refused,
+            "queue_overflows": lost, "table_full": table_full,
+        })
+        return m
