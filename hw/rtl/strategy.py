@@ -1,0 +1,378 @@
+"""Per-symbol strategy: quote around the mid or take when the price is right, one decision a clock.
+
+Data flow: book builder -> order table (adds the slot's live quotes and the confirmed position)
+-> Strategy -> order table -> risk gate. The semantics are the golden model's
+(`sw/model/strategy.py`, `Strategy.evaluate`): for each `Decision` the block answers with one
+`Intents`, a D, G or F (or nothing) per side, equal side by side to the requests the model makes
+for a symbol whose live quotes are the decision's `quotes`.
+
+Parameters: per slot, written by the host in two steps so that none is ever half-applied: it
+writes the staged values (`param_*` registers), then a `commit` command naming the slot. A
+commit with a value out of the model's bounds (`PARAMS`), for a slot that does not exist, or
+while an earlier commit is still being applied, is refused whole and raises the sticky
+`commit_error` (write 1 to clear). An accepted commit precomputes the slot's constants (the
+tick's reciprocal by a bit-serial divider, the grid distances) over `COMMIT_CYCLES` cycles, with
+`commit_busy` high, then writes them all in one cycle: a decision that enters in a cycle where
+`commit_busy` is 0 sees every accepted commit whole, one that enters earlier sees none of the
+commit in flight. Reset: every slot OFF (never committed), so nothing is sent for it.
+
+Arithmetic. With `off` = units * skew_ticks * tick and `half` = half_spread_ticks * tick, both
+on the grid, the model's floor/ceil of the reservation price +- half are
+    bid_raw = floor_tick(mid) - off - half        ask_raw = ceil_tick(mid) - off + half
+so only floor(mid / tick) and whether tick divides mid are needed. Both come from one product
+with the commit's reciprocal `m = ceil(2**52 / tick)`: mid * m = q * 2**52 + e with
+e = r * 2**52 / tick + mid * (m * tick - 2**52) / tick, where q, r = divmod(mid, tick). As
+tick <= 2**20 and mid < 2**32, 2**52 / tick >= 2**32 > mid, so e < 2**52 (the top bits are q,
+exactly) and e < 2**32 exactly when r == 0 (bits 32..51 of the product say "mid off the grid").
+The clamps, the withdrawal of a non-positive bid and the requote distance are all comparisons
+of floor_tick(mid) (or ceil) with thresholds that do not depend on it, formed a stage earlier.
+
+The one deviation from the model: prices are 32 bits. Where the model would quote a sell price
+of 2**32 or more (absurd parameters or positions), the block withdraws that side as the model
+does a non-positive bid (an F of a live quote, else nothing).
+
+Pipeline (3 cycles, one decision per clock, no backpressure):
+  S1  the slot's parameters (read asynchronously); mid, inventory units, the thresholds'
+      position-independent parts, the take tests
+  S2  mid * reciprocal (floor(mid / tick), off grid?), units * skew * tick, the thresholds
+  S3  floor and ceil of the mid back on the grid (q * tick), compared with the thresholds:
+      clamps, withdrawals, requotes; the intents, registered onto `o_intents`
+Each stage has one level of wide multipliers, none chained. Latency: `LATENCY` cycles from
+`i_decision` to `o_intents`. Timing (bitstreams/fmax.py flow, LFE5UM5G-85F, seed 1): 55 MHz,
+limited by S3 (tick fan-out, the q * tick multiplier's adder tree, the 68-bit compares, the
+intent muxes); with S3's multipliers removed S2's units * skew * tick limits at 77 MHz. Each
+yosys-mapped multiplier with its adder tree takes ~10 ns on the ECP5, so 156.25 MHz needs every
+product split over two stages (latency about 6), not a different algorithm.
+"""
+
+from dataclasses import dataclass
+
+from amaranth import Cat, Module, Mux, Signal, Value, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from hw.rtl.csr import Register
+from hw.rtl.records import Decision, Intents, OrderKind, StrategyMode
+from sw.model.config import StrategyParams
+
+#: Cycles from a decision on `i_decision` to its intents on `o_intents`.
+LATENCY = 3
+#: floor(mid / tick) == (mid * ceil(2**RECIPROCAL_SHIFT / tick)) >> RECIPROCAL_SHIFT for every
+#: mid < 2**32 and tick <= 2**20 (see the module doc).
+RECIPROCAL_SHIFT = 52
+#: Cycles `commit_busy` is high after an accepted commit: one per quotient bit, one to write.
+COMMIT_CYCLES = RECIPROCAL_SHIFT + 2
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    bits: int
+    low: int
+    high: int
+    doc: str
+
+
+def _bounds(name: str) -> tuple[int, int]:
+    """StrategyParams' own bounds for a numeric field (one definition of the ranges)."""
+    metadata = StrategyParams.model_fields[name].metadata
+    low = next(c.ge for c in metadata if hasattr(c, "ge"))
+    high = next(c.le for c in metadata if hasattr(c, "le"))
+    return low, high
+
+
+def _param(name: str, bits: int, doc: str) -> Param:
+    low, high = _bounds(name)
+    if high >= 1 << bits:
+        raise AssertionError(f"{name} needs more than {bits} bits")
+    return Param(name, bits, low, high, doc)
+
+
+#: Per-slot parameters: register `param_<name>`, range checked on commit (StrategyParams' bounds).
+PARAMS = (
+    Param("mode", 2, StrategyMode.OFF.value, StrategyMode.TAKE.value,
+          "StrategyMode: 0 off, 1 quote, 2 take"),
+    _param("size", 27, "shares per quote or take order"),
+    _param("tick", 20, "price grid, ITCH units"),
+    _param("half_spread_ticks", 14, "quote half spread, ticks"),
+    _param("skew_ticks", 14, "reservation shift per inventory unit, ticks"),
+    _param("inventory_unit_shift", 5, "inventory unit = 2**shift shares"),
+    _param("requote_ticks", 14, "replace a quote only if its price moves this far, ticks"),
+    _param("take_buy_at_or_below", 32, "IOC buy at the ask when ask <= this; 0 off"),
+    _param("take_sell_at_or_above", 32, "IOC sell at the bid when bid >= this; 0 off"),
+)
+StrategyParamsLayout = data.StructLayout(
+    {p.name: StrategyMode if p.name == "mode" else p.bits for p in PARAMS})
+
+CommitLayout = data.StructLayout({"slot": 8})
+
+DISTANCE_BITS = 34      # skew, half spread or requote ticks x tick: at most 10**10 < 2**34
+#: What a slot holds: the parameters a decision reads, with the commit's precomputed constants.
+SlotParams = data.StructLayout({
+    "mode": StrategyMode,
+    "size": 27,
+    "tick": 20,
+    "inventory_unit_shift": 5,
+    "take_buy_at_or_below": 32,
+    "take_sell_at_or_above": 32,
+    "reciprocal": RECIPROCAL_SHIFT + 1,   # ceil(2**52 / tick): 2**52 for tick 1
+    "skew_step": DISTANCE_BITS,           # skew_ticks * tick: price offset per inventory unit
+    "half_spread": DISTANCE_BITS,         # half_spread_ticks * tick
+    "requote_distance": DISTANCE_BITS,    # requote_ticks * tick
+})
+
+
+def registers() -> tuple[Register, ...]:
+    """The strategy's registers (served by hw.rtl.csr.CsrBank; addresses come from the map)."""
+    return (
+        *(Register(f"param_{p.name}", p.bits, "rw",
+                   f"staged for commit: {p.doc} ({p.low}..{p.high})") for p in PARAMS),
+        Register("commit", 8, "cmd", "bits 0-7 slot: apply every staged parameter to it; out of "
+                 "range, no such slot or commit_busy -> refused whole, commit_error"),
+        Register("commit_busy", 1, "ro", f"an accepted commit is being applied ({COMMIT_CYCLES} "
+                 "cycles); decisions see it once this reads 0"),
+        Register("commit_error", 1, "w1c", "a commit was refused (value out of range, no such "
+                 "slot, or commit_busy); nothing of it applied; write 1 to clear"),
+    )
+
+
+def register_values(params: StrategyParams) -> dict[str, int]:
+    """The staged `param_*` register values of one symbol's parameters (a commit's host side)."""
+    values = {p.name: int(getattr(params, p.name)) for p in PARAMS if p.name != "mode"}
+    return {"mode": StrategyMode[params.mode.upper()].value} | values
+
+
+class Strategy(wiring.Component):
+    """Quote or take per slot, exactly as the golden model (see the module doc).
+
+    Rate: one decision per clock, no backpressure (`i_decision.ready` is 1); exactly one
+    `Intents` per decision (both sides' `valid` 0 when there is nothing to send), `LATENCY`
+    cycles later. Reset: every slot OFF until the host commits its parameters. A decision for a
+    slot never committed, or outside `slots`, is treated as OFF: it cancels live quotes, which
+    such a slot cannot have.
+    """
+
+    def __init__(self, *, slots: int = 32):
+        if not isinstance(slots, int) or not 1 <= slots <= 256:
+            raise TypeError(f"slots must be an integer 1..256, not {slots!r}")
+        self.slots = slots
+        super().__init__({
+            "i_decision": In(stream.Signature(Decision)),
+            "o_intents": Out(stream.Signature(Intents)),
+            "staged": In(StrategyParamsLayout),
+            "commit": In(stream.Signature(CommitLayout)),
+            "commit_busy": Out(1),
+            "commit_error": Out(1),
+            "clear_commit_error": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        slots = self.slots
+        slot_bits = max(1, (slots - 1).bit_length())
+
+        # The slots' parameters. The read port is asynchronous (distributed RAM): S1 needs the
+        # slot's parameters in the cycle its decision arrives. A write lands at the end of its
+        # cycle, so a decision in that cycle still reads the old set, whole.
+        m.submodules.params = params = Memory(shape=SlotParams, depth=slots, init=[])
+        params_rd = params.read_port(domain="comb")
+        params_wr = params.write_port()
+        committed = Signal(slots)   # memory has no reset: a slot is OFF until committed
+
+        m.d.comb += [self.i_decision.ready.eq(1), self.commit.ready.eq(1)]
+        self._commits(m, params_wr, committed, slot_bits)
+
+        # --- S1: the slot's parameters; everything that does not need the quotient ----------
+        d = self.i_decision.p
+        p = params_rd.data
+        m.d.comb += params_rd.addr.eq(d.slot[:slot_bits])
+        known = (d.slot < slots) & committed.bit_select(d.slot[:slot_bits], 1)
+        mode = Mux(known, p.mode, StrategyMode.OFF)
+        bid, ask = d.bid_price, d.ask_price
+        buy_quote, sell_quote = d.quotes[0], d.quotes[1]
+        magnitude = Mux(d.position < 0, -d.position, d.position)[:32]   # 2**31 fits unsigned
+        units_magnitude = magnitude >> p.inventory_unit_shift
+
+        v1 = Signal()
+        d1 = Signal(Decision)
+        p1 = Signal(SlotParams)
+        quoting1 = Signal()          # quote mode, permitted, both sides of the book present
+        taking1 = Signal()
+        mid1 = Signal(32)
+        units1 = Signal(signed(33))
+        # Parts of the S3 thresholds (F = floor_tick(mid) for the bid, ceil_tick(mid) for the
+        # ask, compared with off + k): bid_raw = F - off - half, ask_raw = F - off + half.
+        k_bid_clamp1 = Signal(signed(36))    # bid_raw > ask - tick  <=>  F > off + this
+        k_bid_up1 = Signal(signed(37))       # bid_raw - quote >= requote  <=>  F >= off + this
+        k_bid_down1 = Signal(signed(37))     # bid_raw - quote <= -requote <=>  F <= off + this
+        k_ask_clamp1 = Signal(signed(36))    # ask_raw < bid + tick  <=>  F < off + this
+        k_ask_over1 = Signal(signed(36))     # ask_raw >= 2**32      <=>  F >= off + this
+        k_ask_up1 = Signal(signed(37))       # likewise, the sell quote's requote distance
+        k_ask_down1 = Signal(signed(37))
+        bid_clamped_gap1 = Signal(signed(35))   # (ask - tick) - buy quote price
+        ask_clamped_gap1 = Signal(signed(35))   # (bid + tick) - sell quote price
+        take_buy1, take_sell1 = Signal(), Signal()
+        take_buy_qty1, take_sell_qty1 = Signal(32), Signal(32)
+        half, step = p.half_spread, p.requote_distance
+        m.d.sync += [
+            v1.eq(self.i_decision.valid), d1.eq(d), p1.eq(p),
+            quoting1.eq(d.permitted & (bid != 0) & (ask != 0) & (mode == StrategyMode.QUOTE)),
+            taking1.eq(mode == StrategyMode.TAKE),
+            mid1.eq((bid + ask) >> 1),
+            units1.eq(Mux(d.position < 0, -units_magnitude, units_magnitude)),
+            k_bid_clamp1.eq(ask - p.tick + half),
+            k_bid_up1.eq(half + buy_quote.price + step),
+            k_bid_down1.eq(half + buy_quote.price - step),
+            k_ask_clamp1.eq(bid + p.tick - half),
+            k_ask_over1.eq((1 << 32) - half),
+            k_ask_up1.eq(sell_quote.price + step - half),
+            k_ask_down1.eq(sell_quote.price - step - half),
+            bid_clamped_gap1.eq(ask - p.tick - buy_quote.price),
+            ask_clamped_gap1.eq(bid + p.tick - sell_quote.price),
+            take_buy1.eq(d.permitted & (p.take_buy_at_or_below != 0) & (ask != 0)
+                         & (ask <= p.take_buy_at_or_below)),
+            take_sell1.eq(d.permitted & (p.take_sell_at_or_above != 0) & (bid != 0)
+                          & (bid >= p.take_sell_at_or_above)),
+            take_buy_qty1.eq(Mux(p.size < d.ask_shares, p.size, d.ask_shares)),
+            take_sell_qty1.eq(Mux(p.size < d.bid_shares, p.size, d.bid_shares)),
+        ]
+
+        # --- S2: the quotient, the inventory offset, the thresholds -------------------------
+        product = mid1 * p1.reciprocal
+        quotient = product[RECIPROCAL_SHIFT:RECIPROCAL_SHIFT + 32]
+        off_grid = product[32:RECIPROCAL_SHIFT].any()
+        off = units1 * p1.skew_step
+
+        v2 = Signal()
+        d2 = Signal(Decision)
+        p2 = Signal(SlotParams)
+        quoting2, taking2 = Signal(), Signal()
+        floor2 = Signal(32)          # floor(mid / tick)
+        ceil2 = Signal(33)           # ceil(mid / tick)
+        bid_base2 = Signal(signed(68))       # off + half: bid_raw = F - this
+        ask_base2 = Signal(signed(68))       # off - half: ask_raw = F - this
+        bid_clamp2, bid_up2, bid_down2 = (Signal(signed(68)) for _ in range(3))
+        ask_clamp2, ask_over2, ask_up2, ask_down2 = (Signal(signed(68)) for _ in range(4))
+        bid_clamped_moved2, ask_clamped_moved2 = Signal(), Signal()
+        take_buy2, take_sell2 = Signal(), Signal()
+        take_buy_qty2, take_sell_qty2 = Signal(32), Signal(32)
+        step1 = p1.requote_distance
+        m.d.sync += [
+            v2.eq(v1), d2.eq(d1), p2.eq(p1), quoting2.eq(quoting1), taking2.eq(taking1),
+            floor2.eq(quotient), ceil2.eq(quotient + off_grid),
+            bid_base2.eq(off + p1.half_spread), ask_base2.eq(off - p1.half_spread),
+            bid_clamp2.eq(off + k_bid_clamp1), bid_up2.eq(off + k_bid_up1),
+            bid_down2.eq(off + k_bid_down1),
+            ask_clamp2.eq(off + k_ask_clamp1), ask_over2.eq(off + k_ask_over1),
+            ask_up2.eq(off + k_ask_up1), ask_down2.eq(off + k_ask_down1),
+            bid_clamped_moved2.eq((bid_clamped_gap1 >= step1) | (bid_clamped_gap1 <= -step1)),
+            ask_clamped_moved2.eq((ask_clamped_gap1 >= step1) | (ask_clamped_gap1 <= -step1)),
+            take_buy2.eq(take_buy1), take_sell2.eq(take_sell1),
+            take_buy_qty2.eq(take_buy_qty1), take_sell_qty2.eq(take_sell_qty1),
+        ]
+
+        # --- S3: back on the grid, compared with the thresholds; the intents ---------------
+        bid_grid = floor2 * p2.tick          # floor_tick(mid) < 2**32
+        ask_grid = ceil2 * p2.tick           # ceil_tick(mid) < 2**32 + 2**20
+        bid_clamped = bid_grid > bid_clamp2
+        ask_clamped = ask_grid < ask_clamp2
+        buy = {
+            "price": Mux(bid_clamped, d2.ask_price - p2.tick, bid_grid - bid_base2),
+            # bid_q <= 0: clamped, ask - tick <= 0; else F - off - half <= 0
+            "gone": Mux(bid_clamped, d2.ask_price <= p2.tick, bid_grid <= bid_base2),
+            "moved": Mux(bid_clamped, bid_clamped_moved2,
+                         (bid_grid >= bid_up2) | (bid_grid <= bid_down2)),
+            "take": take_buy2, "take_price": d2.ask_price, "take_qty": take_buy_qty2,
+        }
+        sell = {
+            "price": Mux(ask_clamped, d2.bid_price + p2.tick, ask_grid - ask_base2),
+            # the deviation: a sell price >= 2**32 withdraws the side
+            "gone": Mux(ask_clamped, d2.bid_price + p2.tick >= 1 << 32, ask_grid >= ask_over2),
+            "moved": Mux(ask_clamped, ask_clamped_moved2,
+                         (ask_grid >= ask_up2) | (ask_grid <= ask_down2)),
+            "take": take_sell2, "take_price": d2.bid_price, "take_qty": take_sell_qty2,
+        }
+        intents = Signal(Intents)
+        for index, side in enumerate((buy, sell)):
+            self._side(m, intents.sides[index], side, d2.quotes[index], p2.size, quoting2,
+                       taking2)
+
+        out = self.o_intents
+        m.d.sync += [out.valid.eq(v2), out.p.eq(intents)]
+        return m
+
+    @staticmethod
+    def _side(m, intent, side, quote, size, quoting, taking):
+        """One side's intent (all zero when there is none), as `Strategy.evaluate` decides."""
+        def send(kind, price, qty, ioc=0):
+            m.d.comb += [intent.valid.eq(1), intent.kind.eq(kind), intent.price.eq(price),
+                         intent.qty.eq(qty), intent.ioc.eq(ioc)]
+
+        def pull():
+            with m.If(quote.live):
+                send(OrderKind.CANCEL, quote.price, quote.qty)
+
+        with m.If(quoting):
+            with m.If(side["gone"]):
+                pull()
+            with m.Elif(~quote.live):
+                send(OrderKind.NEW, side["price"], size)
+            with m.Elif(side["moved"] | (quote.qty != size)):
+                send(OrderKind.REPLACE, side["price"], size)
+        with m.Elif(~taking):                # off, not permitted, or a side of the book empty
+            pull()
+        with m.Elif(side["take"]):           # take mode leaves quotes alone
+            send(OrderKind.NEW, side["take_price"], side["take_qty"], ioc=1)
+
+    def _commits(self, m, params_wr, committed, slot_bits):
+        """Host commits: checked whole, the reciprocal divided out bit by bit, written whole."""
+        staged, commit = self.staged, self.commit
+        out_of_range = Cat(*((Value.cast(getattr(staged, p.name)) < p.low)
+                             | (Value.cast(getattr(staged, p.name)) > p.high)
+                             for p in PARAMS)).any()
+        busy = Signal()
+        bad_commit = commit.valid & (busy | (commit.p.slot >= self.slots) | out_of_range)
+        error = Signal()
+        m.d.sync += error.eq((error & ~self.clear_commit_error) | bad_commit)
+        m.d.comb += [self.commit_error.eq(error), self.commit_busy.eq(busy)]
+
+        pending = Signal(StrategyParamsLayout)
+        target = Signal(slot_bits)
+        # Restoring division of 2**52 by tick, one quotient bit per cycle, most significant
+        # first: the dividend's only set bit enters at the first step.
+        step = Signal(range(RECIPROCAL_SHIFT + 1))
+        remainder = Signal(20)               # < tick <= 10**6 < 2**20
+        quotient = Signal(RECIPROCAL_SHIFT + 1)
+        shifted = Cat(step == RECIPROCAL_SHIFT, remainder)
+        fits = shifted >= pending.tick
+
+        with m.FSM():
+            with m.State("IDLE"):
+                # Loaded every idle cycle: the accepted commit's cycle loads the values used.
+                m.d.sync += [pending.eq(staged), target.eq(commit.p.slot[:slot_bits]),
+                             step.eq(RECIPROCAL_SHIFT), remainder.eq(0), quotient.eq(0)]
+                with m.If(commit.valid & ~bad_commit):
+                    m.next = "DIVIDE"
+            with m.State("DIVIDE"):
+                m.d.comb += busy.eq(1)
+                m.d.sync += [remainder.eq(Mux(fits, shifted - pending.tick, shifted)),
+                             quotient.eq(Cat(fits, quotient[:-1])), step.eq(step - 1)]
+                with m.If(step == 0):
+                    m.next = "WRITE"
+            with m.State("WRITE"):
+                written = {
+                    **{name: getattr(pending, name) for name in (
+                        "mode", "size", "tick", "inventory_unit_shift", "take_buy_at_or_below",
+                        "take_sell_at_or_above")},
+                    "reciprocal": quotient + (remainder != 0),   # ceil(2**52 / tick)
+                    "skew_step": pending.skew_ticks * pending.tick,
+                    "half_spread": pending.half_spread_ticks * pending.tick,
+                    "requote_distance": pending.requote_ticks * pending.tick,
+                }
+                m.d.comb += [busy.eq(1), params_wr.en.eq(1), params_wr.addr.eq(target),
+                             *(getattr(params_wr.data, name).eq(value)
+                               for name, value in written.items())]
+                m.d.sync += committed.bit_select(target, 1).eq(1)
+                m.next = "IDLE"
+
