@@ -38,6 +38,7 @@ from amaranth.lib.wiring import In, Out
 from hw.rtl.csr import COUNTER_BITS, Register, count_events
 from hw.rtl.records import GateVerdict, OrderKind, OrderRequest, Side
 from sw.model.clock import CLOCK_HZ
+from sw.model.config import SymbolLimits
 from sw.model.risk import Reason
 
 #: Cycles from a request on `i_request` to its verdict on `o_verdict`.
@@ -96,6 +97,14 @@ def registers() -> tuple[Register, ...]:
                  "such slot); nothing of it applied; write 1 to clear"),
         *(Register(name, COUNTER_BITS, "ro", _counter_doc(name)) for name in COUNTERS),
     )
+
+
+def register_values(limits: SymbolLimits) -> dict[str, int]:
+    """The staged `limit_*` register values of one symbol's limits (the host side of a commit;
+    the notional in shares x ITCH price units)."""
+    values = {lim.name: int(getattr(limits, lim.name)) for lim in LIMITS
+              if lim.name != "max_notional"}
+    return values | {"max_notional": limits.max_notional_units}
 
 
 def _counter_doc(name: str) -> str:

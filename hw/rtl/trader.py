@@ -98,6 +98,8 @@ class Trader(wiring.Component):
 
     `halted` = `halt` (the kill-switch register) or `fault`: the risk gate's halt input.
     `position_slot` asks the gate for a slot's confirmed position (`confirmed_position`).
+    `busy`: something is queued or being decided (the replay waits for it to fall before a
+    host action, which the golden model applies between packets).
     """
 
     def __init__(self, *, slots: int = 32, orders: int = 512, queue: int = 64):
@@ -127,6 +129,7 @@ class Trader(wiring.Component):
             "fault": Out(1),
             "clear_fault": In(1),
             "open_chains": Out(16),
+            "busy": Out(1),
             "counters": Out(TraderCounters),
         })
 
@@ -296,7 +299,7 @@ class Trader(wiring.Component):
         end_done = Signal()
         end_refused = Signal()
 
-        with m.FSM():
+        with m.FSM() as fsm:
             with m.State("IDLE"):
                 m.d.sync += walking.eq(0)
                 head_slot = head.slot[:slot_bits]
@@ -454,6 +457,9 @@ class Trader(wiring.Component):
             m.d.sync += end_was_live.eq(live.bit_select(end_handle[:hbits], 1))
         with m.If(kind == OrderKind.END):
             m.d.comb += req.live.eq(end_was_live)
+
+        m.d.comb += self.busy.eq(~fsm.ongoing("IDLE") | queue.r_rdy | kill_pending
+                                 | mark_pending | end_pending)
 
         count_events(m, self.counters, {
             "updates": update_taken, "orders": order_sent, "rejects": rejected,

@@ -1,14 +1,22 @@
-"""`nerve replay --backend rtl`: a feed file through the simulated market-data RTL.
+"""`nerve replay --backend rtl`: a feed file through the simulated fast path.
 
 Where it sits: the RTL twin of sw/model/replay.py. The feed's frames (a pcap's frames as they
 are; a NASDAQ file's messages each in its own MoldUDP64 packet, sequenced from 1, which is how
-the model replays such a file) are driven into `hw.rtl.marketdata.MarketData` under Verilator,
-back to back, after the filter's destination is written through the CSR bus. Every BBO update
-becomes a row of DIR/bbo.csv, in the model's format; with the same feed the file must equal the
-model's byte for byte (within the book's capacity: the summary says when a symbol left it).
+the model replays such a file) are driven into `hw.rtl.fastpath.FastPath` under Verilator, back
+to back, with the NIC's PTP time input set to each frame's stamp (the model's ingress cycle, so
+time-dependent decisions agree). The outputs become the model's files: bbo.csv from the book's
+updates, orders.fix from the egress bytes, orders.csv and rejects.csv from the order events;
+with the same feed, limits, strategy and host actions they must equal the model's byte for byte
+(within the hardware's documented capacity: the summary says when it was left).
 
-The cocotb side (`replay_feed`) runs in the simulator process: it reads the frames from a file
-and writes the updates as JSON lines, and the book's counters at the end.
+The host's part is done here as a host would: it knows the symbol directory before the open
+(the feed's R messages, in the order the book learns them) and configures each symbol's slot
+(risk limits, position, strategy parameters) through the registers before the feed starts;
+scheduled host actions (kill switch, release, clear stale, limit changes, order ends) are
+register writes between packets, after the fast path has gone idle.
+
+The cocotb side (`replay_feed`) runs in the simulator process and talks to this side through
+files: a JSON plan in, JSON lines of updates and order events and the egress bytes out.
 """
 
 from __future__ import annotations
@@ -18,82 +26,244 @@ import os
 import struct
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
-from hw.rtl import book
-from hw.rtl.marketdata import BOOK, LATENCY, REGMAP, MarketData
-from hw.rtl.records import BookUpdate, FrameBeat, pack, unpack
+from hw.rtl import book, risk, strategy, trader
+from hw.rtl.fastpath import REGMAP, SLOTS, FastPath
+from hw.rtl.records import (
+    BookEventKind,
+    BookUpdate,
+    FrameBeat,
+    OrderEvent,
+    OrderKind,
+    OrderRecord,
+    pack,
+    unpack,
+)
 from hw.tb import sim
 from hw.tb.csr import CsrMaster
 from hw.tb.frames import beats_of
 from sw.feed import itch, mold
 from sw.feed.generator import SESSION
 from sw.feed.net import UdpEndpoint, read_pcap, udp_frame
-from sw.model.fastpath import BboRow
+from sw.model import decoder
+from sw.model.clock import NS_PER_DAY, ns_to_cycles
+from sw.model.config import Limits, StrategyConfig
+from sw.model.fastpath import (
+    CAUSE_FEED_STALE,
+    CAUSE_KILL_SWITCH,
+    CAUSE_REJECTED_REPLACE,
+    CAUSE_STRATEGY,
+    BboRow,
+    OrderRow,
+    RejectRow,
+    tradable_symbol,
+)
+from sw.model.netfilter import NetFilter
+from sw.model.orders import SIDE_CHAR
+from sw.model.risk import Reason
+from sw.model.sequencer import Sequencer
 
-_FRAME = struct.Struct("<I")
-IDLE_BETWEEN_FRAMES = 2      # cycles: the MAC's inter-frame gap, roughly
+_FRAME = struct.Struct("<IQ")          # frame length, PTP time stamp (cycles)
+IDLE_BETWEEN_FRAMES = 2                # cycles: the MAC's inter-frame gap, roughly
+SETTLE = 16                            # idle cycles for the ingress and book to empty
+MSG_TYPE = {OrderKind.NEW: "D", OrderKind.REPLACE: "G", OrderKind.CANCEL: "F"}
+CAUSE = (CAUSE_STRATEGY, CAUSE_REJECTED_REPLACE, CAUSE_KILL_SWITCH, CAUSE_FEED_STALE)
+REASONS = tuple(Reason)
+DIRECTORY = int(BookEventKind.DIRECTORY)
 
 
-def feed_frames(data: bytes, kind: str, dst: UdpEndpoint) -> list[bytes]:
+# --- the host side ---------------------------------------------------------------------------
+
+@dataclass
+class Plan:
+    """What the host knows before the open, and the register writes it will make."""
+
+    frames: list[tuple[int, bytes]]                       # (stamp, frame)
+    setup: list[list] = field(default_factory=list)       # ops before the feed
+    actions: dict[int, list[list]] = field(default_factory=dict)   # frame number -> ops
+    after: list[list] = field(default_factory=list)       # ops after the feed
+    symbols: dict[int, str] = field(default_factory=dict)  # slot -> symbol
+
+
+def feed_frames(data: bytes, kind: str, dst: UdpEndpoint) -> list[tuple[int, bytes]]:
+    """(ingress cycle, frame) per frame, stamped as the model stamps its ingress units."""
     if kind == "pcap":
-        return [frame for _, frame in read_pcap(data)]
+        return [(ns_to_cycles(ts % NS_PER_DAY), frame) for ts, frame in read_pcap(data)]
     frames = []
-    for sequence, (start, length) in enumerate(itch.iter_framed(data), 1):
+    cols = decoder.decode_batch(data, itch.frame_offsets(data))
+    stamps = ns_to_cycles(cols["timestamp"]).tolist()
+    for sequence, ((start, length), stamp) in enumerate(
+            zip(itch.iter_framed(data), stamps, strict=True), 1):
         payload = mold.encode(SESSION, sequence, [bytes(data[start:start + length])])
-        frames.append(udp_frame(payload, dst, ip_id=sequence & 0xFFFF))
+        frames.append((stamp, udp_frame(payload, dst, ip_id=sequence & 0xFFFF)))
     return frames
 
 
-def symbol_text(update: dict) -> str:
-    """The model's symbol column: the R message's 8 bytes, trailing spaces removed."""
-    if not update["named"]:
-        return ""
-    return update["stock"].to_bytes(8, "big").decode("latin-1").rstrip(" ")
+def directory(frames: list[tuple[int, bytes]], dst: UdpEndpoint) -> tuple[list[str], list[int]]:
+    """The symbols in the order their locates first appear in R messages (the book's slot
+    order), and the number of messages delivered before each frame (where host actions go)."""
+    net, sequencer = NetFilter(dst), Sequencer()
+    seen, order, before, delivered = set(), [], [], 0
+    for _, frame in frames:
+        before.append(delivered)
+        payload = net.filter(frame)
+        if payload is None:
+            continue
+        for msg in sequencer.packet(payload):
+            delivered += 1
+            row = decoder.as_row(decoder.decode(msg))
+            if row[0] == DIRECTORY and row[1] not in seen:
+                seen.add(row[1])
+                order.append(row[7].to_bytes(8, "big").decode("latin-1").rstrip(" "))
+    return order, before
 
 
-def replay_rtl(feed_path: Path, out_dir: Path, *, dst: UdpEndpoint = UdpEndpoint(),
-               progress=None) -> dict:
-    """Replay `feed_path` through the RTL; writes out_dir/bbo.csv and summary.json."""
+def _commit_slot(slot: int, limits: Limits, strat: StrategyConfig, symbol: str) -> list[list]:
+    ops = [["write", f"risk_limit_{name}", value]
+           for name, value in risk.register_values(limits.for_symbol(symbol)).items()]
+    ops += [["write", "risk_position", limits.positions.get(symbol, 0) & 0xFFFF_FFFF],
+            ["write", "risk_commit", slot | 1 << 8 | 1 << 9]]
+    ops += [["write", f"strategy_param_{name}", value]
+            for name, value in strategy.register_values(strat.for_symbol(symbol)).items()]
+    # A strategy commit takes strategy.COMMIT_CYCLES; one sent while busy would be refused.
+    ops += [["wait_clear", "strategy_commit_busy"], ["write", "strategy_commit", slot]]
+    return ops
+
+
+def plan(feed, dst: UdpEndpoint, limits: Limits, strat: StrategyConfig, control) -> Plan:
+    from sw.model.replay import (
+        ClearStaleAction,
+        HaltAction,
+        OrderEndedAction,
+        ReleaseAction,
+        SetLimitsAction,
+    )
+
+    frames = feed_frames(feed.data, feed.kind, dst)
+    symbols, before = directory(frames, dst)
+    result = Plan(frames)
+    tradable = {slot: name for slot, name in enumerate(symbols[:SLOTS]) if tradable_symbol(name)}
+    result.symbols = dict(enumerate(symbols[:SLOTS]))
+    result.setup = [["write", "net_dst_ip", dst.ip_int], ["write", "net_dst_port", dst.port]]
+    for slot, name in tradable.items():
+        result.setup += _commit_slot(slot, limits, strat, name)
+    result.setup.append(["write", "risk_halt", int(limits.halted)])
+
+    index = 0
+    for action in control:
+        # The model applies an action before the first packet it meets whose first message
+        # index is at least `before_msg`.
+        while index < len(frames) and before[index] < action.before_msg:
+            index += 1
+        if isinstance(action, HaltAction):
+            ops = [["write", "risk_halt", 1]]
+        elif isinstance(action, ReleaseAction):
+            ops = [["write", "risk_halt", 0]]
+        elif isinstance(action, ClearStaleAction):
+            ops = [["write", "mold_stale", 1]]
+        elif isinstance(action, SetLimitsAction):
+            limits = limits.updated(action.symbol, action.limits)
+            ops = []
+            for slot, name in tradable.items():
+                if action.symbol is None or name == action.symbol:
+                    ops += [["write", f"risk_limit_{k}", v] for k, v in
+                            risk.register_values(limits.for_symbol(name)).items()]
+                    ops.append(["write", "risk_commit", slot | 1 << 8])
+        elif isinstance(action, OrderEndedAction):
+            ops = [["order_end", action.clordid]]
+        else:  # pragma: no cover - the schedule's schema allows nothing else
+            raise TypeError(action)
+        if index < len(frames):
+            result.actions.setdefault(index, []).extend(ops)
+        else:
+            result.after.extend(ops)
+    return result
+
+
+def symbol_text(stock: int) -> str:
+    return stock.to_bytes(8, "big").decode("latin-1").rstrip(" ")
+
+
+def order_rows(events: list[dict], prefix: str) -> tuple[list[OrderRow], list[RejectRow]]:
+    orders, rejects = [], []
+    for e in events:
+        o = e["order"]
+        kind = OrderKind(o["kind"])
+        symbol = symbol_text(e["symbol"])
+        side = SIDE_CHAR[o["side"]]
+        if o["rejected"]:
+            failed = [REASONS[n].value for n in range(len(REASONS)) if o["failed"] >> n & 1]
+            rejects.append(RejectRow(o["index"], symbol, side, o["price"], o["qty"],
+                                     REASONS[o["reason"] - 1].value, MSG_TYPE[kind],
+                                     "|".join(failed), o["ingress_cycle"]))
+            continue
+        orig = f"{prefix}{o['orig_clordid']:08d}" if o["orig_clordid"] else ""
+        orders.append(OrderRow(o["index"], MSG_TYPE[kind], f"{prefix}{o['clordid']:08d}",
+                               symbol, side, o["price"], o["qty"], orig,
+                               "3" if o["ioc"] else "0", e["seq"], o["ingress_cycle"],
+                               CAUSE[o["cause"]]))
+    return orders, rejects
+
+
+def replay_rtl(feed_path: Path, out_dir: Path, *, limits: Limits | None = None,
+               strategy_config: StrategyConfig | None = None, control=(),
+               dst: UdpEndpoint = UdpEndpoint(), trade_date=None) -> dict:
+    """Replay `feed_path` through the RTL fast path; writes the model's output files."""
+    from sw.model.config import load_limits, load_strategy
     from sw.model.replay import Feed, write_csv
 
     feed = Feed.open(feed_path)
-    frames = feed_frames(feed.data, feed.kind, dst)
+    limits = limits or load_limits({})
+    strategy_config = strategy_config or load_strategy({})
+    date = trade_date or feed.trade_date()
     work = out_dir / "rtl"
     work.mkdir(parents=True, exist_ok=True)
+    host = plan(feed, dst, limits, strategy_config, control)
+    host.setup.append(["write", "fix_trade_date", int.from_bytes(f"{date:%Y%m%d}".encode())])
     with (work / "frames.bin").open("wb") as f:
-        for frame in frames:
-            f.write(_FRAME.pack(len(frame)) + frame)
+        for stamp, frame in host.frames:
+            f.write(_FRAME.pack(len(frame), stamp) + frame)
+    (work / "plan.json").write_text(json.dumps({
+        "setup": host.setup, "actions": host.actions, "after": host.after}))
     started = time.perf_counter()
-    build = sim.build("marketdata", MarketData)
+    build = sim.build("fastpath", FastPath)
     built = time.perf_counter()
     build.run("hw.tb.replay", env={
         "NERVE_REPLAY_FRAMES": str(work / "frames.bin"),
-        "NERVE_REPLAY_UPDATES": str(work / "updates.jsonl"),
-        "NERVE_REPLAY_DST": f"{dst.ip}:{dst.port}",
+        "NERVE_REPLAY_PLAN": str(work / "plan.json"),
+        "NERVE_REPLAY_OUT": str(work),
     })
     lines = (work / "updates.jsonl").read_text().splitlines()
-    counters = json.loads(lines[-1])
-    updates = [json.loads(line) for line in lines[:-1]]
-    rows = [BboRow(u["index"], u["locate"], symbol_text(u), u["bid_price"], u["bid_shares"],
-                   u["ask_price"], u["ask_shares"]) for u in updates if u["bbo_changed"]]
-    write_csv(out_dir / "bbo.csv", BboRow._fields, rows)
+    updates = [json.loads(line) for line in lines]
+    counters = json.loads((work / "counters.json").read_text())
+    events = [json.loads(line) for line in (work / "events.jsonl").read_text().splitlines()]
+    bbo = [BboRow(u["index"], u["locate"], symbol_text(u["stock"]) if u["named"] else "",
+                  u["bid_price"], u["bid_shares"], u["ask_price"], u["ask_shares"])
+           for u in updates if u["bbo_changed"]]
+    orders, rejects = order_rows(events, "NRV")
+    write_csv(out_dir / "bbo.csv", BboRow._fields, bbo)
+    write_csv(out_dir / "orders.csv", OrderRow._fields, orders)
+    write_csv(out_dir / "rejects.csv", RejectRow._fields, rejects)
+    (out_dir / "orders.fix").write_bytes((work / "egress.bin").read_bytes())
     summary = {
         "backend": "rtl",
-        "frames": len(frames),
+        "frames": len(host.frames),
         "messages": counters["mold_messages"],
-        "bbo_updates": len(rows),
-        "state_updates": sum(u["state_changed"] for u in updates),
-        "cycles": counters["cycles"],
+        "bbo_updates": len(bbo),
+        "orders": len(orders),
+        "rejects": len(rejects),
+        "cycles": counters.pop("cycles"),
         "build_s": round(built - started, 1),
         "simulate_s": round(time.perf_counter() - built, 1),
-        "unreliable_slots": [s for s in range(BOOK["slots"])
-                             if counters["book_unreliable"] >> s & 1],
-        "registers": {k: v for k, v in counters.items() if k != "cycles"},
+        "unreliable_slots": [s for s in range(SLOTS) if counters["book_unreliable"] >> s & 1],
+        "symbols_beyond_slots": max(0, len(host.symbols) - SLOTS),
+        "registers": counters,
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
@@ -101,68 +271,143 @@ def replay_rtl(feed_path: Path, out_dir: Path, *, dst: UdpEndpoint = UdpEndpoint
 
 # --- the simulator side -------------------------------------------------------------------
 
-@cocotb.test()
-async def replay_feed(dut):
-    """Drive every frame, collect every update, then read the counters."""
-    frames_path = Path(os.environ["NERVE_REPLAY_FRAMES"])
-    out_path = Path(os.environ["NERVE_REPLAY_UPDATES"])
-    dst = UdpEndpoint.parse(os.environ["NERVE_REPLAY_DST"])
-    data = frames_path.read_bytes()
-    frames, at = [], 0
-    while at < len(data):
-        (size,) = _FRAME.unpack_from(data, at)
-        frames.append(data[at + 4:at + 4 + size])
-        at += 4 + size
-    csr = CsrMaster(dut, REGMAP)
-    cocotb.start_soon(Clock(dut.clk, 6.4, unit="ns").start())
-    dut.rst.value = 1
-    dut.i_frame__valid.value = 0
-    csr.idle()
-    for _ in range(2):
-        await RisingEdge(dut.clk)
-    await FallingEdge(dut.clk)
-    dut.rst.value = 0
-    await csr.write("net_dst_ip", dst.ip_int)
-    await csr.write("net_dst_port", dst.port)
+COUNTERS = ["mold_messages", "mold_gaps", "mold_stale", "itch_malformed", "book_unreliable",
+            "book_slots_used", *(f"book_{name}" for name in book.COUNTERS),
+            "risk_commit_error", "strategy_commit_error", "trader_fault", "trader_open_chains",
+            *(f"risk_{name}" for name in risk.COUNTERS),
+            *(f"trader_{name}" for name in trader.COUNTERS)]
 
-    out = out_path.open("w")
-    fields = [name for name, _ in BookUpdate.as_shape()]
-    cycles = 0
 
-    async def collect():
+class ReplayBench:
+    """Clock, reset, the CSR master, the frame driver and the output collectors."""
+
+    def __init__(self, dut, out: Path):
+        self.dut = dut
+        self.csr = CsrMaster(dut, REGMAP)
+        self.cycles = 0
+        self.idle = 0                       # cycles since the last frame beat
+        self.updates = (out / "updates.jsonl").open("w")
+        self.events = (out / "events.jsonl").open("w")
+        self.egress = (out / "egress.bin").open("wb")
+        self.handles: dict[int, int] = {}   # chain ClOrdID number -> order-table entry
+        self._update_fields = [name for name, _ in BookUpdate.as_shape()]
+
+    async def reset(self):
+        dut = self.dut
+        cocotb.start_soon(Clock(dut.clk, 6.4, unit="ns").start())
+        dut.rst.value = 1
+        dut.i_frame__valid.value = 0
+        dut.time.value = 0
+        dut.o_egress__ready.value = 1
+        dut.o_event__ready.value = 1
+        self.csr.idle()
+        for _ in range(2):
+            await RisingEdge(dut.clk)
+        await FallingEdge(dut.clk)
+        dut.rst.value = 0
+        cocotb.start_soon(self._collect())
+
+    async def _collect(self):
+        dut = self.dut
         while True:
             await RisingEdge(dut.clk)
             await ReadOnly()
+            self.cycles += 1
             if dut.o_update__valid.value:
-                update = unpack(BookUpdate, dut.o_update__payload.value.to_unsigned())
-                out.write(json.dumps({name: update[name] for name in fields}) + "\n")
+                u = unpack(BookUpdate, dut.o_update__payload.value.to_unsigned())
+                self.updates.write(json.dumps({n: u[n] for n in self._update_fields}) + "\n")
+            if dut.o_egress__valid.value:
+                beat = unpack(FrameBeat, dut.o_egress__payload.value.to_unsigned())
+                size = beat["keep"].bit_length()
+                self.egress.write(beat["data"].to_bytes(8, "little")[:size])
+            if dut.o_event__valid.value:
+                self.event(dut.o_event__payload.value.to_unsigned())
 
-    collector = cocotb.start_soon(collect())
-    started = time.perf_counter()
-    for n, frame in enumerate(frames, 1):
+    def event(self, word: int):
+        e = unpack(OrderEvent, word)
+        e["order"] = order = unpack(OrderRecord, e["order"])
+        if not order["rejected"] and order["kind"] == OrderKind.NEW:
+            self.handles[order["clordid"]] = order["handle"]
+        self.events.write(json.dumps(e) + "\n")
+
+    async def apply(self, ops):
+        """Host register writes, between packets, once the fast path is idle."""
+        await self.settle()
+        for op in ops:
+            if op[0] == "write":
+                await self.csr.write(op[1], op[2])
+            elif op[0] == "wait_clear":
+                while await self.csr.read(op[1]):
+                    pass
+            else:   # order_end: the host names the chain by its table entry
+                if op[1] not in self.handles:
+                    raise ValueError(f"order_ended names ClOrdID {op[1]}, which the card "
+                                     f"never sent as a D")
+                await self.csr.write("trader_order_end", self.handles[op[1]])
+        await self.settle()
+
+    async def settle(self):
+        dut = self.dut
+        quiet = 0
+        while quiet < SETTLE:
+            await FallingEdge(dut.clk)
+            dut.i_frame__valid.value = 0
+            quiet = 0 if dut.busy.value else quiet + 1
+
+    async def frame(self, stamp: int, frame: bytes):
+        dut = self.dut
         for beat in beats_of(frame):
             await FallingEdge(dut.clk)
+            if beat.first:
+                dut.time.value = stamp
             dut.i_frame__valid.value = 1
             dut.i_frame__payload.value = pack(
                 FrameBeat, (beat.data, beat.keep, int(beat.first), int(beat.last)))
-            cycles += 1
         for _ in range(IDLE_BETWEEN_FRAMES):
             await FallingEdge(dut.clk)
             dut.i_frame__valid.value = 0
-            cycles += 1
-        if n % 2000 == 0:
-            rate = cycles / (time.perf_counter() - started)
-            print(f"  rtl: {n:,}/{len(frames):,} frames, {cycles:,} cycles "
+
+    def close(self):
+        for f in (self.updates, self.events, self.egress):
+            f.close()
+
+
+def read_frames(path: Path) -> list[tuple[int, bytes]]:
+    data = path.read_bytes()
+    frames, at = [], 0
+    while at < len(data):
+        size, stamp = _FRAME.unpack_from(data, at)
+        at += _FRAME.size
+        frames.append((stamp, data[at:at + size]))
+        at += size
+    return frames
+
+
+@cocotb.test()
+async def replay_feed(dut):
+    """Configure as the host would, drive every frame, collect everything, read counters."""
+    frames = read_frames(Path(os.environ["NERVE_REPLAY_FRAMES"]))
+    host = json.loads(Path(os.environ["NERVE_REPLAY_PLAN"]).read_text())
+    out = Path(os.environ["NERVE_REPLAY_OUT"])
+    tb = ReplayBench(dut, out)
+    await tb.reset()
+    await tb.apply(host["setup"])
+    actions = {int(k): v for k, v in host["actions"].items()}
+    started = time.perf_counter()
+    now = 0
+    for n, (stamp, frame) in enumerate(frames):
+        if n in actions:
+            await tb.apply(actions[n])
+        now = max(now, stamp)          # the PTP clock never runs backwards
+        await tb.frame(now, frame)
+        if (n + 1) % 2000 == 0:
+            rate = tb.cycles / (time.perf_counter() - started)
+            print(f"  rtl: {n + 1:,}/{len(frames):,} frames, {tb.cycles:,} cycles "
                   f"({rate:,.0f} cycles/s)", file=sys.stderr, flush=True)
-    await FallingEdge(dut.clk)
-    dut.i_frame__valid.value = 0
-    for _ in range(LATENCY + 8):
-        await RisingEdge(dut.clk)
-    collector.cancel()
-    counters = {"cycles": cycles}
-    for name in ["mold_messages", "mold_gaps", "mold_stale", "itch_malformed",
-                 "book_unreliable", "book_slots_used",
-                 *(f"book_{name}" for name in book.COUNTERS)]:
-        counters[name] = await csr.read(name)
-    out.write(json.dumps(counters) + "\n")
-    out.close()
+    await tb.apply(host["after"])
+    counters = {"cycles": tb.cycles}
+    for name in COUNTERS:
+        counters[name] = await tb.csr.read(name)
+    await tb.settle()
+    tb.close()
+    (out / "counters.json").write_text(json.dumps(counters))

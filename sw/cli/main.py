@@ -22,7 +22,7 @@ from sw.feed.itch import FeedFormatError
 from sw.feed.net import UdpEndpoint
 from sw.model.config import ConfigError
 
-BACKENDS = ("model", "rtl")  # rtl: the market-data RTL under Verilator (bbo.csv)
+BACKENDS = ("model", "rtl")  # rtl: the fast-path RTL under Verilator
 
 
 def _date(text: str) -> dt.date:
@@ -107,31 +107,36 @@ def print_summary(summary: dict, took: float, out_dir: Path) -> None:
 
 
 def cmd_replay_rtl(args: argparse.Namespace) -> int:
-    """The RTL backend: feed -> ingress -> book builder under Verilator; writes bbo.csv."""
+    """The RTL backend: the whole fast path under Verilator; writes the model's files."""
     from hw.tb.replay import replay_rtl
+    from sw.model.config import load_limits, load_strategy
+    from sw.model.replay import load_control
 
-    given = [f"--{name}" for name in ("limits", "strategy", "control")
-             if getattr(args, name) is not None]
-    if given:
-        print(f"nerve replay: {', '.join(given)} not accepted with --backend rtl: the RTL "
-              "fast path ends at the book builder for now (it writes bbo.csv only)",
-              file=sys.stderr)
-        return 2
-    summary = replay_rtl(args.feed, args.out, dst=args.dst)
+    summary = replay_rtl(
+        args.feed, args.out,
+        limits=load_limits(args.limits) if args.limits else None,
+        strategy_config=load_strategy(args.strategy) if args.strategy else None,
+        control=load_control(args.control) if args.control else [],
+        dst=args.dst, trade_date=args.date)
     regs = summary["registers"]
     print(f"replayed {summary['messages']:,} ITCH messages ({summary['frames']:,} frames, "
           f"{summary['cycles']:,} cycles) through the RTL in {summary['simulate_s']:.1f} s "
           f"(+{summary['build_s']:.1f} s build) -> {args.out}")
-    print(f"  BBO updates: {summary['bbo_updates']:,}; trading state updates: "
-          f"{summary['state_updates']:,}; symbols: {regs['book_slots_used']}")
+    print(f"  BBO updates: {summary['bbo_updates']:,}; orders: {summary['orders']:,}; "
+          f"rejects: {summary['rejects']:,}; symbols: {regs['book_slots_used']}")
     print(f"  feed:        {regs['mold_gaps']} gaps, {regs['itch_malformed']} malformed messages")
     lost = {name: regs[f"book_{name}"] for name in (
         "unsubscribed", "order_overflow", "price_out_of_window", "level_conflict",
         "level_overflow", "queue_overflow") if regs[f"book_{name}"]}
-    if summary["unreliable_slots"] or lost:
+    if summary["unreliable_slots"] or lost or summary["symbols_beyond_slots"]:
         print(f"  WARNING: the feed left the book's capacity ({lost}; unreliable slots "
-              f"{summary['unreliable_slots']}): bbo.csv differs from the model for those "
-              "symbols (docs/book.md)", file=sys.stderr)
+              f"{summary['unreliable_slots']}; {summary['symbols_beyond_slots']} symbols "
+              "beyond the slots): the outputs differ from the model for those symbols "
+              "(docs/book.md)", file=sys.stderr)
+    if regs["trader_fault"]:
+        print("  WARNING: the order table faulted (queue overflow or table full) and halted "
+              "trading: the outputs differ from the model from there on (docs/fastpath.md)",
+              file=sys.stderr)
     return 0
 
 
@@ -199,7 +204,7 @@ and the host clears by writing 1s. See `hw/rtl/csr.py`.
 
 
 def regmap_text(fmt: str) -> str:
-    from hw.rtl.marketdata import REGMAP
+    from hw.rtl.fastpath import REGMAP
 
     if fmt == "json":
         return REGMAP.to_json()

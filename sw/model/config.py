@@ -103,6 +103,15 @@ class Limits(_Strict):
             return self.defaults
         return self.defaults.model_copy(update=override.model_dump(exclude_none=True))
 
+    def updated(self, symbol: str | None, update: SymbolLimitsUpdate) -> Limits:
+        """These limits with a partial update of the defaults (symbol None) or of one symbol."""
+        changes = update.model_dump(exclude_none=True)
+        if symbol is None:
+            return self.model_copy(
+                update={"defaults": self.defaults.model_copy(update=changes)})
+        merged = self.symbols.get(symbol, SymbolLimitsUpdate()).model_copy(update=changes)
+        return self.model_copy(update={"symbols": {**self.symbols, symbol: merged}})
+
 
 class StrategyParams(_Strict):
     """Per-symbol strategy parameters (see docs/golden-model.md, "Strategy")."""

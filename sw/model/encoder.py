@@ -39,7 +39,8 @@ class Encoder:
         for name, value in (("sender", sender), ("target", target)):
             if not value or not value.isascii() or not value.isprintable() or "|" in value:
                 raise ValueError(f"{name} comp id must be printable ASCII, not {value!r}")
-        if not clordid_prefix.isascii() or not clordid_prefix.isalnum() or len(clordid_prefix) > 8:
+        if not clordid_prefix.isascii() or len(clordid_prefix) > 8 or (
+                clordid_prefix and not clordid_prefix.isalnum()):
             raise ValueError(f"clordid prefix must be up to 8 ASCII letters/digits, "
                              f"not {clordid_prefix!r}")
         self.header_ids = b"49=" + sender.encode() + SOH + b"56=" + target.encode() + SOH

@@ -241,15 +241,7 @@ class FastPath:
 
     def set_limits(self, symbol: str | None, update: SymbolLimitsUpdate) -> None:
         """Apply a partial limits update to the defaults (symbol None) or to one symbol."""
-        changes = update.model_dump(exclude_none=True)
-        if symbol is None:
-            defaults = self.limits.defaults.model_copy(update=changes)
-            self.limits = self.limits.model_copy(update={"defaults": defaults})
-        else:
-            merged = self.limits.symbols.get(symbol, SymbolLimitsUpdate()).model_copy(
-                update=changes)
-            self.limits = self.limits.model_copy(
-                update={"symbols": {**self.limits.symbols, symbol: merged}})
+        self.limits = self.limits.updated(symbol, update)
         for locate, name in self.book.symbols.items():
             if locate in self.gate.symbols and (symbol is None or name == symbol):
                 self.gate.symbols[locate].set_limits(self.limits.for_symbol(name))

@@ -15,7 +15,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from hw.rtl.records import GateVerdict, OrderKind, OrderRequest, pack, unpack
-from hw.rtl.risk import LATENCY, LIMITS, RiskCounters, RiskGate
+from hw.rtl.risk import LATENCY, LIMITS, RiskCounters, RiskGate, register_values
 from sw.model.clock import CLOCK_HZ
 from sw.model.config import SymbolLimits
 from sw.model.orders import BUY, SELL, OrderState
@@ -32,11 +32,6 @@ def request(kind, slot, side=BUY, price=0, qty=0, *, exposure=0, live=0, bbo=(0,
                                trading, stale, chain, index, cycle))
 
 
-def limit_values(limits: SymbolLimits) -> dict[str, int]:
-    """The register values of a limits object (the notional in shares x ITCH units)."""
-    values = {lim.name: int(getattr(limits, lim.name)) for lim in LIMITS
-              if lim.name != "max_notional"}
-    return values | {"max_notional": limits.max_notional_units}
 
 
 class Harness:
@@ -124,7 +119,7 @@ def test_random_campaign_matches_the_golden_model(seed):
         for slot in range(4):
             limits = random_limits(rng)
             model.bind(slot, limits)
-            await h.commit(slot, limits=limit_values(limits), position=0)
+            await h.commit(slot, limits=register_values(limits), position=0)
         for _burst in range(100):
             # --- host actions, between bursts (the model's "between packets") ----------------
             await h.drain()
@@ -133,7 +128,7 @@ def test_random_campaign_matches_the_golden_model(seed):
                 if rng.random() < 0.5:
                     limits = random_limits(rng)
                     model.symbols[slot].set_limits(limits)
-                    await h.commit(slot, limits=limit_values(limits))
+                    await h.commit(slot, limits=register_values(limits))
                 else:
                     position = rng.randint(-600, 600)
                     model.symbols[slot].position = position
@@ -200,7 +195,7 @@ def test_random_campaign_matches_the_golden_model(seed):
     assert set(reasons) == {0, *(r.code for r in Reason)}, f"not every verdict: {reasons}"
 
 
-DEFAULTS = limit_values(SymbolLimits())
+DEFAULTS = register_values(SymbolLimits())
 BBO = (99_900, 100_100)
 
 

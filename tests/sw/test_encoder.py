@@ -264,6 +264,7 @@ def test_constructor_accepts_edge_ids():
     fields = dict(parse(raw))
     assert (fields["49"], fields["56"], fields["11"]) == ("S", "T", "ABCDEFGH00000001")
     assert Encoder(clordid_prefix="1").clordid_text(1) == b"100000001"
+    assert Encoder(clordid_prefix="").clordid_text(7) == b"00000007"   # "up to 8": none too
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,186 @@
+"""The whole fast path on the NIC: MAC frames in, FIX orders out, behind one CSR bank.
+
+    frames -> Ingress -> BookBuilder -> Trader <-> Strategy
+                                        Trader <-> RiskGate
+                                        Trader -> FIFO -> OrderEncoder -> egress bytes
+                                                                        -> order events (host)
+
+This is the design `nerve replay --backend rtl` simulates and the tick-to-trade benchmark
+measures. Time is the NIC's PTP clock (`time`, cycles since midnight UTC): the ingress stamps
+frames with it and the encoder stamps egress with it.
+
+One register map (`REGMAP`, exported by `nerve regmap`) serves every block: the ingress's, the
+book's, `risk_*` (limits, commit, kill switch `risk_halt`, reset 1), `strategy_*` (parameters,
+commit), `fix_*` (session identity, trade date, MsgSeqNum) and `trader_*` (order ends, fault).
+Trading halts (the gate's halt input) while the kill switch is on, the Trader has a fault, or
+the encoder's configuration is invalid.
+"""
+
+from amaranth import Module
+from amaranth.lib import fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.rtl import book, encoder, ingress, risk, strategy, trader
+from hw.rtl.csr import CsrBank, CsrBus, RegisterMap
+from hw.rtl.records import BookUpdate, EncodeCommand, FrameBeat, OrderEvent
+
+SLOTS = book.DEFAULT_SLOTS
+ORDERS = 512              # order-table entries: chains sent and not yet ended by the host
+COMMAND_FIFO = 32         # orders waiting for the encoder
+REGMAP = RegisterMap([
+    *ingress.BLOCKS,
+    ("book", book.registers(SLOTS)),
+    ("risk", risk.registers()),
+    ("strategy", strategy.registers()),
+    ("fix", encoder.registers()),
+    ("trader", trader.registers(ORDERS)),
+])
+ADDR_WIDTH = ingress.ADDR_WIDTH
+
+
+class FastPath(wiring.Component):
+    """Ingress, book, strategy, risk gate, order table and FIX encoder (see the module doc).
+
+    Rate: one frame beat per clock, no backpressure on `i_frame`. `o_egress` and `o_event`
+    honour ready (the MAC and the host may stall them); a stall that lasts long enough fills
+    the FIFOs in front of them, and the lost book update raises the Trader's fault, which
+    halts trading and cancels every live order: nothing is dropped silently.
+    `o_update` is the book's output, for monitoring (valid without ready).
+    Reset: halted (`risk_halt` = 1), no limits (every slot SYMBOL_DISABLED), every strategy
+    slot OFF, nothing passes the network filter until its destination is written.
+    """
+
+    i_frame: In(stream.Signature(FrameBeat))
+    time: In(64)
+    o_egress: Out(stream.Signature(FrameBeat))
+    o_event: Out(stream.Signature(OrderEvent))
+    o_update: Out(stream.Signature(BookUpdate))
+    busy: Out(1)
+    csr: In(CsrBus(ADDR_WIDTH))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.bank = bank = CsrBank(REGMAP, ADDR_WIDTH)
+        m.submodules.ingress = feed = ingress.Ingress(bank=bank, external_time=True)
+        m.submodules.book = books = book.BookBuilder(slots=SLOTS)
+        m.submodules.trader = trading = trader.Trader(slots=SLOTS, orders=ORDERS)
+        m.submodules.strategy = quoting = strategy.Strategy(slots=SLOTS)
+        m.submodules.gate = gate = risk.RiskGate(slots=SLOTS)
+        m.submodules.commands = commands = fifo.SyncFIFOBuffered(
+            width=EncodeCommand.as_shape().size, depth=COMMAND_FIFO)
+        m.submodules.encoder = fix = encoder.OrderEncoder()
+
+        wiring.connect(m, csr=wiring.flipped(self.csr), bank=bank.bus)
+        wiring.connect(m, mac=wiring.flipped(self.i_frame), ingress=feed.i_frame)
+        wiring.connect(m, ingress=feed.o_event, book=books.i_event)
+        wiring.connect(m, trader=trading.o_decision, strategy=quoting.i_decision)
+        wiring.connect(m, strategy=quoting.o_intents, trader=trading.i_intents)
+        wiring.connect(m, trader=trading.o_request, gate=gate.i_request)
+        wiring.connect(m, gate=gate.o_verdict, trader=trading.i_verdict)
+        wiring.connect(m, encoder=fix.o_egress, mac=wiring.flipped(self.o_egress))
+        wiring.connect(m, encoder=fix.o_event, host=wiring.flipped(self.o_event))
+
+        # The book feeds the Trader and the monitor tap alike (neither stalls it).
+        m.d.comb += [
+            trading.i_update.valid.eq(books.o_update.valid),
+            trading.i_update.p.eq(books.o_update.p),
+            books.o_update.ready.eq(1),
+            self.o_update.valid.eq(books.o_update.valid),
+            self.o_update.p.eq(books.o_update.p),
+        ]
+        # Orders wait in a FIFO while the encoder streams an earlier message.
+        m.d.comb += [
+            commands.w_en.eq(trading.o_command.valid),
+            commands.w_data.eq(trading.o_command.p),
+            trading.o_command.ready.eq(commands.w_rdy),
+            fix.i_command.valid.eq(commands.r_rdy),
+            fix.i_command.p.eq(commands.r_data),
+            commands.r_en.eq(fix.i_command.ready),
+        ]
+
+        # --- time, feed state and the host's kill switch ---------------------------------
+        m.d.comb += [
+            feed.time.eq(self.time),
+            fix.time.eq(self.time),
+            trading.stale.eq(feed.stale),
+            trading.stale_index.eq(feed.stale_index),
+            trading.stale_cycle.eq(feed.stale_cycle),
+            trading.next_index.eq(feed.next_index),
+            trading.now.eq(feed.now),
+            trading.halt.eq(bank.rw["risk_halt"] | fix.config_error),
+            gate.halt.eq(trading.halted),
+            gate.position_slot.eq(trading.position_slot),
+            trading.confirmed_position.eq(gate.confirmed_position),
+            # Busy until the last order's bytes are out (the replay's between-packets).
+            self.busy.eq(trading.busy | commands.r_rdy | fix.o_egress.valid),
+        ]
+
+        # --- registers ----------------------------------------------------------------------
+        self._book_registers(m, bank, books)
+        self._risk_registers(m, bank, gate)
+        self._strategy_registers(m, bank, quoting)
+        self._fix_registers(m, bank, fix)
+        m.d.comb += [
+            trading.order_end.valid.eq(bank.command["trader_order_end"].stb),
+            trading.order_end.p.eq(bank.command["trader_order_end"].value),
+            trading.clear_fault.eq(bank.clear["trader_fault"][0]),
+            bank.ro["trader_fault"].eq(trading.fault),
+            bank.ro["trader_open_chains"].eq(trading.open_chains),
+        ]
+        for name, _ in trading.counters.shape():
+            m.d.comb += bank.ro[f"trader_{name}"].eq(getattr(trading.counters, name))
+        return m
+
+    @staticmethod
+    def _book_registers(m, bank, books):
+        m.d.comb += [
+            books.clear_unreliable.eq(bank.clear["book_unreliable"]),
+            books.learn.eq(bank.rw["book_learn"]),
+            books.subscribe.valid.eq(bank.command["book_subscribe"].stb),
+            books.subscribe.p.eq(bank.command["book_subscribe"].value),
+            bank.ro["book_unreliable"].eq(books.unreliable),
+            bank.ro["book_slots_used"].eq(books.slots_used),
+        ]
+        for name, _ in books.counters.shape():
+            m.d.comb += bank.ro[f"book_{name}"].eq(getattr(books.counters, name))
+
+    @staticmethod
+    def _risk_registers(m, bank, gate):
+        for limit in risk.LIMITS:
+            m.d.comb += getattr(gate.staged, limit.name).eq(bank.rw[f"risk_limit_{limit.name}"])
+        commit = bank.command["risk_commit"]
+        m.d.comb += [
+            gate.staged_position.eq(bank.rw["risk_position"]),
+            gate.commit.valid.eq(commit.stb),
+            gate.commit.p.eq(commit.value),
+            gate.clear_commit_error.eq(bank.clear["risk_commit_error"][0]),
+            bank.ro["risk_commit_error"].eq(gate.commit_error),
+        ]
+        for name in risk.COUNTERS:
+            m.d.comb += bank.ro[f"risk_{name}"].eq(getattr(gate.counters, name))
+
+    @staticmethod
+    def _strategy_registers(m, bank, quoting):
+        for name, _ in strategy.StrategyParamsLayout:
+            m.d.comb += getattr(quoting.staged, name).eq(bank.rw[f"strategy_param_{name}"])
+        commit = bank.command["strategy_commit"]
+        m.d.comb += [
+            quoting.commit.valid.eq(commit.stb),
+            quoting.commit.p.eq(commit.value),
+            quoting.clear_commit_error.eq(bank.clear["strategy_commit_error"][0]),
+            bank.ro["strategy_commit_error"].eq(quoting.commit_error),
+            bank.ro["strategy_commit_busy"].eq(quoting.commit_busy),
+        ]
+
+    @staticmethod
+    def _fix_registers(m, bank, fix):
+        for name, _ in encoder.EncoderConfig:
+            m.d.comb += getattr(fix.config, name).eq(bank.rw[f"fix_{name}"])
+        m.d.comb += [
+            fix.seq_set.valid.eq(bank.command["fix_seq_set"].stb),
+            fix.seq_set.p.eq(bank.command["fix_seq_set"].value),
+            fix.seq_reserve.eq(bank.command["fix_seq_reserve"].stb),
+            bank.ro["fix_config_error"].eq(fix.config_error),
+            bank.ro["fix_seq_reserved"].eq(fix.seq_reserved),
+            bank.ro["fix_next_seq"].eq(fix.next_seq),
+        ]
