@@ -421,7 +421,7 @@ class Trader(wiring.Component):
                 found = read_a.data
                 m.d.sync += [entry.eq(found), target.eq(walk_at), kind.eq(OrderKind.CANCEL),
                              side.eq(found.side), price.eq(found.price), qty.eq(found.qty),
-                             ioc.eq(found.ioc), ev.slot.eq(found.slot)]
+                             ioc.eq(0), ev.slot.eq(found.slot)]   # an F has no TIF
                 with m.If(live.bit_select(walk_at, 1)):
                     m.next = "ISSUE"
                 with m.Else():
