@@ -8,7 +8,7 @@ spends hours on congested designs. The block is wrapped in a timing harness that
 every input and output, as the MAC and the host bridge would on a real board, so the figure is
 the block's own register-to-register Fmax, not pin-to-pin.
 
-    python bitstreams/fmax.py [ingress|book|marketdata|risk ...] [--seeds N]
+    python bitstreams/fmax.py [ingress|book|risk|strategy|encoder|fastpath ...] [--seeds N]
 
 Prints Fmax (MHz) against the 156.25 MHz target and the utilisation nextpnr reports, for placer
 seeds 1..N (nextpnr's result varies by seed; a board build sweeps seeds and keeps the best, so
@@ -81,11 +81,14 @@ class Registered(wiring.Component):
 
 def blocks():
     from hw.rtl.book import BookBuilder
+    from hw.rtl.encoder import OrderEncoder
+    from hw.rtl.fastpath import FastPath
     from hw.rtl.ingress import Ingress
-    from hw.rtl.marketdata import MarketData
     from hw.rtl.risk import RiskGate
+    from hw.rtl.strategy import Strategy
 
-    return {"ingress": Ingress, "book": BookBuilder, "marketdata": MarketData, "risk": RiskGate}
+    return {"ingress": Ingress, "book": BookBuilder, "risk": RiskGate, "strategy": Strategy,
+            "encoder": OrderEncoder, "fastpath": FastPath}
 
 
 def synthesise(block: str) -> Path:
