@@ -28,6 +28,7 @@ bench: setup
 	$(PY) bench/run.py
 	$(PY) bench/rtl.py
 	$(PY) bench/book.py
+	$(PY) bench/tick_to_trade.py
 	# The book and the risk gate do not route yet (docs/development.md, "Fmax"): run them by hand.
 	$(PY) bitstreams/fmax.py ingress --seeds 5
 

@@ -211,18 +211,17 @@ def order_rows(events: list[dict], prefix: str) -> tuple[list[OrderRow], list[Re
     return orders, rejects
 
 
-def replay_rtl(feed_path: Path, out_dir: Path, *, limits: Limits | None = None,
-               strategy_config: StrategyConfig | None = None, control=(),
-               dst: UdpEndpoint = UdpEndpoint(), trade_date=None) -> dict:
-    """Replay `feed_path` through the RTL fast path; writes the model's output files."""
+def prepare(feed_path: Path, work: Path, *, limits: Limits | None = None,
+            strategy_config: StrategyConfig | None = None, control=(),
+            dst: UdpEndpoint = UdpEndpoint(), trade_date=None) -> Plan:
+    """The host's plan for a feed, written to `work` (frames.bin, plan.json) for the simulator."""
     from sw.model.config import load_limits, load_strategy
-    from sw.model.replay import Feed, write_csv
+    from sw.model.replay import Feed
 
     feed = Feed.open(feed_path)
     limits = limits or load_limits({})
     strategy_config = strategy_config or load_strategy({})
     date = trade_date or feed.trade_date()
-    work = out_dir / "rtl"
     work.mkdir(parents=True, exist_ok=True)
     host = plan(feed, dst, limits, strategy_config, control)
     host.setup.append(["write", "fix_trade_date", int.from_bytes(f"{date:%Y%m%d}".encode())])
@@ -231,18 +230,40 @@ def replay_rtl(feed_path: Path, out_dir: Path, *, limits: Limits | None = None,
             f.write(_FRAME.pack(len(frame), stamp) + frame)
     (work / "plan.json").write_text(json.dumps({
         "setup": host.setup, "actions": host.actions, "after": host.after}))
-    started = time.perf_counter()
-    build = sim.build("fastpath", FastPath)
-    built = time.perf_counter()
-    build.run("hw.tb.replay", env={
+    return host
+
+
+def simulate(work: Path, testcase: str = "replay_feed", build: sim.SimBuild | None = None):
+    """Run the prepared plan through the fast path under Verilator (built once, cached)."""
+    build = build or sim.build("fastpath", FastPath)
+    build.run("hw.tb.replay", testcase=testcase, env={
         "NERVE_REPLAY_FRAMES": str(work / "frames.bin"),
         "NERVE_REPLAY_PLAN": str(work / "plan.json"),
         "NERVE_REPLAY_OUT": str(work),
     })
+
+
+def read_events(work: Path) -> list[dict]:
+    return [json.loads(line) for line in (work / "events.jsonl").read_text().splitlines()]
+
+
+def replay_rtl(feed_path: Path, out_dir: Path, *, limits: Limits | None = None,
+               strategy_config: StrategyConfig | None = None, control=(),
+               dst: UdpEndpoint = UdpEndpoint(), trade_date=None) -> dict:
+    """Replay `feed_path` through the RTL fast path; writes the model's output files."""
+    from sw.model.replay import write_csv
+
+    work = out_dir / "rtl"
+    started = time.perf_counter()
+    host = prepare(feed_path, work, limits=limits, strategy_config=strategy_config,
+                   control=control, dst=dst, trade_date=trade_date)
+    build = sim.build("fastpath", FastPath)
+    built = time.perf_counter()
+    simulate(work, build=build)
     lines = (work / "updates.jsonl").read_text().splitlines()
     updates = [json.loads(line) for line in lines]
     counters = json.loads((work / "counters.json").read_text())
-    events = [json.loads(line) for line in (work / "events.jsonl").read_text().splitlines()]
+    events = read_events(work)
     bbo = [BboRow(u["index"], u["locate"], symbol_text(u["stock"]) if u["named"] else "",
                   u["bid_price"], u["bid_shares"], u["ask_price"], u["ask_shares"])
            for u in updates if u["bbo_changed"]]
@@ -290,6 +311,7 @@ class ReplayBench:
         self.events = (out / "events.jsonl").open("w")
         self.egress = (out / "egress.bin").open("wb")
         self.handles: dict[int, int] = {}   # chain ClOrdID number -> order-table entry
+        self.edge = 0                       # rising edges so far (free-running time only)
         self._update_fields = [name for name, _ in BookUpdate.as_shape()]
 
     async def reset(self):
@@ -354,18 +376,32 @@ class ReplayBench:
             dut.i_frame__valid.value = 0
             quiet = 0 if dut.busy.value else quiet + 1
 
-    async def frame(self, stamp: int, frame: bytes):
+    async def free_running_time(self):
+        """The PTP clock as a plain cycle counter: `time` is N during the cycle whose rising
+        edge is the N-th, so a beat sampled at edge N and an egress stamp N agree."""
         dut = self.dut
+        while True:
+            await RisingEdge(dut.clk)
+            self.edge += 1
+            dut.time.value = self.edge + 1
+
+    async def frame(self, stamp: int | None, frame: bytes) -> list[int]:
+        """Drive one frame (stamped `stamp`, or on the free-running clock if None); returns
+        the cycle each beat was sampled at."""
+        dut = self.dut
+        sampled = []
         for beat in beats_of(frame):
             await FallingEdge(dut.clk)
-            if beat.first:
+            if stamp is not None and beat.first:
                 dut.time.value = stamp
+            sampled.append(self.edge + 1)
             dut.i_frame__valid.value = 1
             dut.i_frame__payload.value = pack(
                 FrameBeat, (beat.data, beat.keep, int(beat.first), int(beat.last)))
         for _ in range(IDLE_BETWEEN_FRAMES):
             await FallingEdge(dut.clk)
             dut.i_frame__valid.value = 0
+        return sampled
 
     def close(self):
         for f in (self.updates, self.events, self.egress):
@@ -411,3 +447,20 @@ async def replay_feed(dut):
     await tb.settle()
     tb.close()
     (out / "counters.json").write_text(json.dumps(counters))
+
+
+@cocotb.test()
+async def tick_to_trade(dut):
+    """The replay on the free-running clock, frames back to back: writes the cycle every beat
+    was sampled at (beats.json) beside the order events, for bench/tick_to_trade.py."""
+    frames = read_frames(Path(os.environ["NERVE_REPLAY_FRAMES"]))
+    host = json.loads(Path(os.environ["NERVE_REPLAY_PLAN"]).read_text())
+    out = Path(os.environ["NERVE_REPLAY_OUT"])
+    tb = ReplayBench(dut, out)
+    await tb.reset()
+    cocotb.start_soon(tb.free_running_time())
+    await tb.apply(host["setup"])
+    beats = [await tb.frame(None, frame) for _, frame in frames]
+    await tb.settle()
+    tb.close()
+    (out / "beats.json").write_text(json.dumps(beats))
