@@ -370,8 +370,9 @@ class Trader(wiring.Component):
                     # it more conservative); the fault halts trading and cancels the rest.
                     m.d.comb += table_full.eq(1)
                     m.next = "NEXT"
-                with m.Elif(self.o_command.ready):
+                with m.Else():
                     m.d.comb += self.o_command.valid.eq(1)
+                with m.If(~blocked & self.o_command.ready):
                     with m.If(accepted):
                         m.d.comb += [order_sent.eq(1), write.en.eq(1)]
                         m.d.sync += next_clordid.eq(next_clordid + 1)
