@@ -15,8 +15,9 @@ from hw.rtl.csr import CsrBank, CsrBus, Register, RegisterMap
 from hw.rtl.records import FeedEvent, FrameBeat, PayloadBeat
 
 REGISTERS = (
-    Register("cycle", 64, "ro", "free-running cycle counter of the fast path (156.25 MHz); "
-             "events carry the value it had when their frame's first beat came in"),
+    Register("cycle", 64, "ro", "the fast path's time in cycles (156.25 MHz): a free-running "
+             "counter, or the PTP time input in a design that has one (FastPath); events carry "
+             "the value it had when their frame's first beat came in"),
 )
 #: The ingress's register blocks (a design that contains the ingress extends this list).
 BLOCKS = (("ingress", REGISTERS), ("net", netfilter.REGISTERS), ("mold", moldudp64.REGISTERS),

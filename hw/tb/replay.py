@@ -120,15 +120,22 @@ def directory(frames: list[tuple[int, bytes]], dst: UdpEndpoint) -> tuple[list[s
             row = decoder.as_row(decoder.decode(msg))
             if row[0] == DIRECTORY and row[1] not in seen:
                 seen.add(row[1])
-                order.append(row[7].to_bytes(8, "big").decode("latin-1").rstrip(" "))
+                order.append(symbol_text(row[7]))
     return order, before
 
 
-def _commit_slot(slot: int, limits: Limits, strat: StrategyConfig, symbol: str) -> list[list]:
+def _risk_limits(slot: int, limits: Limits, symbol: str, *, position: bool) -> list[list]:
+    """Stage a symbol's limits (and its confirmed position) and commit them to its slot."""
     ops = [["write", f"risk_limit_{name}", value]
            for name, value in risk.register_values(limits.for_symbol(symbol)).items()]
-    ops += [["write", "risk_position", limits.positions.get(symbol, 0) & 0xFFFF_FFFF],
-            ["write", "risk_commit", slot | 1 << 8 | 1 << 9]]
+    if position:
+        ops.append(["write", "risk_position", limits.positions.get(symbol, 0) & 0xFFFF_FFFF])
+    # risk_commit: bits 0-7 slot, bit 8 apply the limits, bit 9 apply the position.
+    return [*ops, ["write", "risk_commit", slot | 1 << 8 | int(position) << 9]]
+
+
+def _commit_slot(slot: int, limits: Limits, strat: StrategyConfig, symbol: str) -> list[list]:
+    ops = _risk_limits(slot, limits, symbol, position=True)
     ops += [["write", f"strategy_param_{name}", value]
             for name, value in strategy.register_values(strat.for_symbol(symbol)).items()]
     # A strategy commit takes strategy.COMMIT_CYCLES; one sent while busy would be refused.
@@ -172,9 +179,7 @@ def plan(feed, dst: UdpEndpoint, limits: Limits, strat: StrategyConfig, control)
             ops = []
             for slot, name in tradable.items():
                 if action.symbol is None or name == action.symbol:
-                    ops += [["write", f"risk_limit_{k}", v] for k, v in
-                            risk.register_values(limits.for_symbol(name)).items()]
-                    ops.append(["write", "risk_commit", slot | 1 << 8])
+                    ops += _risk_limits(slot, limits, name, position=False)
         elif isinstance(action, OrderEndedAction):
             ops = [["order_end", action.clordid]]
         else:  # pragma: no cover - the schedule's schema allows nothing else
@@ -306,7 +311,6 @@ class ReplayBench:
         self.dut = dut
         self.csr = CsrMaster(dut, REGMAP)
         self.cycles = 0
-        self.idle = 0                       # cycles since the last frame beat
         self.updates = (out / "updates.jsonl").open("w")
         self.events = (out / "events.jsonl").open("w")
         self.egress = (out / "egress.bin").open("wb")

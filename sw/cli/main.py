@@ -106,18 +106,12 @@ def print_summary(summary: dict, took: float, out_dir: Path) -> None:
         print("  kill switch: ENGAGED at end of replay")
 
 
-def cmd_replay_rtl(args: argparse.Namespace) -> int:
+def cmd_replay_rtl(args: argparse.Namespace, limits, strategy, control) -> int:
     """The RTL backend: the whole fast path under Verilator; writes the model's files."""
     from hw.tb.replay import replay_rtl
-    from sw.model.config import load_limits, load_strategy
-    from sw.model.replay import load_control
 
-    summary = replay_rtl(
-        args.feed, args.out,
-        limits=load_limits(args.limits) if args.limits else None,
-        strategy_config=load_strategy(args.strategy) if args.strategy else None,
-        control=load_control(args.control) if args.control else [],
-        dst=args.dst, trade_date=args.date)
+    summary = replay_rtl(args.feed, args.out, limits=limits, strategy_config=strategy,
+                         control=control, dst=args.dst, trade_date=args.date)
     regs = summary["registers"]
     print(f"replayed {summary['messages']:,} ITCH messages ({summary['frames']:,} frames, "
           f"{summary['cycles']:,} cycles) through the RTL in {summary['simulate_s']:.1f} s "
@@ -144,12 +138,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from sw.model.config import load_limits, load_strategy
     from sw.model.replay import load_control, replay
 
-    if args.backend == "rtl":
-        return cmd_replay_rtl(args)
-
     limits = load_limits(args.limits) if args.limits else None
     strategy = load_strategy(args.strategy) if args.strategy else None
     control = load_control(args.control) if args.control else []
+    if args.backend == "rtl":
+        return cmd_replay_rtl(args, limits, strategy, control)
     start = time.perf_counter()
     result = replay(args.feed, args.out, limits=limits, strategy=strategy, control=control,
                     dst=args.dst, trade_date=args.date, progress=_progress("ingress units"))
