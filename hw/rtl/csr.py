@@ -57,8 +57,8 @@ class Register:
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
             raise ValueError(f"register name must be lower_snake_case, not {self.name!r}")
-        if not 1 <= self.width <= 128:
-            raise ValueError(f"register width must be 1..128 bits, not {self.width!r}")
+        if not 1 <= self.width <= 512:
+            raise ValueError(f"register width must be 1..512 bits, not {self.width!r}")
         if self.access not in ("rw", "ro", "w1c", "cmd"):
             raise ValueError("register access must be 'rw', 'ro', 'w1c' or 'cmd', "
                              f"not {self.access!r}")

@@ -12,8 +12,9 @@ frames with it and the encoder stamps egress with it.
 One register map (`REGMAP`, exported by `nerve regmap`) serves every block: the ingress's, the
 book's, `risk_*` (limits, commit, kill switch `risk_halt`, reset 1), `strategy_*` (parameters,
 commit), `fix_*` (session identity, trade date, MsgSeqNum) and `trader_*` (order ends, fault).
-Trading halts (the gate's halt input) while the kill switch is on, the Trader has a fault, or
-the encoder's configuration is invalid.
+Trading halts (the gate's halt input) while the kill switch is on, the Trader has a fault, the
+encoder's configuration is invalid, or the card around it says so (`host_halt`: lost host
+events, hw/rtl/nic.py).
 """
 
 from amaranth import Module
@@ -27,14 +28,16 @@ from hw.rtl.records import BookUpdate, EncodeCommand, FrameBeat, OrderEvent
 SLOTS = book.DEFAULT_SLOTS
 ORDERS = 512              # order-table entries: chains sent and not yet ended by the host
 COMMAND_FIFO = 32         # orders waiting for the encoder
-REGMAP = RegisterMap([
+#: The fast path's register blocks (the card, hw/rtl/nic.py, extends this list).
+BLOCKS = (
     *ingress.BLOCKS,
     ("book", book.registers(SLOTS)),
     ("risk", risk.registers()),
     ("strategy", strategy.registers()),
     ("fix", encoder.registers()),
     ("trader", trader.registers(ORDERS)),
-])
+)
+REGMAP = RegisterMap(BLOCKS)
 ADDR_WIDTH = ingress.ADDR_WIDTH
 
 
@@ -46,21 +49,34 @@ class FastPath(wiring.Component):
     the FIFOs in front of them, and the lost book update raises the Trader's fault, which
     halts trading and cancels every live order: nothing is dropped silently.
     `o_update` is the book's output, for monitoring (valid without ready).
+    Registers: on its own, the fast path serves `REGMAP` on its `csr` port; the card
+    (hw/rtl/nic.py) passes `bank=`, a CsrBank of a map that includes `REGMAP`'s blocks.
     Reset: halted (`risk_halt` = 1), no limits (every slot SYMBOL_DISABLED), every strategy
     slot OFF, nothing passes the network filter until its destination is written.
     """
 
-    i_frame: In(stream.Signature(FrameBeat))
-    time: In(64)
-    o_egress: Out(stream.Signature(FrameBeat))
-    o_event: Out(stream.Signature(OrderEvent))
-    o_update: Out(stream.Signature(BookUpdate))
-    busy: Out(1)
-    csr: In(CsrBus(ADDR_WIDTH))
+    def __init__(self, bank: CsrBank | None = None):
+        self._bank = bank
+        ports = {
+            "i_frame": In(stream.Signature(FrameBeat)),
+            "time": In(64),
+            "o_egress": Out(stream.Signature(FrameBeat)),
+            "o_event": Out(stream.Signature(OrderEvent)),
+            "o_update": Out(stream.Signature(BookUpdate)),
+            "busy": Out(1),
+            # The card around the fast path halts trading too (e.g. lost host events).
+            "host_halt": In(1),
+        }
+        if bank is None:
+            ports["csr"] = In(CsrBus(ADDR_WIDTH))
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.bank = bank = CsrBank(REGMAP, ADDR_WIDTH)
+        bank = self._bank
+        if bank is None:
+            m.submodules.bank = bank = CsrBank(REGMAP, ADDR_WIDTH)
+            wiring.connect(m, csr=wiring.flipped(self.csr), bank=bank.bus)
         m.submodules.ingress = feed = ingress.Ingress(bank=bank, external_time=True)
         m.submodules.book = books = book.BookBuilder(slots=SLOTS)
         m.submodules.trader = trading = trader.Trader(slots=SLOTS, orders=ORDERS)
@@ -70,7 +86,6 @@ class FastPath(wiring.Component):
             width=EncodeCommand.as_shape().size, depth=COMMAND_FIFO)
         m.submodules.encoder = fix = encoder.OrderEncoder()
 
-        wiring.connect(m, csr=wiring.flipped(self.csr), bank=bank.bus)
         wiring.connect(m, mac=wiring.flipped(self.i_frame), ingress=feed.i_frame)
         wiring.connect(m, ingress=feed.o_event, book=books.i_event)
         wiring.connect(m, trader=trading.o_decision, strategy=quoting.i_decision)
@@ -107,7 +122,7 @@ class FastPath(wiring.Component):
             trading.stale_cycle.eq(feed.stale_cycle),
             trading.next_index.eq(feed.next_index),
             trading.now.eq(feed.now),
-            trading.halt.eq(bank.rw["risk_halt"] | fix.config_error),
+            trading.halt.eq(bank.rw["risk_halt"] | fix.config_error | self.host_halt),
             gate.halt.eq(trading.halted),
             gate.position_slot.eq(trading.position_slot),
             trading.confirmed_position.eq(gate.confirmed_position),

@@ -2,12 +2,13 @@
 
 Where it sits: the RTL twin of sw/model/replay.py. The feed's frames (a pcap's frames as they
 are; a NASDAQ file's messages each in its own MoldUDP64 packet, sequenced from 1, which is how
-the model replays such a file) are driven into `hw.rtl.fastpath.FastPath` under Verilator, back
-to back, with the NIC's PTP time input set to each frame's stamp (the model's ingress cycle, so
-time-dependent decisions agree). The outputs become the model's files: bbo.csv from the book's
-updates, orders.fix from the egress bytes, orders.csv and rejects.csv from the order events;
-with the same feed, limits, strategy and host actions they must equal the model's byte for byte
-(within the hardware's documented capacity: the summary says when it was left).
+the model replays such a file) are driven into the card (`hw.rtl.nic.Nic`: the fast path behind
+its host interfaces) under Verilator, back to back, with the card's PTP time set to each
+frame's stamp (the model's ingress cycle, so time-dependent decisions agree). The outputs
+become the model's files: bbo.csv from the book's updates, orders.fix from the egress bytes,
+orders.csv and rejects.csv from the order events (drained by the event stream); with the same
+feed, limits, strategy and host actions they must equal the model's byte for byte (within the
+hardware's documented capacity: the summary says when it was left).
 
 The host's part is done here as a host would: it knows the symbol directory before the open
 (the feed's R messages, in the order the book learns them) and configures each symbol's slot
@@ -33,8 +34,10 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
-from hw.rtl import book, risk, strategy, trader
-from hw.rtl.fastpath import REGMAP, SLOTS, FastPath
+from drivers.card import limits_writes, strategy_writes
+from hw.rtl import book, risk, trader
+from hw.rtl.fastpath import SLOTS
+from hw.rtl.nic import REGMAP
 from hw.rtl.records import (
     BookEventKind,
     BookUpdate,
@@ -45,7 +48,7 @@ from hw.rtl.records import (
     pack,
     unpack,
 )
-from hw.tb import sim
+from hw.tb import card, sim
 from hw.tb.csr import CsrMaster
 from hw.tb.frames import beats_of
 from sw.feed import itch, mold
@@ -126,21 +129,17 @@ def directory(frames: list[tuple[int, bytes]], dst: UdpEndpoint) -> tuple[list[s
 
 def _risk_limits(slot: int, limits: Limits, symbol: str, *, position: bool) -> list[list]:
     """Stage a symbol's limits (and its confirmed position) and commit them to its slot."""
-    ops = [["write", f"risk_limit_{name}", value]
-           for name, value in risk.register_values(limits.for_symbol(symbol)).items()]
-    if position:
-        ops.append(["write", "risk_position", limits.positions.get(symbol, 0) & 0xFFFF_FFFF])
-    # risk_commit: bits 0-7 slot, bit 8 apply the limits, bit 9 apply the position.
-    return [*ops, ["write", "risk_commit", slot | 1 << 8 | int(position) << 9]]
+    confirmed = limits.positions.get(symbol, 0) if position else None
+    return [["write", name, value]
+            for name, value in limits_writes(slot, limits.for_symbol(symbol), confirmed)]
 
 
 def _commit_slot(slot: int, limits: Limits, strat: StrategyConfig, symbol: str) -> list[list]:
     ops = _risk_limits(slot, limits, symbol, position=True)
-    ops += [["write", f"strategy_param_{name}", value]
-            for name, value in strategy.register_values(strat.for_symbol(symbol)).items()]
+    writes = strategy_writes(slot, strat.for_symbol(symbol))
     # A strategy commit takes strategy.COMMIT_CYCLES; one sent while busy would be refused.
-    ops += [["wait_clear", "strategy_commit_busy"], ["write", "strategy_commit", slot]]
-    return ops
+    return [*ops, *(["write", n, v] for n, v in writes[:-1]),
+            ["wait_clear", "strategy_commit_busy"], ["write", *writes[-1]]]
 
 
 def plan(feed, dst: UdpEndpoint, limits: Limits, strat: StrategyConfig, control) -> Plan:
@@ -157,7 +156,9 @@ def plan(feed, dst: UdpEndpoint, limits: Limits, strat: StrategyConfig, control)
     result = Plan(frames)
     tradable = {slot: name for slot, name in enumerate(symbols[:SLOTS]) if tradable_symbol(name)}
     result.symbols = dict(enumerate(symbols[:SLOTS]))
-    result.setup = [["write", "net_dst_ip", dst.ip_int], ["write", "net_dst_port", dst.port]]
+    # Events leave by the card's stream (a DMA engine's place), which the testbench drains.
+    result.setup = [["write", "event_dma", 1],
+                    ["write", "net_dst_ip", dst.ip_int], ["write", "net_dst_port", dst.port]]
     for slot, name in tradable.items():
         result.setup += _commit_slot(slot, limits, strat, name)
     result.setup.append(["write", "risk_halt", int(limits.halted)])
@@ -240,7 +241,7 @@ def prepare(feed_path: Path, work: Path, *, limits: Limits | None = None,
 
 def simulate(work: Path, testcase: str = "replay_feed", build: sim.SimBuild | None = None):
     """Run the prepared plan through the fast path under Verilator (built once, cached)."""
-    build = build or sim.build("fastpath", FastPath)
+    build = build or card.build()
     build.run("hw.tb.replay", testcase=testcase, env={
         "NERVE_REPLAY_FRAMES": str(work / "frames.bin"),
         "NERVE_REPLAY_PLAN": str(work / "plan.json"),
@@ -262,7 +263,7 @@ def replay_rtl(feed_path: Path, out_dir: Path, *, limits: Limits | None = None,
     started = time.perf_counter()
     host = prepare(feed_path, work, limits=limits, strategy_config=strategy_config,
                    control=control, dst=dst, trade_date=trade_date)
-    build = sim.build("fastpath", FastPath)
+    build = card.build()
     built = time.perf_counter()
     simulate(work, build=build)
     lines = (work / "updates.jsonl").read_text().splitlines()
@@ -320,10 +321,12 @@ class ReplayBench:
 
     async def reset(self):
         dut = self.dut
-        cocotb.start_soon(Clock(dut.clk, 6.4, unit="ns").start())
+        cocotb.start_soon(Clock(dut.clk, card.CLOCK_NS, unit="ns").start())
         dut.rst.value = 1
         dut.i_frame__valid.value = 0
-        dut.time.value = 0
+        # The replay is the card's PTP clock: every cycle's time is the testbench's.
+        dut.time_load.value = 1
+        dut.time_value.value = 0
         dut.o_egress__ready.value = 1
         dut.o_event__ready.value = 1
         self.csr.idle()
@@ -387,7 +390,7 @@ class ReplayBench:
         while True:
             await RisingEdge(dut.clk)
             self.edge += 1
-            dut.time.value = self.edge + 1
+            dut.time_value.value = self.edge + 1
 
     async def frame(self, stamp: int | None, frame: bytes) -> list[int]:
         """Drive one frame (stamped `stamp`, or on the free-running clock if None); returns
@@ -397,7 +400,7 @@ class ReplayBench:
         for beat in beats_of(frame):
             await FallingEdge(dut.clk)
             if stamp is not None and beat.first:
-                dut.time.value = stamp
+                dut.time_value.value = stamp
             sampled.append(self.edge + 1)
             dut.i_frame__valid.value = 1
             dut.i_frame__payload.value = pack(

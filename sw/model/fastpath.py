@@ -91,6 +91,8 @@ class FastPathOutput:
     orders: list[OrderRow] = field(default_factory=list)
     fix: list[bytes] = field(default_factory=list)
     rejects: list[RejectRow] = field(default_factory=list)
+    #: orders and rejects interleaved in decision order (the card's event order)
+    decisions: list[OrderRow | RejectRow] = field(default_factory=list)
 
 
 class FastPath:
@@ -165,13 +167,16 @@ class FastPath:
         elif kind == _DIRECTORY:
             symbol = book.symbols[locate]
             if tradable_symbol(symbol):
-                self._bind(locate, symbol)
+                self.bind(locate, symbol)
             else:
                 self.untradable_symbols += 1
 
     # --- decisions ---------------------------------------------------------------------------
 
-    def _bind(self, locate: int, symbol: str) -> None:
+    def bind(self, locate: int, symbol: str) -> None:
+        """An R message named a tradable symbol: give its locate limits and parameters. (The
+        register-level card model, drivers/model.py, overrides this: there the host's per-slot
+        commits decide.)"""
         self.gate.bind(locate, self.limits.for_symbol(symbol),
                        self.limits.positions.get(symbol, 0))
         self.strategy.bind(locate, self.strategy_config.for_symbol(symbol))
@@ -193,10 +198,12 @@ class FastPath:
                 order = self._send(req, index, CAUSE_STRATEGY)
                 self.strategy.placed(req, order)
                 continue
-            self.out.rejects.append(RejectRow(
+            reject = RejectRow(
                 index, book.symbols[locate], SIDE_CHAR[req.side], req.price, req.qty,
                 verdict.reason.value, req.msg_type, "|".join(r.value for r in verdict.failed),
-                self.now))
+                self.now)
+            self.out.rejects.append(reject)
+            self.out.decisions.append(reject)
             if req.msg_type == "G":
                 old = req.order
                 self._send(OrderRequest("F", locate, old.side, old.price, old.qty, order=old),
@@ -210,11 +217,13 @@ class FastPath:
         fix, seq = enc.encode(req.msg_type, clordid, orig, symbol, req.side, req.price,
                               req.qty, req.tif, self.now)
         self.out.fix.append(fix)
-        self.out.orders.append(OrderRow(
+        row = OrderRow(
             index, req.msg_type, enc.clordid_text(clordid).decode(), symbol,
             SIDE_CHAR[req.side], req.price, req.qty,
             enc.clordid_text(orig).decode() if orig is not None else "", req.tif, seq,
-            self.now, cause))
+            self.now, cause)
+        self.out.orders.append(row)
+        self.out.decisions.append(row)
         return self.gate.sent(req, clordid)
 
     def _cancel_all(self, cause: str) -> None:

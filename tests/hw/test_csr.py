@@ -28,7 +28,7 @@ def test_addresses_are_consecutive_words_in_declaration_order():
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"name": "Mode"}, "lower_snake_case"),
-    ({"width": 0}, "width must be 1..128"),
+    ({"width": 0}, "width must be 1..512"),
     ({"access": "wo"}, "access must be 'rw', 'ro', 'w1c' or 'cmd'"),
     ({"access": "w1c", "width": 33}, "w1c register is at most 32 bits"),
     ({"reset": 256}, "does not fit 8 bits"),

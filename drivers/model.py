@@ -1,0 +1,342 @@
+"""The `model` transport: the card's register map served by the golden model, in process.
+
+Where it sits: the stand-in for hardware when there is none (the control plane's tests and
+demos, `nerve serve --backend model`). `ModelCard` behaves like hw/rtl/nic.py at the register
+level: the CSR bank's rules (multi-word staging and snapshots, w1c, cmd, `csr_bad_writes`), the
+risk gate's and strategy's staged commits with the same range checks and sticky
+`commit_error`, the kill switch, order ends, the PTP clock and the event queue with its
+overflow flag. Behind the registers is the golden model (sw/model/fastpath.py): frames given to
+`ModelCard.frame()` go through it, its orders and rejects become queued events, its counters
+are the read-only registers.
+
+Slots: as in the RTL with learning on, a symbol takes the next slot when its R message
+arrives, and the limits and parameters the host committed to that slot apply to it.
+
+Not modelled (they read as the reset value, and `ModelCard.modelled(name)` is False for them,
+so a dashboard can show them as unknown): the network filter's and decoder's counters, the
+book's capacity flags and counters, the UART bridge's counters, and `book_subscribe` (the golden
+book learns every symbol). The FIX session identity registers are stored but the golden
+encoder's identity is fixed when the card is made.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+from drivers import events as card_events
+from drivers.device import Transport
+from hw.rtl import nic, risk, strategy
+from hw.rtl.csr import WORD_BITS
+from hw.rtl.fastpath import ORDERS, SLOTS
+from hw.rtl.records import StrategyMode
+from sw.feed.net import UdpEndpoint
+from sw.model.config import Limits, StrategyConfig, StrategyParams, SymbolLimits
+from sw.model.fastpath import FastPath, OrderRow, RejectRow
+from sw.model.risk import Reason
+
+_MASK = (1 << WORD_BITS) - 1
+_DISABLED = SymbolLimits(enabled=False)
+_OFF = StrategyParams(mode="off")
+_MODES = {StrategyMode.OFF.value: "off", StrategyMode.QUOTE.value: "quote",
+          StrategyMode.TAKE.value: "take"}
+_MOLD = ("gaps", "missing_messages", "duplicate_packets", "duplicate_messages", "heartbeats",
+         "end_of_session", "wrong_session", "truncated_header", "bad_message_length",
+         "trailing_bytes")
+
+
+class _CardFastPath(FastPath):
+    """The golden fast path whose symbols take their limits from the card's slots."""
+
+    def __init__(self, card: ModelCard, dst: UdpEndpoint) -> None:
+        super().__init__(Limits(halted=True), StrategyConfig(), dst=dst)
+        self.card = card
+        self.slot_of: dict[int, int] = {}          # locate -> slot
+
+    def bind(self, locate: int, symbol: str) -> None:
+        if locate not in self.slot_of:
+            if len(self.slot_of) >= SLOTS:
+                return                              # beyond capacity: never traded
+            self.slot_of[locate] = len(self.slot_of)
+        slot = self.slot_of[locate]
+        self.gate.bind(locate, self.card.slot_limits[slot], self.card.slot_position[slot])
+        self.strategy.bind(locate, self.card.slot_params[slot])
+
+
+class ModelCard:
+    """The register map of hw/rtl/nic.py over the golden model (see the module doc)."""
+
+    def __init__(self, dst: UdpEndpoint = UdpEndpoint()) -> None:
+        self.regmap = nic.REGMAP
+        self.lock = threading.RLock()
+        self._at: dict[int, tuple] = {}
+        for p in self.regmap.placed:
+            for word in range(p.register.words):
+                self._at[p.address + word] = (p, word)
+        self.values = {p.name: p.register.reset for p in self.regmap.placed}
+        self._staged: dict[str, int] = {}
+        self._snapshot: dict[str, int] = {}
+        self.bad_writes = 0
+        self.slot_limits = [_DISABLED] * SLOTS
+        self.slot_position = [0] * SLOTS
+        self.slot_params = [_OFF] * SLOTS
+        self.events: deque[int] = deque()
+        self.lost = self.queued = 0
+        self.overflow = False
+        self.time = 0
+        self._handles: dict[int, int] = {}           # order-table entry -> chain
+        self._next_handle = 0
+        self.fast = _CardFastPath(self, dst)
+        self._reported = 0                  # golden decisions already queued as events
+
+    # --- the feed ------------------------------------------------------------------------------
+
+    def frame(self, frame: bytes, ingress_cycle: int | None = None) -> None:
+        """One Ethernet frame from the MAC, stamped with the PTP time (or `ingress_cycle`)."""
+        with self.lock:
+            if ingress_cycle is not None:
+                self.time = max(self.time, ingress_cycle)
+            self.fast.frame(frame, self.time)
+            self._report()
+
+    def advance(self, cycles: int) -> None:
+        """Let the PTP clock run (the model has no clock of its own)."""
+        with self.lock:
+            self.time += cycles
+
+    def _report(self) -> None:
+        """Queue the golden model's new orders and rejects as events, in decision order."""
+        decisions = self.fast.out.decisions
+        for row in decisions[self._reported:]:
+            self._queue(self._event(row))
+        self._reported = len(decisions)
+
+    def _event(self, row: OrderRow | RejectRow) -> int:
+        fast = self.fast
+        locate = next((loc for loc, name in fast.book.symbols.items() if name == row.symbol), 0)
+        slot = fast.slot_of.get(locate, 0)
+        if isinstance(row, RejectRow):
+            event = card_events.CardEvent(
+                True, row.msg_type, row.symbol, slot, row.side, row.price, row.qty, 0, 0,
+                False, "strategy", row.reason, tuple(row.failed.split("|")), 0,
+                row.msg_index, 0, row.ingress_cycle, self.time)
+        else:
+            number = int(row.clordid[-8:])
+            orig = int(row.orig_clordid[-8:]) if row.orig_clordid else 0
+            chain = number if row.msg_type == "D" else self._chain_of(orig)
+            handle = self._handle(chain)
+            event = card_events.CardEvent(
+                False, row.msg_type, row.symbol, slot, row.side, row.price, row.qty, number,
+                orig, row.tif == "3", row.cause, "", (), handle, row.msg_index, row.seq,
+                row.ingress_cycle, self.time)
+        return card_events.encode(event)
+
+    def _chain_of(self, clordid: int) -> int:
+        for order in self.fast.gate.orders.values():
+            if clordid in (order.chain, order.clordid):
+                return order.chain
+        return clordid
+
+    def _handle(self, chain: int) -> int:
+        for handle, known in self._handles.items():
+            if known == chain:
+                return handle
+        handle = self._next_handle
+        self._next_handle = (handle + 1) % ORDERS
+        self._handles[handle] = chain
+        return handle
+
+    def _queue(self, event: int) -> None:
+        if len(self.events) >= nic.EVENT_DEPTH:
+            self.lost += 1
+            if not self.overflow:
+                self.overflow = True
+                self._apply_halt()
+            return
+        self.events.append(event)
+        self.queued += 1
+
+    # --- halting -----------------------------------------------------------------------------
+
+    def _apply_halt(self) -> None:
+        halted = bool(self.values["risk_halt"]) or self.overflow
+        if halted and not self.fast.gate.halted:
+            self.fast.halt()
+        elif not halted and self.fast.gate.halted:
+            self.fast.release()
+        self._report()
+
+    # --- register semantics (hw/rtl/csr.py) ----------------------------------------------------
+
+    def read_word(self, address: int) -> int:
+        with self.lock:
+            if address not in self._at:
+                return 0
+            p, word = self._at[address]
+            reg = p.register
+            if reg.access == "cmd":
+                return 0
+            if reg.access == "rw":
+                value = self.values[p.name]
+            elif reg.words > 1:
+                if word == 0:
+                    self._snapshot[p.name] = self._read_only(p.name)
+                value = self._snapshot.get(p.name, 0)
+            else:
+                value = self._read_only(p.name)
+            return (value >> (WORD_BITS * word)) & _MASK
+
+    def write_word(self, address: int, value: int) -> None:
+        with self.lock:
+            if address not in self._at or self._at[address][0].register.access == "ro":
+                self.bad_writes += 1
+                return
+            p, word = self._at[address]
+            reg = p.register
+            if reg.access == "rw":
+                if word < reg.words - 1:
+                    staged = self._staged.get(p.name, 0) & ~(_MASK << (WORD_BITS * word))
+                    self._staged[p.name] = staged | (value << (WORD_BITS * word))
+                    return
+                low = self._staged.get(p.name, 0) & ((1 << (WORD_BITS * word)) - 1)
+                full = (low | (value << (WORD_BITS * word))) & ((1 << reg.width) - 1)
+                self.values[p.name] = full
+                if p.name == "risk_halt":
+                    self._apply_halt()
+            elif reg.access == "w1c":
+                self._clear(p.name, value & ((1 << reg.width) - 1))
+            else:
+                self._command(p.name, value & ((1 << reg.width) - 1))
+
+    def _clear(self, name: str, bits: int) -> None:
+        if not bits & 1:            # every w1c register here is one sticky bit
+            return
+        if name in ("risk_commit_error", "strategy_commit_error"):
+            self.values[name] = 0
+        elif name == "mold_stale":
+            self.fast.clear_stale()
+        elif name == "event_overflow":
+            self.overflow = False
+            self._apply_halt()
+
+    def _command(self, name: str, value: int) -> None:
+        if name == "risk_commit":
+            self._risk_commit(value & 0xFF, bool(value >> 8 & 1), bool(value >> 9 & 1))
+        elif name == "strategy_commit":
+            self._strategy_commit(value & 0xFF)
+        elif name == "trader_order_end":
+            chain = self._handles.pop(value, None)
+            if chain is not None and chain in self.fast.gate.orders:
+                self.fast.order_ended(chain)
+        elif name == "event_pop":
+            if self.events:
+                self.events.popleft()
+        elif name == "ptp_set":
+            self.time = self.values["ptp_set_value"]
+        elif name == "fix_seq_set":
+            if 1 <= value <= 99_999_999:
+                self.fast.encoder.next_seq = value
+        elif name == "fix_seq_reserve":
+            self.values["fix_seq_reserved"] = self.fast.encoder.next_seq
+            self.fast.encoder.next_seq += 1
+
+    def _risk_commit(self, slot: int, limits: bool, position: bool) -> None:
+        staged = {lim.name: self.values[f"risk_limit_{lim.name}"] for lim in risk.LIMITS}
+        in_range = all(lim.low <= staged[lim.name] <= lim.high for lim in risk.LIMITS)
+        if slot >= SLOTS or (limits and not in_range):
+            self.values["risk_commit_error"] = 1
+            return
+        if limits:
+            notional = staged.pop("max_notional")
+            self.slot_limits[slot] = SymbolLimits(
+                **{k: v for k, v in staged.items() if k != "enabled"},
+                enabled=bool(staged["enabled"]), max_order_notional=notional / 10_000)
+        if position:
+            raw = self.values["risk_position"]
+            self.slot_position[slot] = raw - (1 << 32) if raw >> 31 else raw
+        for locate, bound in self.fast.slot_of.items():
+            if bound == slot and locate in self.fast.gate.symbols:
+                state = self.fast.gate.symbols[locate]
+                if limits:
+                    state.set_limits(self.slot_limits[slot])
+                if position:
+                    state.position = self.slot_position[slot]
+
+    def _strategy_commit(self, slot: int) -> None:
+        staged = {p.name: self.values[f"strategy_param_{p.name}"] for p in strategy.PARAMS}
+        if slot >= SLOTS or not all(p.low <= staged[p.name] <= p.high for p in strategy.PARAMS):
+            self.values["strategy_commit_error"] = 1
+            return
+        self.slot_params[slot] = StrategyParams(**(staged | {"mode": _MODES[staged["mode"]]}))
+        for locate, bound in self.fast.slot_of.items():
+            if bound == slot:
+                self.fast.strategy.bind(locate, self.slot_params[slot])
+
+    # --- read-only registers --------------------------------------------------------------------
+
+    def modelled(self, name: str) -> bool:
+        """Whether `name` reflects the model's state (False: it only holds its reset value)."""
+        p = self.regmap[name]
+        return p.register.access in ("rw", "cmd") or name in self._ro_sources()
+
+    def _ro_sources(self) -> dict:
+        fast = self.fast
+        out = fast.out
+        rejects = {reason: 0 for reason in Reason}
+        for r in out.rejects:
+            rejects[Reason(r.reason)] += 1
+        accepted = sum(1 for o in out.orders if o.msg_type != "F")
+        sources = {
+            "csr_bad_writes": lambda: self.bad_writes,
+            "ingress_cycle": lambda: self.time,
+            "mold_stale": lambda: int(fast.sequencer.stale),
+            "mold_messages": lambda: fast.msg_index,
+            "itch_malformed": lambda: fast.malformed,
+            "book_slots_used": lambda: len(fast.slot_of),
+            "risk_commit_error": lambda: self.values["risk_commit_error"],
+            "risk_checked": lambda: accepted + len(out.rejects),
+            "risk_accepted": lambda: accepted,
+            "risk_cancels": lambda: sum(1 for o in out.orders if o.msg_type == "F"),
+            "strategy_commit_error": lambda: self.values["strategy_commit_error"],
+            "strategy_commit_busy": lambda: 0,
+            "fix_seq_reserved": lambda: self.values["fix_seq_reserved"],
+            "fix_next_seq": lambda: fast.encoder.next_seq,
+            "trader_open_chains": lambda: len(fast.gate.orders),
+            "trader_fault": lambda: 0,
+            "event_count": lambda: len(self.events),
+            "event_head": lambda: self.events[0] if self.events else 0,
+            "event_overflow": lambda: int(self.overflow),
+            "event_lost": lambda: self.lost,
+            "event_queued": lambda: self.queued,
+        }
+        for name in _MOLD:
+            sources[f"mold_{name}"] = lambda name=name: fast.sequencer.counts[name]
+        for reason, count in rejects.items():
+            sources[f"risk_reject_{reason.name.lower()}"] = lambda count=count: count
+        return sources
+
+    def _read_only(self, name: str) -> int:
+        source = self._ro_sources().get(name)
+        return source() if source is not None else self.values[name]
+
+
+class ModelTransport(Transport):
+    """Word accesses straight into a ModelCard (no wire)."""
+
+    kind = "model"
+
+    def __init__(self, card: ModelCard | None = None) -> None:
+        self.card = card or ModelCard()
+
+    def read_word(self, address: int) -> int:
+        return self.card.read_word(address)
+
+    def write_word(self, address: int, value: int) -> None:
+        self.card.write_word(address, value)
+
+    def knows(self, name: str) -> bool:
+        return self.card.modelled(name)
+
+    def transact(self, accesses):
+        with self.card.lock:       # a batch is atomic against the feed, as on the bus
+            return super().transact(accesses)

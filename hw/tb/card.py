@@ -1,0 +1,20 @@
+"""The simulated card: the one Verilator build of hw/rtl/nic.py that every whole-card cocotb
+test shares (the replays, the tick-to-trade benchmark, the served card of drivers/sim.py).
+
+One build per run: every user asks for it here, with the same parameters, so the Verilog (and
+the cached build, hw/tb/sim.py) is the same.
+"""
+
+from __future__ import annotations
+
+from hw.rtl.nic import Nic
+from hw.tb import sim
+
+#: Clock cycles per UART bit in simulation: fast to simulate; a pseudo-terminal ignores baud.
+SIM_UART_DIVISOR = 8
+#: The fast path's clock period, ns (156.25 MHz).
+CLOCK_NS = 6.4
+
+
+def build(*, waves: bool | None = None) -> sim.SimBuild:
+    return sim.build("nic", lambda: Nic(uart_divisor=SIM_UART_DIVISOR), waves=waves)

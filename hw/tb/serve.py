@@ -1,0 +1,163 @@
+"""The simulated card, served: hw/rtl/nic.py under Verilator, driven by other processes.
+
+Where it sits: the hardware end of two transports of drivers/. The `sim` transport
+(drivers/sim.py) sends JSON lines over a loopback TCP socket; each request is a batch of word
+accesses made through the card's `csr` port (or frames to drive into the MAC side, or stop).
+The `uart` transport (drivers/uart.py) opens a pseudo-terminal whose other end this bench turns
+into bits on the card's `uart_rx` pin and back from `uart_tx`, so the UART-to-CSR bridge in the
+RTL is what answers the host, byte for byte.
+
+Time: the simulator only runs while something is happening, plus a few cycles between polls
+when idle, so the card's PTP clock counts simulated cycles, not wall time.
+
+Environment: NERVE_SIM_READY (a file this bench writes, once listening, with
+{"port": P, "pty": PATH}), NERVE_SIM_PTY=1 to open the pseudo-terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import select
+import socket
+import threading
+import tty
+from pathlib import Path
+
+import cocotb
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
+
+from hw.tb.card import SIM_UART_DIVISOR
+from hw.tb.replay import ReplayBench
+
+IDLE_CYCLES = 64            # cycles the card runs between polls when no host is talking
+IDLE_WAIT_S = 0.005         # wall time a poll may wait for a host when nothing is moving
+
+
+class _Requests:
+    """A loopback TCP server (in a thread): JSON lines in, handed to the simulator loop."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue = queue.Queue()
+        self.wake_r, self.wake_w = os.pipe()
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            conn, _ = self.sock.accept()
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn, conn.makefile("rwb") as stream:
+            for line in stream:
+                reply: queue.Queue = queue.Queue(maxsize=1)
+                self.queue.put((line, reply))
+                os.write(self.wake_w, b"!")
+                stream.write(reply.get() + b"\n")
+                stream.flush()
+
+
+class _UartWire:
+    """A pseudo-terminal whose bytes become bits on the card's UART pins (8N1)."""
+
+    def __init__(self, dut) -> None:
+        self.dut = dut
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)          # bytes pass as they are: no echo, no line discipline
+        os.set_blocking(self.master, False)
+        self.path = os.ttyname(self.slave)
+        self.pending = bytearray()
+        self.active = 0                 # bytes being shifted in or out right now
+        dut.uart_rx.value = 1
+        cocotb.start_soon(self._to_card())
+        cocotb.start_soon(self._from_card())
+
+    def poll(self) -> None:
+        try:
+            self.pending += os.read(self.master, 4096)
+        except (BlockingIOError, OSError):
+            pass
+
+    async def _to_card(self) -> None:
+        dut = self.dut
+        while True:
+            if not self.pending:
+                await ClockCycles(dut.clk, SIM_UART_DIVISOR)
+                continue
+            byte = self.pending.pop(0)
+            self.active += 1
+            await FallingEdge(dut.clk)
+            for bit in [0, *((byte >> i) & 1 for i in range(8)), 1]:
+                dut.uart_rx.value = bit
+                await ClockCycles(dut.clk, SIM_UART_DIVISOR)
+            self.active -= 1
+
+    async def _from_card(self) -> None:
+        dut = self.dut
+        while True:
+            await FallingEdge(dut.uart_tx)         # a start bit
+            self.active += 1
+            await ClockCycles(dut.clk, SIM_UART_DIVISOR // 2)   # to the middle of the bit
+            byte = 0
+            for i in range(8):
+                await ClockCycles(dut.clk, SIM_UART_DIVISOR)
+                byte |= dut.uart_tx.value.to_unsigned() << i
+            await ClockCycles(dut.clk, SIM_UART_DIVISOR)        # the stop bit
+            os.write(self.master, bytes([byte]))
+            self.active -= 1
+
+
+@cocotb.test()
+async def serve(dut):
+    """Serve the card until a client asks it to stop."""
+    out = Path(os.environ.get("NERVE_SIM_OUT", "."))
+    out.mkdir(parents=True, exist_ok=True)
+    tb = ReplayBench(dut, out)
+    await tb.reset()
+    await FallingEdge(dut.clk)
+    dut.time_load.value = 0              # the card's own PTP clock runs
+    requests = _Requests()
+    wire = _UartWire(dut) if os.environ.get("NERVE_SIM_PTY") == "1" else None
+    ready = {"port": requests.port, "pty": wire.path if wire else None}
+    Path(os.environ["NERVE_SIM_READY"]).write_text(json.dumps(ready))
+    waitables = [requests.wake_r] + ([wire.master] if wire else [])
+    while True:
+        busy = wire is not None and (wire.active or wire.pending)
+        readable, _, _ = select.select(waitables, [], [], 0 if busy else IDLE_WAIT_S)
+        if wire is not None:
+            wire.poll()
+        if requests.wake_r in readable:
+            os.read(requests.wake_r, 1)
+        try:
+            line, reply = requests.queue.get_nowait()
+        except queue.Empty:
+            await ClockCycles(dut.clk, SIM_UART_DIVISOR if busy else IDLE_CYCLES)
+            continue
+        try:
+            request = json.loads(line)
+            if request.get("stop"):
+                reply.put(b'{"ok": true}')
+                break
+            reply.put(json.dumps(await _handle(tb, request)).encode())
+        except Exception as exc:      # the client gets the error; the card keeps serving
+            reply.put(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
+    await RisingEdge(dut.clk)
+    tb.close()
+
+
+async def _handle(tb: ReplayBench, request: dict) -> dict:
+    if "ops" in request:
+        values = []
+        for address, value in request["ops"]:
+            values.append(await tb.csr.access(int(address), value))
+        return {"values": [v if op[1] is None else None
+                           for v, op in zip(values, request["ops"], strict=True)]}
+    if "frames" in request:
+        for frame in request["frames"]:
+            await tb.frame(None, bytes.fromhex(frame))
+        await tb.settle()
+        return {"ok": True, "cycles": tb.cycles}
+    raise ValueError(f"unknown request {sorted(request)}")

@@ -1,0 +1,111 @@
+"""Card -> host events through the driver: the model card and the simulated RTL card, fed the
+same frames and configured through the same `Card` calls, report the same orders and rejects;
+a full event queue is flagged, counted and halts trading."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from drivers.card import Card
+from drivers.device import Device
+from drivers.events import decode, encode
+from drivers.model import ModelCard, ModelTransport
+from hw.rtl.nic import EVENT_DEPTH, REGMAP
+from hw.tb.replay import directory
+from sw.feed.generator import MarketConfig, PcapOptions, pcap_frames
+from sw.feed.generator import MarketGenerator as Market
+from sw.feed.net import UdpEndpoint
+from sw.model.config import load_limits, load_strategy
+
+DST = UdpEndpoint()
+DATE = dt.date(2026, 11, 20)
+LIMITS = load_limits({"defaults": {"max_open_orders": 3, "rate_burst": 4,
+                                   "max_orders_per_sec": 50}})
+
+
+def session(messages: int = 900, seed: int = 4) -> tuple[list[bytes], list[str]]:
+    market = list(Market(MarketConfig(symbols=5, messages=messages, seed=seed)))
+    frames = [frame for _, frame in pcap_frames(market, PcapOptions(dst=DST), seed)]
+    symbols, _ = directory([(0, f) for f in frames], DST)
+    return frames, symbols
+
+
+def trade(device: Device, symbols: list[str]) -> Card:
+    card = Card(device, symbols)
+    card.listen(DST, DATE)
+    card.load_limits(LIMITS)
+    card.load_strategy(load_strategy({}))
+    card.release()
+    return card
+
+
+def projection(events):
+    """What both cards must agree on (the model card's clock is not the RTL's)."""
+    return [(e.rejected, e.msg_type, e.symbol, e.slot, e.side, e.price, e.qty, e.clordid,
+             e.orig_clordid, e.ioc, e.cause, e.reason, e.failed, e.msg_index, e.seq)
+            for e in events]
+
+
+def test_events_round_trip_through_the_packed_layout():
+    frames, symbols = session(400)
+    model = ModelCard()
+    card = trade(Device(ModelTransport(model), REGMAP), symbols)
+    for frame in frames:
+        model.frame(frame)
+    events = card.events(10_000)
+    assert any(e.rejected for e in events) and any(not e.rejected for e in events)
+    assert all(decode(encode(e)) == e for e in events)
+
+
+@pytest.mark.xdist_group("simulated_card")
+def test_the_simulated_card_reports_what_the_model_card_reports(tmp_path):
+    from drivers.sim import SimServer, SimTransport
+
+    frames, symbols = session()
+    model = ModelCard()
+    model_card = trade(Device(ModelTransport(model), REGMAP), symbols)
+    for frame in frames:
+        model.frame(frame)
+    expected = model_card.events(10_000)
+    assert len(expected) > 20
+
+    server = SimServer().start()
+    try:
+        transport = SimTransport.connect(server.address)
+        card = trade(Device(transport, REGMAP), symbols)
+        for at in range(0, len(frames), 16):
+            transport.frames(frames[at:at + 16])
+        assert card.device.read("event_count") == len(expected)
+        got = card.events(10_000)
+        assert projection(got) == projection(expected)
+        # Stamped by the card's own PTP clock: every order leaves after its packet came in.
+        assert all(e.tick_to_trade_cycles > 0 for e in got if not e.rejected)
+        assert card.device.read_many(["event_lost", "event_overflow", "event_count"]) == {
+            "event_lost": 0, "event_overflow": 0, "event_count": 0}
+        transport.close()
+    finally:
+        server.stop()
+
+
+def test_a_full_event_queue_is_flagged_counted_and_halts_trading():
+    frames, symbols = session(3000, seed=6)
+    model = ModelCard()
+    device = Device(ModelTransport(model), REGMAP)
+    card = Card(device, symbols)
+    card.listen(DST, DATE)
+    # Every quote is too big: each book change brings a reject per side, a flood of events.
+    card.load_limits(load_limits({"defaults": {"max_order_qty": 1}}))
+    card.load_strategy(load_strategy({}))
+    card.release()
+    for frame in frames:          # nobody pops: the queue fills
+        model.frame(frame)
+    values = device.read_many(["event_count", "event_lost", "event_overflow"])
+    assert values["event_count"] == EVENT_DEPTH
+    assert values["event_lost"] > 0 and values["event_overflow"] == 1
+    status = card.status()
+    assert status.halted and "host events lost" in status.halt_reasons
+    # Clearing the flag is not a release: the kill switch is the host's own decision.
+    device.write("event_overflow", 1)
+    assert not card.status().halted
