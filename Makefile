@@ -6,9 +6,22 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test demo bench lint clean
+.PHONY: setup test demo bench lint clean browser
 
-setup: $(STAMP)
+setup: $(STAMP) browser
+
+# The dashboard's browser test drives Debian's headless Chromium (no test tool downloads its
+# own browser). Installed from the Debian registry when missing and we may (root, apt-get).
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian chromium + chromium-driver for the browser test"; \
+	    (apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null)); \
+	  else \
+	    echo "note: /usr/bin/chromium missing and cannot apt-get: the browser test will skip"; \
+	  fi; \
+	fi
 
 # Re-install only when the dependency declaration changes.
 $(STAMP): pyproject.toml

@@ -16,6 +16,7 @@ Environment: NERVE_SIM_READY (a file this bench writes, once listening, with
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -76,10 +77,9 @@ class _UartWire:
         cocotb.start_soon(self._from_card())
 
     def poll(self) -> None:
-        try:
+        # Nothing to read (or no client has opened the other end yet): nothing to do.
+        with contextlib.suppress(BlockingIOError, OSError):
             self.pending += os.read(self.master, 4096)
-        except (BlockingIOError, OSError):
-            pass
 
     async def _to_card(self) -> None:
         dut = self.dut
