@@ -67,10 +67,10 @@ class SimTransport(Transport):
             return []
         return self.request({"ops": [[a, v] for a, v in accesses]})["values"]
 
-    def frames(self, frames: list[bytes]) -> int:
-        """Drive Ethernet frames into the card's MAC side, back to back; returns the cycle
-        count once the fast path is idle again."""
-        return self.request({"frames": [f.hex() for f in frames]})["cycles"]
+    def frames(self, frames: list[bytes]) -> None:
+        """Drive Ethernet frames into the card's MAC side, back to back; returns once the fast
+        path is idle again."""
+        self.request({"frames": [f.hex() for f in frames]})
 
     def stop_server(self) -> None:
         self.request({"stop": True})

@@ -7,8 +7,11 @@ the cached build, hw/tb/sim.py) is the same.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hw.rtl.nic import Nic
 from hw.tb import sim
+from hw.tb.sim import ROOT
 
 #: Clock cycles per UART bit in simulation: fast to simulate; a pseudo-terminal ignores baud.
 SIM_UART_DIVISOR = 8
@@ -17,4 +20,8 @@ CLOCK_NS = 6.4
 
 
 def build(*, waves: bool | None = None) -> sim.SimBuild:
-    return sim.build("nic", lambda: Nic(uart_divisor=SIM_UART_DIVISOR), waves=waves)
+    # Converting the card to Verilog takes about 30 s; the sources it comes from decide it.
+    return sim.build("nic", lambda: Nic(uart_divisor=SIM_UART_DIVISOR), waves=waves,
+                     sources=[*(ROOT / "hw" / "rtl").glob("*.py"),
+                              *(ROOT / "sw" / "model").glob("*.py"),
+                              Path(__file__)], key=f"uart_divisor={SIM_UART_DIVISOR}")

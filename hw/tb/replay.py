@@ -319,7 +319,9 @@ class ReplayBench:
         self.edge = 0                       # rising edges so far (free-running time only)
         self._update_fields = [name for name, _ in BookUpdate.as_shape()]
 
-    async def reset(self):
+    async def reset(self, *, collect: bool = True):
+        """Clock and reset; `collect` watches every output every cycle (the replay's files),
+        which costs a Python wake-up per cycle."""
         dut = self.dut
         cocotb.start_soon(Clock(dut.clk, card.CLOCK_NS, unit="ns").start())
         dut.rst.value = 1
@@ -334,7 +336,8 @@ class ReplayBench:
             await RisingEdge(dut.clk)
         await FallingEdge(dut.clk)
         dut.rst.value = 0
-        cocotb.start_soon(self._collect())
+        if collect:
+            cocotb.start_soon(self._collect())
 
     async def _collect(self):
         dut = self.dut

@@ -27,13 +27,14 @@ import tty
 from pathlib import Path
 
 import cocotb
-from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
+from cocotb.triggers import ClockCycles, Event, FallingEdge, RisingEdge, Timer
 
-from hw.tb.card import SIM_UART_DIVISOR
+from hw.tb.card import CLOCK_NS, SIM_UART_DIVISOR
 from hw.tb.replay import ReplayBench
 
 IDLE_CYCLES = 64            # cycles the card runs between polls when no host is talking
 IDLE_WAIT_S = 0.005         # wall time a poll may wait for a host when nothing is moving
+BIT_NS = SIM_UART_DIVISOR * CLOCK_NS
 
 
 class _Requests:
@@ -62,7 +63,10 @@ class _Requests:
 
 
 class _UartWire:
-    """A pseudo-terminal whose bytes become bits on the card's UART pins (8N1)."""
+    """A pseudo-terminal whose bytes become bits on the card's UART pins (8N1).
+
+    Bits are timed with simulator timers, not by counting clock edges in Python: one wake-up
+    per bit instead of one per cycle."""
 
     def __init__(self, dut) -> None:
         self.dut = dut
@@ -71,6 +75,7 @@ class _UartWire:
         os.set_blocking(self.master, False)
         self.path = os.ttyname(self.slave)
         self.pending = bytearray()
+        self.arrived = Event()
         self.active = 0                 # bytes being shifted in or out right now
         dut.uart_rx.value = 1
         cocotb.start_soon(self._to_card())
@@ -80,19 +85,20 @@ class _UartWire:
         # Nothing to read (or no client has opened the other end yet): nothing to do.
         with contextlib.suppress(BlockingIOError, OSError):
             self.pending += os.read(self.master, 4096)
+        if self.pending:
+            self.arrived.set()
 
     async def _to_card(self) -> None:
         dut = self.dut
         while True:
             if not self.pending:
-                await ClockCycles(dut.clk, SIM_UART_DIVISOR)
-                continue
+                self.arrived.clear()
+                await self.arrived.wait()
             byte = self.pending.pop(0)
             self.active += 1
-            await FallingEdge(dut.clk)
             for bit in [0, *((byte >> i) & 1 for i in range(8)), 1]:
                 dut.uart_rx.value = bit
-                await ClockCycles(dut.clk, SIM_UART_DIVISOR)
+                await Timer(BIT_NS, unit="ns")
             self.active -= 1
 
     async def _from_card(self) -> None:
@@ -100,12 +106,12 @@ class _UartWire:
         while True:
             await FallingEdge(dut.uart_tx)         # a start bit
             self.active += 1
-            await ClockCycles(dut.clk, SIM_UART_DIVISOR // 2)   # to the middle of the bit
+            await Timer(BIT_NS / 2, unit="ns")     # to the middle of the bit
             byte = 0
             for i in range(8):
-                await ClockCycles(dut.clk, SIM_UART_DIVISOR)
-                byte |= dut.uart_tx.value.to_unsigned() << i
-            await ClockCycles(dut.clk, SIM_UART_DIVISOR)        # the stop bit
+                await Timer(BIT_NS, unit="ns")
+                byte |= int(dut.uart_tx.value) << i
+            await Timer(BIT_NS, unit="ns")         # the stop bit
             os.write(self.master, bytes([byte]))
             self.active -= 1
 
@@ -116,7 +122,7 @@ async def serve(dut):
     out = Path(os.environ.get("NERVE_SIM_OUT", "."))
     out.mkdir(parents=True, exist_ok=True)
     tb = ReplayBench(dut, out)
-    await tb.reset()
+    await tb.reset(collect=False)         # the host reads events through the registers
     await FallingEdge(dut.clk)
     dut.time_load.value = 0              # the card's own PTP clock runs
     requests = _Requests()
@@ -134,7 +140,10 @@ async def serve(dut):
         try:
             line, reply = requests.queue.get_nowait()
         except queue.Empty:
-            await ClockCycles(dut.clk, SIM_UART_DIVISOR if busy else IDLE_CYCLES)
+            if busy:
+                await Timer(10 * BIT_NS, unit="ns")       # a byte's time on the line
+            else:
+                await ClockCycles(dut.clk, IDLE_CYCLES)
             continue
         try:
             request = json.loads(line)
@@ -159,5 +168,5 @@ async def _handle(tb: ReplayBench, request: dict) -> dict:
         for frame in request["frames"]:
             await tb.frame(None, bytes.fromhex(frame))
         await tb.settle()
-        return {"ok": True, "cycles": tb.cycles}
+        return {"ok": True}
     raise ValueError(f"unknown request {sorted(request)}")

@@ -85,9 +85,25 @@ class SimBuild:
 
 
 def build(name: str, make: Callable[[], wiring.Component], *,
-          waves: bool | None = None, build_args: Sequence[str] = ()) -> SimBuild:
-    """Convert `make()` to Verilog as module `name` and build it with Verilator (cached)."""
+          waves: bool | None = None, build_args: Sequence[str] = (),
+          sources: Sequence[Path] = (), key: str = "") -> SimBuild:
+    """Convert `make()` to Verilog as module `name` and build it with Verilator (cached).
+
+    A big design can name the `sources` its Verilog comes from (and a `key` for its
+    parameters): while they are unchanged, the build they last produced is reused without
+    converting the design again.
+    """
     waves = waves_requested() if waves is None else waves
+    source_link = None
+    if sources:
+        h = hashlib.sha256(f"{key}|{build_args!r}|{waves}".encode())
+        for path in sorted(sources):
+            h.update(path.read_bytes())
+        source_link = BUILD / f"{name}-sources-{h.hexdigest()[:16]}"
+        if source_link.exists():
+            directory = BUILD / source_link.read_text().strip()
+            if (directory / "built.ok").exists():
+                return SimBuild(name, directory, waves)
     text = verilog.convert(make(), name=name, emit_src=False)
     digest = hashlib.sha256((text + repr(tuple(build_args))).encode()).hexdigest()[:16]
     directory = BUILD / f"{name}-{digest}{'-fst' if waves else ''}"
@@ -98,6 +114,8 @@ def build(name: str, make: Callable[[], wiring.Component], *,
         if not stamp.exists():
             _verilate(name, text, directory, waves, build_args)
             stamp.write_text(digest + "\n")
+    if source_link is not None:
+        source_link.write_text(directory.name + "\n")
     return SimBuild(name, directory, waves)
 
 
