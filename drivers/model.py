@@ -22,7 +22,7 @@ encoder's identity is fixed when the card is made.
 from __future__ import annotations
 
 import threading
-from collections import deque
+from collections import Counter, deque
 
 from drivers import events as card_events
 from drivers.device import Transport
@@ -85,9 +85,12 @@ class ModelCard:
         self.overflow = False
         self.time = 0
         self._handles: dict[int, int] = {}           # order-table entry -> chain
+        self._chain: dict[int, int] = {}             # ClOrdID number -> its chain
         self._next_handle = 0
         self.fast = _CardFastPath(self, dst)
         self._reported = 0                  # golden decisions already queued as events
+        self.counts = Counter()             # the gate's counters, from the decisions
+        self._sources = self._ro_sources()
 
     # --- the feed ------------------------------------------------------------------------------
 
@@ -105,9 +108,18 @@ class ModelCard:
             self.time += cycles
 
     def _report(self) -> None:
-        """Queue the golden model's new orders and rejects as events, in decision order."""
+        """Queue the golden model's new orders and rejects as events, in decision order, and
+        count them as the gate's counters do."""
         decisions = self.fast.out.decisions
         for row in decisions[self._reported:]:
+            if isinstance(row, RejectRow):
+                self.counts[f"risk_reject_{Reason(row.reason).name.lower()}"] += 1
+                self.counts["risk_checked"] += 1
+            elif row.msg_type == "F":
+                self.counts["risk_cancels"] += 1
+            else:
+                self.counts["risk_checked"] += 1
+                self.counts["risk_accepted"] += 1
             self._queue(self._event(row))
         self._reported = len(decisions)
 
@@ -123,19 +135,15 @@ class ModelCard:
         else:
             number = int(row.clordid[-8:])
             orig = int(row.orig_clordid[-8:]) if row.orig_clordid else 0
-            chain = number if row.msg_type == "D" else self._chain_of(orig)
+            # A G or F continues the chain of the message it names, whenever it was sent.
+            chain = number if row.msg_type == "D" else self._chain.get(orig, orig)
+            self._chain[number] = chain
             handle = self._handle(chain)
             event = card_events.CardEvent(
                 False, row.msg_type, row.symbol, slot, row.side, row.price, row.qty, number,
                 orig, row.tif == "3", row.cause, "", (), handle, row.msg_index, row.seq,
                 row.ingress_cycle, self.time)
         return card_events.encode(event)
-
-    def _chain_of(self, clordid: int) -> int:
-        for order in self.fast.gate.orders.values():
-            if clordid in (order.chain, order.clordid):
-                return order.chain
-        return clordid
 
     def _handle(self, chain: int) -> int:
         for handle, known in self._handles.items():
@@ -277,15 +285,12 @@ class ModelCard:
     def modelled(self, name: str) -> bool:
         """Whether `name` reflects the model's state (False: it only holds its reset value)."""
         p = self.regmap[name]
-        return p.register.access in ("rw", "cmd") or name in self._ro_sources()
+        return p.register.access in ("rw", "cmd") or name in self._sources
 
     def _ro_sources(self) -> dict:
+        """Where each modelled read-only register's value comes from (made once)."""
         fast = self.fast
-        out = fast.out
-        rejects = {reason: 0 for reason in Reason}
-        for r in out.rejects:
-            rejects[Reason(r.reason)] += 1
-        accepted = sum(1 for o in out.orders if o.msg_type != "F")
+        counts = self.counts
         sources = {
             "csr_bad_writes": lambda: self.bad_writes,
             "ingress_cycle": lambda: self.time,
@@ -294,9 +299,9 @@ class ModelCard:
             "itch_malformed": lambda: fast.malformed,
             "book_slots_used": lambda: len(fast.slot_of),
             "risk_commit_error": lambda: self.values["risk_commit_error"],
-            "risk_checked": lambda: accepted + len(out.rejects),
-            "risk_accepted": lambda: accepted,
-            "risk_cancels": lambda: sum(1 for o in out.orders if o.msg_type == "F"),
+            "risk_checked": lambda: counts["risk_checked"],
+            "risk_accepted": lambda: counts["risk_accepted"],
+            "risk_cancels": lambda: counts["risk_cancels"],
             "strategy_commit_error": lambda: self.values["strategy_commit_error"],
             "strategy_commit_busy": lambda: 0,
             "fix_seq_reserved": lambda: self.values["fix_seq_reserved"],
@@ -311,12 +316,13 @@ class ModelCard:
         }
         for name in _MOLD:
             sources[f"mold_{name}"] = lambda name=name: fast.sequencer.counts[name]
-        for reason, count in rejects.items():
-            sources[f"risk_reject_{reason.name.lower()}"] = lambda count=count: count
+        for reason in Reason:
+            name = f"risk_reject_{reason.name.lower()}"
+            sources[name] = lambda name=name: counts[name]
         return sources
 
     def _read_only(self, name: str) -> int:
-        source = self._ro_sources().get(name)
+        source = self._sources.get(name)
         return source() if source is not None else self.values[name]
 
 

@@ -4,6 +4,8 @@
     nerve replay  run a feed through the fast path and write BBO, orders and rejects
     nerve demo    generate a feed with faults and replay it with a kill-switch drill
     nerve regmap  export the hardware register map (Markdown, JSON or C header)
+    nerve serve   run the control plane (API, dashboard, metrics) in front of a card
+    nerve token   add, list or revoke the control plane's API tokens
 
 Errors in input files are reported in one line (with the byte offset or the bad key) and exit
 with status 2; nothing is written for a feed that cannot be read.
@@ -18,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from drivers import BACKENDS as CARD_BACKENDS
+from sw.control.auth import Role
 from sw.feed.itch import FeedFormatError
 from sw.feed.net import UdpEndpoint
 from sw.model.config import ConfigError
@@ -216,6 +220,57 @@ def cmd_regmap(args: argparse.Namespace) -> int:
     return 0
 
 
+def _control_settings(args: argparse.Namespace, keys: tuple[str, ...]):
+    """The control plane's settings: environment (NERVE_*) overridden by the given options."""
+    from pydantic import ValidationError
+
+    from sw.control.settings import Settings
+    from sw.model.config import describe
+
+    given = {key: getattr(args, key) for key in keys if getattr(args, key, None) is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, "settings")) from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from sw.control.server import serve
+
+    serve(_control_settings(args, ("backend", "device", "host", "port", "db", "symbols",
+                                   "limits", "strategy")))
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    import getpass
+
+    from sw.control.auth import User
+    from sw.control.store import Store
+
+    store = Store(_control_settings(args, ("db",)).db)
+    # Whoever can write the store's file has every authority: audit them as risk.
+    operator = User(f"{getpass.getuser()}@nerve-token", Role.RISK)
+    try:
+        if args.token_command == "add":
+            token = store.add_token(args.name, args.role, operator)
+            print(token)
+            print(f"token for {args.name} ({args.role}) in {store.path}: shown this once, "
+                  "only its SHA-256 is stored", file=sys.stderr)
+        elif args.token_command == "revoke":
+            store.remove_token(args.name, operator)
+            print(f"revoked the token of {args.name}")
+        else:
+            holders = store.tokens()
+            for info in holders:
+                print(f"{info.name:24} {info.role:8} {info.created_at}")
+            if not holders:
+                print(f"no tokens in {store.path}", file=sys.stderr)
+    finally:
+        store.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nerve", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -257,6 +312,33 @@ def build_parser() -> argparse.ArgumentParser:
     regs.add_argument("--format", choices=("md", "json", "c"), default="md")
     regs.add_argument("--out", type=Path, help="file to write (default: standard output)")
     regs.set_defaults(func=cmd_regmap)
+
+    serve = sub.add_parser("serve", help="run the control plane in front of a card",
+                           description="Serve the API, dashboard and metrics. The card starts "
+                           "halted; a risk officer releases it. Options default to NERVE_* "
+                           "environment variables.")
+    serve.add_argument("--backend", choices=CARD_BACKENDS, help="the card (default: model)")
+    serve.add_argument("--device", help="sim HOST:PORT, serial port, or BAR resource file")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    serve.add_argument("--db", type=Path, help="SQLite store (default nerve.db)")
+    serve.add_argument("--symbols", help="symbol directory in slot order, e.g. AAPL,MSFT "
+                       "(default: the store's)")
+    serve.add_argument("--limits", type=Path, help="limits JSON seeding an empty store")
+    serve.add_argument("--strategy", type=Path, help="strategy JSON seeding an empty store")
+    serve.set_defaults(func=cmd_serve)
+
+    token = sub.add_parser("token", help="manage the control plane's API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    add = token_sub.add_parser("add", help="make a token and print it once")
+    add.add_argument("name", help="who holds it (named in the audit log)")
+    add.add_argument("--role", required=True, choices=[role.value for role in Role])
+    revoke = token_sub.add_parser("revoke", help="delete a holder's token")
+    revoke.add_argument("name")
+    listing = token_sub.add_parser("list", help="list the token holders and roles")
+    for p in (add, revoke, listing):
+        p.add_argument("--db", type=Path, help="SQLite store (default nerve.db)")
+        p.set_defaults(func=cmd_token)
     return parser
 
 

@@ -1,0 +1,110 @@
+"""Request and response bodies of the control plane's API, one family per resource.
+
+The update bodies are the limit and strategy models of sw/model/config.py (one definition of
+every key and bound, shared with the files and docs/limits.md), made strict as the files are:
+"500" is not a quantity and 1 is not a boolean. A body that fails them is a 422 naming the key.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sw.model.config import (
+    Limits,
+    StrategyConfig,
+    StrategyParams,
+    StrategyParamsUpdate,
+    Symbol,
+    SymbolLimits,
+    SymbolLimitsUpdate,
+)
+
+# --- limits ---------------------------------------------------------------------------------
+
+
+class LimitsUpdate(SymbolLimitsUpdate):
+    """A partial change of the defaults or of one symbol's override (absent: unchanged)."""
+
+    model_config = ConfigDict(strict=True)
+
+
+class ReduceOnlyPublic(BaseModel):
+    position: int = Field(description="the confirmed position the bounds were taken from")
+    previous: dict[str, int | None] = Field(
+        description="max_long / max_short of the override to restore (null: the default)")
+    since: str
+    by: str
+
+
+class LimitsPublic(BaseModel):
+    document: Limits = Field(description="the persisted limits document")
+    effective: dict[str, SymbolLimits] = Field(
+        description="every directory symbol's limits as committed to the card")
+    reduce_only: dict[str, ReduceOnlyPublic]
+
+
+class SymbolPublic(BaseModel):
+    symbol: str
+    slot: int
+    limits: SymbolLimits = Field(description="effective limits, as committed to the card")
+    override: dict = Field(description="the keys this symbol overrides")
+    reduce_only: ReduceOnlyPublic | None
+
+
+# --- strategy -------------------------------------------------------------------------------
+
+
+class StrategyParamsIn(StrategyParamsUpdate):
+    model_config = ConfigDict(strict=True)
+
+
+class StrategyUpdateIn(BaseModel):
+    """Partial changes of the defaults and of per-symbol overrides (absent: unchanged)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    defaults: StrategyParamsIn | None = None
+    symbols: dict[Symbol, StrategyParamsIn] = {}
+
+
+class StrategyPublic(BaseModel):
+    document: StrategyConfig
+    effective: dict[str, StrategyParams] = Field(
+        description="every directory symbol's parameters as committed to the card")
+
+
+# --- status ---------------------------------------------------------------------------------
+
+
+class StatusPublic(BaseModel):
+    halted: bool
+    halt_reasons: list[str]
+    backend: str = Field(description="model, sim, uart or pcie")
+    symbols: list[str] = Field(description="the symbol directory, in slot order")
+    limits_loaded: bool = Field(
+        description="every slot's persisted limits were staged, read back equal, committed "
+                    "and checked by the card")
+    strategy_loaded: bool
+    load_error: str | None
+    loaded_at: str | None
+    counters: dict[str, int | None] = Field(
+        description="the card's status registers; null: the backend does not model it")
+
+
+# --- positions ------------------------------------------------------------------------------
+
+PNL_NOTE = ("P&L comes from the OMS, which is not built yet: it is unknown (null), not zero. "
+            "Positions are the host-confirmed ones in the limits document, as loaded into the "
+            "card's risk gate.")
+
+
+class PositionPublic(BaseModel):
+    symbol: str
+    slot: int
+    position: int = Field(description="host-confirmed position, shares (+ long, - short)")
+    pnl: float | None = Field(None, description="unknown until the OMS exists")
+
+
+class PositionsPublic(BaseModel):
+    positions: list[PositionPublic]
+    note: str = PNL_NOTE

@@ -1,0 +1,35 @@
+"""Helpers of the control plane's tests: model-backed cards and a synthetic feed for them."""
+
+from __future__ import annotations
+
+from drivers import open_device
+from drivers.card import Card
+from sw.control.auth import Role, User
+from sw.feed.generator import MarketConfig, MarketGenerator, PcapOptions, pcap_frames, ticker
+from sw.model.clock import ns_to_cycles
+
+SYMBOLS = [ticker(i) for i in range(4)]          # AAPL, MSFT, NVDA, AMZN: the feed's first four
+ROLES = tuple(Role)
+RISK = User("rita", Role.RISK)           # a risk officer, for the desk without HTTP
+
+
+def model_card(symbols=SYMBOLS) -> Card:
+    return Card(open_device("model"), symbols)
+
+
+def model_of(card: Card):
+    """The ModelCard behind a model-backed card (the hardware's state, for checking)."""
+    return card.device.transport.card
+
+
+def feed(card: Card, messages: int = 1000, seed: int = 3, gaps: int = 0) -> int:
+    """Drive the model card with a synthetic session over SYMBOLS; returns frames sent.
+    1000 messages make about 430 events: the card queues 512 before it loses any."""
+    config = MarketConfig(symbols=len(SYMBOLS), messages=messages, seed=seed)
+    frames = list(pcap_frames(list(MarketGenerator(config)), PcapOptions(gaps=gaps), seed))
+    first = frames[0][0]
+    for at, frame in frames:
+        model_of(card).frame(frame, ns_to_cycles(at - first) + 1000)
+    return len(frames)
+
+
