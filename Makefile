@@ -42,6 +42,8 @@ bench: setup
 	$(PY) bench/rtl.py
 	$(PY) bench/book.py
 	$(PY) bench/tick_to_trade.py
+	$(PY) bench/drivers.py
+	$(PY) bench/control.py
 	# The book and the risk gate do not route yet (docs/development.md, "Fmax"): run them by hand.
 	$(PY) bitstreams/fmax.py ingress --seeds 5
 

@@ -201,7 +201,7 @@ and the host clears by writing 1s. See `hw/rtl/csr.py`.
 
 
 def regmap_text(fmt: str) -> str:
-    from hw.rtl.fastpath import REGMAP
+    from hw.rtl.nic import REGMAP
 
     if fmt == "json":
         return REGMAP.to_json()

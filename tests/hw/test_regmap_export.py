@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from hw.rtl.fastpath import REGMAP
+from hw.rtl.nic import REGMAP
 from sw.cli.main import main, regmap_text
 
 ROOT = Path(__file__).resolve().parents[2]
