@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test demo bench lint clean browser
+.PHONY: setup test demo serve bench lint clean browser
 
 setup: $(STAMP) browser
 
@@ -35,6 +35,12 @@ test: setup
 
 demo: setup
 	$(VENV)/bin/nerve demo --out build/demo
+
+# The control plane in front of the model card (a new risk-officer token is printed first).
+serve: setup
+	mkdir -p build
+	$(VENV)/bin/nerve token add desk-$$(date +%s) --role risk --db build/nerve.db
+	$(VENV)/bin/nerve serve --backend model --db build/nerve.db --symbols AAPL,MSFT,NVDA,AMZN
 
 bench: setup
 	$(PY) -m pip install --quiet -e '.[dev,fpga]'
