@@ -32,12 +32,16 @@ from hw.rtl.nic import REGMAP  # noqa: E402
 from sw.model.config import SymbolLimits  # noqa: E402
 
 
-def measure(device: Device, seconds: float) -> dict:
+def reads_per_second(device: Device, seconds: float) -> float:
     reads, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
         device.read("risk_limit_max_order_qty")
         reads += 1
-    read_rate = reads / (time.perf_counter() - started)
+    return reads / (time.perf_counter() - started)
+
+
+def measure(device: Device, seconds: float) -> dict:
+    read_rate = reads_per_second(device, seconds)
     card = Card(device, ["AAPL"])
     latencies = []
     started = time.perf_counter()
@@ -78,7 +82,7 @@ def main() -> int:
             device = Device(transport, REGMAP)
             if kind == "pcie":
                 # Plain memory behind the BAR: nothing commits, so time the accesses only.
-                results[kind] = measure_pcie(device, args.seconds)
+                results[kind] = {"reads_per_s": reads_per_second(device, args.seconds)}
             else:
                 results[kind] = measure(device, args.seconds)
             device.close()
@@ -100,14 +104,6 @@ def main() -> int:
     print(f"  a real 115,200-baud UART: {1 / wire_s:,.0f} word accesses/s on the wire alone; "
           f"a commit ({2 * words + 3} accesses) >= {(2 * words + 3) * wire_s * 1e3:.1f} ms")
     return 0
-
-
-def measure_pcie(device: Device, seconds: float) -> dict:
-    reads, started = 0, time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        device.read("risk_limit_max_order_qty")
-        reads += 1
-    return {"reads_per_s": reads / (time.perf_counter() - started)}
 
 
 if __name__ == "__main__":

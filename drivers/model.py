@@ -52,6 +52,7 @@ class _CardFastPath(FastPath):
         super().__init__(Limits(halted=True), StrategyConfig(), dst=dst)
         self.card = card
         self.slot_of: dict[int, int] = {}          # locate -> slot
+        self.slot_by_symbol: dict[str, int] = {}   # the same, by the symbol events carry
 
     def bind(self, locate: int, symbol: str) -> None:
         if locate not in self.slot_of:
@@ -59,6 +60,7 @@ class _CardFastPath(FastPath):
                 return                              # beyond capacity: never traded
             self.slot_of[locate] = len(self.slot_of)
         slot = self.slot_of[locate]
+        self.slot_by_symbol[symbol] = slot
         self.gate.bind(locate, self.card.slot_limits[slot], self.card.slot_position[slot])
         self.strategy.bind(locate, self.card.slot_params[slot])
 
@@ -85,6 +87,7 @@ class ModelCard:
         self.overflow = False
         self.time = 0
         self._handles: dict[int, int] = {}           # order-table entry -> chain
+        self._handle_of: dict[int, int] = {}         # chain -> order-table entry
         self._chain: dict[int, int] = {}             # ClOrdID number -> its chain
         self._next_handle = 0
         self.fast = _CardFastPath(self, dst)
@@ -124,9 +127,7 @@ class ModelCard:
         self._reported = len(decisions)
 
     def _event(self, row: OrderRow | RejectRow) -> int:
-        fast = self.fast
-        locate = next((loc for loc, name in fast.book.symbols.items() if name == row.symbol), 0)
-        slot = fast.slot_of.get(locate, 0)
+        slot = self.fast.slot_by_symbol.get(row.symbol, 0)
         if isinstance(row, RejectRow):
             event = card_events.CardEvent(
                 True, row.msg_type, row.symbol, slot, row.side, row.price, row.qty, 0, 0,
@@ -146,12 +147,16 @@ class ModelCard:
         return card_events.encode(event)
 
     def _handle(self, chain: int) -> int:
-        for handle, known in self._handles.items():
-            if known == chain:
-                return handle
-        handle = self._next_handle
-        self._next_handle = (handle + 1) % ORDERS
-        self._handles[handle] = chain
+        """The chain's order-table entry, the next of the ring when the chain is new."""
+        handle = self._handle_of.get(chain)
+        if handle is None:
+            handle = self._next_handle
+            self._next_handle = (handle + 1) % ORDERS
+            previous = self._handles.get(handle)       # a chain the ring has come round to
+            if previous is not None:
+                del self._handle_of[previous]
+            self._handles[handle] = chain
+            self._handle_of[chain] = handle
         return handle
 
     def _queue(self, event: int) -> None:
@@ -234,8 +239,10 @@ class ModelCard:
             self._strategy_commit(value & 0xFF)
         elif name == "trader_order_end":
             chain = self._handles.pop(value, None)
-            if chain is not None and chain in self.fast.gate.orders:
-                self.fast.order_ended(chain)
+            if chain is not None:
+                del self._handle_of[chain]
+                if chain in self.fast.gate.orders:
+                    self.fast.order_ended(chain)
         elif name == "event_pop":
             if self.events:
                 self.events.popleft()

@@ -117,7 +117,6 @@ class SimServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise DriverError(f"the simulated card did not start: {self._failure}")
             time.sleep(0.05)
-        time.sleep(0.05)                       # the file is written whole before we parse it
         info = json.loads(ready.read_text())
         self.port, self.pty_path = info["port"], info["pty"]
         print(f"sim: card listening on 127.0.0.1:{self.port}"

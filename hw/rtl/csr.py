@@ -260,6 +260,16 @@ class CsrBank(wiring.Component):
         return m
 
 
+def own_or_shared_bank(m: Module, component: wiring.Component, bank: CsrBank | None,
+                       regmap: RegisterMap, addr_width: int) -> CsrBank:
+    """The bank a block's registers live in: `bank`, a design-wide one it was given, or else
+    its own, serving `regmap` on the block's `csr` port (which it then has)."""
+    if bank is None:
+        m.submodules.bank = bank = CsrBank(regmap, addr_width)
+        wiring.connect(m, csr=wiring.flipped(component.csr), bank=bank.bus)
+    return bank
+
+
 def _or_tree(terms):
     """OR of many values as a balanced tree (shallow logic for a wide read multiplexer)."""
     while len(terms) > 1:

@@ -22,7 +22,7 @@ from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.rtl import book, encoder, ingress, risk, strategy, trader
-from hw.rtl.csr import CsrBank, CsrBus, RegisterMap
+from hw.rtl.csr import CsrBank, CsrBus, RegisterMap, own_or_shared_bank
 from hw.rtl.records import BookUpdate, EncodeCommand, FrameBeat, OrderEvent
 
 SLOTS = book.DEFAULT_SLOTS
@@ -73,10 +73,7 @@ class FastPath(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        bank = self._bank
-        if bank is None:
-            m.submodules.bank = bank = CsrBank(REGMAP, ADDR_WIDTH)
-            wiring.connect(m, csr=wiring.flipped(self.csr), bank=bank.bus)
+        bank = own_or_shared_bank(m, self, self._bank, REGMAP, ADDR_WIDTH)
         m.submodules.ingress = feed = ingress.Ingress(bank=bank, external_time=True)
         m.submodules.book = books = book.BookBuilder(slots=SLOTS)
         m.submodules.trader = trading = trader.Trader(slots=SLOTS, orders=ORDERS)

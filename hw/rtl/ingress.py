@@ -11,7 +11,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.rtl import itch, moldudp64, netfilter
-from hw.rtl.csr import CsrBank, CsrBus, Register, RegisterMap
+from hw.rtl.csr import CsrBank, CsrBus, Register, RegisterMap, own_or_shared_bank
 from hw.rtl.records import FeedEvent, FrameBeat, PayloadBeat
 
 REGISTERS = (
@@ -71,10 +71,7 @@ class Ingress(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        bank = self._bank
-        if bank is None:
-            m.submodules.bank = bank = CsrBank(REGMAP, ADDR_WIDTH)
-            wiring.connect(m, csr=wiring.flipped(self.csr), bank=bank.bus)
+        bank = own_or_shared_bank(m, self, self._bank, REGMAP, ADDR_WIDTH)
         m.submodules.net = net = netfilter.NetFilter()
         m.submodules.mold = mold = moldudp64.MoldUDP64()
         m.submodules.decoder = decoder = itch.ItchDecoder()

@@ -128,7 +128,11 @@ async def serve(dut):
     requests = _Requests()
     wire = _UartWire(dut) if os.environ.get("NERVE_SIM_PTY") == "1" else None
     ready = {"port": requests.port, "pty": wire.path if wire else None}
-    Path(os.environ["NERVE_SIM_READY"]).write_text(json.dumps(ready))
+    # Written whole under another name, then renamed: the client never parses half a file.
+    target = Path(os.environ["NERVE_SIM_READY"])
+    staging = target.with_suffix(".tmp")
+    staging.write_text(json.dumps(ready))
+    os.replace(staging, target)
     waitables = [requests.wake_r] + ([wire.master] if wire else [])
     while True:
         busy = wire is not None and (wire.active or wire.pending)
