@@ -18,11 +18,12 @@ events, hw/rtl/nic.py).
 """
 
 from amaranth import Module
-from amaranth.lib import fifo, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.rtl import book, encoder, ingress, risk, strategy, trader
 from hw.rtl.csr import CsrBank, CsrBus, RegisterMap, own_or_shared_bank
+from hw.rtl.fallthrough import FallThroughFIFO
 from hw.rtl.records import BookUpdate, EncodeCommand, FrameBeat, OrderEvent
 
 SLOTS = book.DEFAULT_SLOTS
@@ -79,8 +80,8 @@ class FastPath(wiring.Component):
         m.submodules.trader = trading = trader.Trader(slots=SLOTS, orders=ORDERS)
         m.submodules.strategy = quoting = strategy.Strategy(slots=SLOTS)
         m.submodules.gate = gate = risk.RiskGate(slots=SLOTS)
-        m.submodules.commands = commands = fifo.SyncFIFOBuffered(
-            width=EncodeCommand.as_shape().size, depth=COMMAND_FIFO)
+        m.submodules.commands = commands = FallThroughFIFO(shape=EncodeCommand,
+                                                           depth=COMMAND_FIFO)
         m.submodules.encoder = fix = encoder.OrderEncoder()
 
         wiring.connect(m, mac=wiring.flipped(self.i_frame), ingress=feed.i_frame)
@@ -89,6 +90,10 @@ class FastPath(wiring.Component):
         wiring.connect(m, strategy=quoting.o_intents, trader=trading.i_intents)
         wiring.connect(m, trader=trading.o_request, gate=gate.i_request)
         wiring.connect(m, gate=gate.o_verdict, trader=trading.i_verdict)
+        # Orders wait in a FIFO while the encoder streams an earlier message (and pass
+        # straight through it when the encoder is free).
+        wiring.connect(m, trader=trading.o_command, commands=commands.w)
+        wiring.connect(m, commands=commands.r, encoder=fix.i_command)
         wiring.connect(m, encoder=fix.o_egress, mac=wiring.flipped(self.o_egress))
         wiring.connect(m, encoder=fix.o_event, host=wiring.flipped(self.o_event))
 
@@ -99,15 +104,6 @@ class FastPath(wiring.Component):
             books.o_update.ready.eq(1),
             self.o_update.valid.eq(books.o_update.valid),
             self.o_update.p.eq(books.o_update.p),
-        ]
-        # Orders wait in a FIFO while the encoder streams an earlier message.
-        m.d.comb += [
-            commands.w_en.eq(trading.o_command.valid),
-            commands.w_data.eq(trading.o_command.p),
-            trading.o_command.ready.eq(commands.w_rdy),
-            fix.i_command.valid.eq(commands.r_rdy),
-            fix.i_command.p.eq(commands.r_data),
-            commands.r_en.eq(fix.i_command.ready),
         ]
 
         # --- time, feed state and the host's kill switch ---------------------------------
@@ -124,7 +120,7 @@ class FastPath(wiring.Component):
             gate.position_slot.eq(trading.position_slot),
             trading.confirmed_position.eq(gate.confirmed_position),
             # Busy until the last order's bytes are out (the replay's between-packets).
-            self.busy.eq(trading.busy | commands.r_rdy | fix.o_egress.valid),
+            self.busy.eq(trading.busy | (commands.level != 0) | fix.o_egress.valid),
         ]
 
         # --- registers ----------------------------------------------------------------------

@@ -23,19 +23,28 @@ when its D is sent; an END frees its entry), so the cancel-all walks the whole r
 tail, oldest chain first, as the model walks its chains (2 cycles per entry, 4 more per cancel).
 A D that finds the entry at the tail still in use is not sent: `fault` rises, halting trading.
 
-Rate: sequential, one thing at a time. An update with no intents takes 3 + strategy latency
-cycles; each order adds 4 (gate round trip and the table update). Updates wait in a FIFO of
-`queue` entries; if it overflows, `fault` rises (sticky, write 1 to clear) and trading halts,
-because the lost updates could leave quotes on a book the card no longer knows.
+Latency: the Trader adds none (`LATENCY`) to the strategy's and the gate's own on an update's
+first order. An update that finds it idle is decided in the cycle it arrives: its decision
+goes to the strategy at once, with the live quotes' prices from registers kept beside the order
+table (the quotes' table entries are read meanwhile, which needs the strategy to take at least
+2 cycles); the first intent goes to the gate in the cycle the strategy answers; the verdict is
+an encoder command in the cycle it arrives. So the first order's command leaves
+`strategy.LATENCY + risk.LATENCY` cycles after its update; the sell side's request follows
+the buy side's verdict by 2 cycles.
+Rate: sequential, one thing at a time. Updates that arrive while it is busy wait in a
+fall-through FIFO of `queue` entries; if it overflows, `fault` rises (sticky, write 1 to clear)
+and trading halts, because the lost updates could leave quotes on a book the card no longer
+knows.
 Reset: empty table, no quotes, ClOrdID numbers from 1, no fault.
 """
 
 from amaranth import Array, Cat, Module, Mux, Signal, signed
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hw.rtl.csr import COUNTER_BITS, Register, count_events
+from hw.rtl.fallthrough import FallThroughFIFO
 from hw.rtl.records import (
     NUMBER_BITS,
     BookUpdate,
@@ -62,6 +71,8 @@ Queued = data.StructLayout({
     "stock": 64, "trading": 1, "unreliable": 1, "index": 48, "ingress_cycle": 64,
 })
 TRADING = ord("T")
+#: Cycles the Trader adds to the strategy's and the gate's latencies, update to command.
+LATENCY = 0
 #: Cycles a stale rise waits before it may cancel: every update of an earlier message has left
 #: the book (at most book.LATENCY + 1 cycles) and is in the queue by then.
 STALE_SETTLE = 8
@@ -138,27 +149,24 @@ class Trader(wiring.Component):
         slots, depth = self.slots, self.orders
         hbits = (depth - 1).bit_length()
 
-        m.submodules.queue = queue = fifo.SyncFIFOBuffered(width=Queued.size, depth=self.queue)
+        m.submodules.queue = queue = FallThroughFIFO(shape=Queued, depth=self.queue)
         m.submodules.table = table = Memory(shape=Entry, depth=depth, init=[])
         # Read ports are not transparent: the FSM never reads an entry in the cycle it writes it.
         read_a = table.read_port()          # the buy quote's entry, or the walked / ended one
         read_b = table.read_port()          # the sell quote's entry
         write = table.write_port()
 
-        # --- book updates into the queue --------------------------------------------------
+        # --- book updates through the queue (straight through it when it is empty) ----------
         up = self.i_update.p
-        queued_in = Signal(Queued)
         m.d.comb += [
             self.i_update.ready.eq(1),
-            queued_in.eq(Cat(up.slot, up.bid_price, up.bid_shares, up.ask_price, up.ask_shares,
+            queue.w.p.eq(Cat(up.slot, up.bid_price, up.bid_shares, up.ask_price, up.ask_shares,
                              up.stock, up.state == TRADING, up.unreliable, up.index,
                              up.ingress_cycle)),
-            queue.w_data.eq(queued_in),
-            queue.w_en.eq(self.i_update.valid),
+            queue.w.valid.eq(self.i_update.valid),
         ]
-        lost = self.i_update.valid & ~queue.w_rdy
-        head = Signal(Queued)
-        m.d.comb += head.eq(queue.r_data)
+        lost = self.i_update.valid & ~queue.w.ready
+        head = queue.r.p                      # the next update, if `queue.r.valid`
 
         # --- state ---------------------------------------------------------------------------
         used = Signal(depth)                  # entry holds a chain not yet ended
@@ -170,6 +178,12 @@ class Trader(wiring.Component):
                             for s in range(slots))
         quote_handle = Array(Array(Signal(hbits, name=f"quote{s}_{side}") for side in range(2))
                              for s in range(slots))
+        # Copies of the live quotes' price and qty (their table entries hold the same), so that
+        # an update's decision needs no table read.
+        quote_price = Array(Array(Signal(32, name=f"quote{s}_{side}_price") for side in range(2))
+                            for s in range(slots))
+        quote_qty = Array(Array(Signal(32, name=f"quote{s}_{side}_qty") for side in range(2))
+                          for s in range(slots))
         symbol = Array(Signal(64, name=f"symbol{s}") for s in range(slots))
         slot_bits = max(1, (slots - 1).bit_length())
 
@@ -202,7 +216,10 @@ class Trader(wiring.Component):
         feed_stale = Signal()                 # the feed as the updates being decided see it
         with m.If(~self.stale & ~mark_pending):
             m.d.sync += feed_stale.eq(0)      # the host cleared it
-        mark_due = mark_pending & (mark_wait == 0) & (~queue.r_rdy | (head.index >= mark_index))
+        # Updates of messages from the cause on wait for the walk (the settling time lets the
+        # earlier ones arrive and be decided first).
+        after_mark = mark_pending & queue.r.valid & (head.index >= mark_index)
+        mark_due = mark_pending & (mark_wait == 0) & (~queue.r.valid | after_mark)
 
         end_pending = Signal()
         end_handle = Signal(16)
@@ -213,7 +230,6 @@ class Trader(wiring.Component):
         # --- the decision in hand ------------------------------------------------------------
         ev = Signal(Queued)                   # the update (or, in a walk, the cancel's context)
         quote_entry = Array(Signal(Entry, name=f"quote_entry{side}") for side in range(2))
-        quote_live = Array(Signal(name=f"quote_live{side}") for side in range(2))
         quote_at = Array(Signal(hbits, name=f"quote_at{side}") for side in range(2))
         intents = Signal(Intents)
         side = Signal()
@@ -226,11 +242,14 @@ class Trader(wiring.Component):
         walking = Signal()
         walk_at = Signal(hbits)
         walk_left = Signal(range(depth + 1))
-        verdict = Signal(GateVerdict)
+        verdict = Signal(GateVerdict)         # the gate's answer, held while the FIFO is full
+        verdict_now = Signal(GateVerdict)     # ... or as it arrives (state VERDICT)
+        m.d.comb += verdict_now.eq(verdict)
 
         ev_slot = ev.slot[:slot_bits]
+        head_slot = head.slot[:slot_bits]
         sym_now = Signal(64)
-        m.d.comb += [sym_now.eq(symbol[ev_slot]), self.position_slot.eq(ev.slot)]
+        m.d.comb += [sym_now.eq(symbol[ev_slot]), self.position_slot.eq(head.slot)]
 
         req = self.o_request.p
         m.d.comb += [
@@ -243,21 +262,22 @@ class Trader(wiring.Component):
             req.live.eq(Mux(kind == OrderKind.NEW, 0, live.bit_select(target, 1))),
             req.chain.eq(Mux(kind == OrderKind.NEW, 0, entry.chain)),
         ]
+        # The decision on the next update, made in the cycle the FSM takes it.
         dec = self.o_decision.p
         m.d.comb += [
-            dec.slot.eq(ev.slot), dec.bid_price.eq(ev.bid_price),
-            dec.bid_shares.eq(ev.bid_shares), dec.ask_price.eq(ev.ask_price),
-            dec.ask_shares.eq(ev.ask_shares),
-            dec.permitted.eq(ev.trading & ~feed_stale & ~ev.unreliable & ~halted),
+            dec.slot.eq(head.slot), dec.bid_price.eq(head.bid_price),
+            dec.bid_shares.eq(head.bid_shares), dec.ask_price.eq(head.ask_price),
+            dec.ask_shares.eq(head.ask_shares),
+            dec.permitted.eq(head.trading & ~feed_stale & ~head.unreliable & ~halted),
             dec.position.eq(self.confirmed_position),
         ]
         for s in range(2):
-            m.d.comb += [dec.quotes[s].live.eq(quote_live[s]),
-                         dec.quotes[s].price.eq(quote_entry[s].price),
-                         dec.quotes[s].qty.eq(quote_entry[s].qty)]
+            m.d.comb += [dec.quotes[s].live.eq(quote_valid[head_slot][s]),
+                         dec.quotes[s].price.eq(quote_price[head_slot][s]),
+                         dec.quotes[s].qty.eq(quote_qty[head_slot][s])]
 
         # What goes to the encoder once the gate has answered.
-        accepted = verdict.accepted
+        accepted = verdict_now.accepted
         record = self.o_command.p.order
         m.d.comb += [
             record.rejected.eq(~accepted), record.kind.eq(kind),
@@ -265,7 +285,7 @@ class Trader(wiring.Component):
             record.orig_clordid.eq(Mux(accepted & (kind != OrderKind.NEW), entry.clordid, 0)),
             record.slot.eq(ev.slot), record.side.eq(side), record.price.eq(price),
             record.qty.eq(qty), record.ioc.eq(ioc), record.cause.eq(cause),
-            record.reason.eq(verdict.reason), record.failed.eq(verdict.failed),
+            record.reason.eq(verdict_now.reason), record.failed.eq(verdict_now.failed),
             record.handle.eq(Mux(kind == OrderKind.NEW, tail, target)),
             record.index.eq(ev.index), record.ingress_cycle.eq(ev.ingress_cycle),
             self.o_command.p.symbol.eq(sym_now),
@@ -292,6 +312,66 @@ class Trader(wiring.Component):
             with m.If(quote_handle[s][quote_side] == handle):
                 m.d.sync += quote_valid[s][quote_side].eq(0)
 
+        def request(intent, s):
+            """Send the strategy's intent for side `s` to the gate, from this cycle's values
+            (the request registers are loaded for what follows the verdict)."""
+            new = intent.kind == OrderKind.NEW
+            m.d.comb += [
+                self.o_request.valid.eq(1),
+                req.kind.eq(intent.kind), req.side.eq(s), req.price.eq(intent.price),
+                req.qty.eq(intent.qty), req.ioc.eq(intent.ioc),
+                req.exposure.eq(Mux(new, 0, quote_entry[s].exposure)),
+                req.live.eq(Mux(new, 0, live.bit_select(quote_at[s], 1))),
+                req.chain.eq(Mux(new, 0, quote_entry[s].chain)),
+            ]
+            m.d.sync += [side.eq(s), kind.eq(intent.kind), price.eq(intent.price),
+                         qty.eq(intent.qty), ioc.eq(intent.ioc), target.eq(quote_at[s]),
+                         entry.eq(quote_entry[s]), cause.eq(OrderCause.STRATEGY)]
+
+        def apply():
+            """The verdict in `verdict_now`: send the command, update the table and quotes."""
+            blocked = accepted & (kind == OrderKind.NEW) & full
+            with m.If(blocked):
+                # No room to track the chain: not sent (the gate's count of it only makes it
+                # more conservative); the fault halts trading and cancels the rest.
+                m.d.comb += table_full.eq(1)
+                m.next = "NEXT"
+            with m.Else():
+                m.d.comb += self.o_command.valid.eq(1)
+            with m.If(~blocked & self.o_command.ready):
+                with m.If(accepted):
+                    m.d.comb += [order_sent.eq(1), write.en.eq(1)]
+                    m.d.sync += next_clordid.eq(next_clordid + 1)
+                    with m.Switch(kind):
+                        with m.Case(OrderKind.NEW):
+                            m.d.sync += [used.bit_select(tail, 1).eq(1),
+                                         live.bit_select(tail, 1).eq(1),
+                                         tail.eq(tail + 1), chains.eq(chains + 1)]
+                            with m.If(~ioc):   # a day order is the side's live quote
+                                m.d.sync += [quote_valid[ev_slot][side].eq(1),
+                                             quote_handle[ev_slot][side].eq(tail),
+                                             quote_price[ev_slot][side].eq(price),
+                                             quote_qty[ev_slot][side].eq(qty)]
+                        with m.Case(OrderKind.REPLACE):   # only ever of the side's quote
+                            m.d.sync += [quote_price[ev_slot][side].eq(price),
+                                         quote_qty[ev_slot][side].eq(qty)]
+                        with m.Case(OrderKind.CANCEL):
+                            m.d.sync += live.bit_select(target, 1).eq(0)
+                            forget_quote(ev.slot, side, target)
+                    m.next = "NEXT"
+                with m.Else():
+                    m.d.comb += rejected.eq(1)
+                    with m.If(kind == OrderKind.REPLACE):
+                        # A refused replace leaves a quote at a price the strategy no longer
+                        # wants: pull it (the F carries the quote as it stands).
+                        m.d.sync += [kind.eq(OrderKind.CANCEL), price.eq(entry.price),
+                                     qty.eq(entry.qty), cause.eq(OrderCause.REJECTED_REPLACE)]
+                        m.next = "ISSUE"
+                    with m.Else():
+                        m.next = "NEXT"
+            with m.Elif(~blocked):
+                m.next = "APPLY"     # the command FIFO is full: hold the verdict
+
         update_taken = Signal()
         order_sent = Signal()
         rejected = Signal()
@@ -302,7 +382,6 @@ class Trader(wiring.Component):
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 m.d.sync += walking.eq(0)
-                head_slot = head.slot[:slot_bits]
                 m.d.comb += [read_a.addr.eq(Mux(end_pending, end_handle,
                                                 quote_handle[head_slot][0])),
                              read_b.addr.eq(quote_handle[head_slot][1])]
@@ -321,91 +400,58 @@ class Trader(wiring.Component):
                     m.next = "WALK_READ"
                 with m.Elif(end_pending):
                     m.next = "END_LOOK"
-                with m.Elif(queue.r_rdy):
-                    m.d.comb += [queue.r_en.eq(1), update_taken.eq(1)]
+                with m.Elif(queue.r.valid & ~after_mark):
+                    # Decided now: the decision goes to the strategy in this cycle.
+                    m.d.comb += [queue.r.ready.eq(1), self.o_decision.valid.eq(1),
+                                 update_taken.eq(1)]
                     m.d.sync += [ev.eq(head), symbol[head_slot].eq(head.stock),
                                  cause.eq(OrderCause.STRATEGY)]
                     for s in range(2):
-                        m.d.sync += [quote_live[s].eq(quote_valid[head_slot][s]),
-                                     quote_at[s].eq(quote_handle[head_slot][s])]
+                        m.d.sync += quote_at[s].eq(quote_handle[head_slot][s])
                     m.next = "QUOTES"
 
             with m.State("QUOTES"):
+                # The quotes' entries, for a G's or F's exposure and ClOrdIDs; the strategy
+                # answers no sooner than the next cycle.
                 m.d.sync += [quote_entry[0].eq(read_a.data), quote_entry[1].eq(read_b.data)]
-                m.next = "DECIDE"
-
-            with m.State("DECIDE"):
-                m.d.comb += self.o_decision.valid.eq(1)
                 m.next = "INTENTS"
 
             with m.State("INTENTS"), m.If(self.i_intents.valid):
-                m.d.sync += [intents.eq(self.i_intents.p), side.eq(0)]
-                m.next = "SIDE"
-
-            with m.State("SIDE"):
-                intent = intents.sides[side]
-                with m.If(intent.valid):
-                    m.d.sync += [kind.eq(intent.kind), price.eq(intent.price),
-                                 qty.eq(intent.qty), ioc.eq(intent.ioc),
-                                 target.eq(quote_at[side]), entry.eq(quote_entry[side]),
-                                 cause.eq(OrderCause.STRATEGY)]
-                    m.next = "ISSUE"
-                with m.Elif(side == 0):
-                    m.d.sync += side.eq(1)
+                answer = self.i_intents.p
+                m.d.sync += intents.eq(answer)
+                with m.If(answer.sides[0].valid):
+                    request(answer.sides[0], 0)
+                    m.next = "VERDICT"
+                with m.Elif(answer.sides[1].valid):
+                    request(answer.sides[1], 1)
+                    m.next = "VERDICT"
                 with m.Else():
                     m.next = "IDLE"
 
-            with m.State("ISSUE"):
+            with m.State("SIDE"):                 # the sell side, after the buy side's order
+                with m.If(intents.sides[1].valid):
+                    request(intents.sides[1], 1)
+                    m.next = "VERDICT"
+                with m.Else():
+                    m.next = "IDLE"
+
+            with m.State("ISSUE"):                # a request from the registers
                 m.d.comb += self.o_request.valid.eq(1)
                 m.next = "VERDICT"
 
             with m.State("VERDICT"), m.If(self.i_verdict.valid):
                 m.d.sync += verdict.eq(self.i_verdict.p)
-                m.next = "APPLY"
+                m.d.comb += verdict_now.eq(self.i_verdict.p)
+                apply()
 
             with m.State("APPLY"):
-                blocked = accepted & (kind == OrderKind.NEW) & full
-                with m.If(blocked):
-                    # No room to track the chain: not sent (the gate's count of it only makes
-                    # it more conservative); the fault halts trading and cancels the rest.
-                    m.d.comb += table_full.eq(1)
-                    m.next = "NEXT"
-                with m.Else():
-                    m.d.comb += self.o_command.valid.eq(1)
-                with m.If(~blocked & self.o_command.ready):
-                    with m.If(accepted):
-                        m.d.comb += [order_sent.eq(1), write.en.eq(1)]
-                        m.d.sync += next_clordid.eq(next_clordid + 1)
-                        with m.Switch(kind):
-                            with m.Case(OrderKind.NEW):
-                                m.d.sync += [used.bit_select(tail, 1).eq(1),
-                                             live.bit_select(tail, 1).eq(1),
-                                             tail.eq(tail + 1), chains.eq(chains + 1)]
-                                with m.If(~ioc):   # a day order is the side's live quote
-                                    m.d.sync += [quote_valid[ev_slot][side].eq(1),
-                                                 quote_handle[ev_slot][side].eq(tail)]
-                            with m.Case(OrderKind.CANCEL):
-                                m.d.sync += live.bit_select(target, 1).eq(0)
-                                forget_quote(ev.slot, side, target)
-                        m.next = "NEXT"
-                    with m.Else():
-                        m.d.comb += rejected.eq(1)
-                        with m.If(kind == OrderKind.REPLACE):
-                            # A refused replace leaves a quote at a price the strategy no longer
-                            # wants: pull it (the F carries the quote as it stands).
-                            m.d.sync += [kind.eq(OrderKind.CANCEL), price.eq(entry.price),
-                                         qty.eq(entry.qty),
-                                         cause.eq(OrderCause.REJECTED_REPLACE)]
-                            m.next = "ISSUE"
-                        with m.Else():
-                            m.next = "NEXT"
+                apply()
 
             with m.State("NEXT"):
                 with m.If(walking):
                     m.d.sync += [walk_at.eq(walk_at + 1), walk_left.eq(walk_left - 1)]
                     m.next = "WALK_READ"
                 with m.Elif(side == 0):
-                    m.d.sync += side.eq(1)
                     m.next = "SIDE"
                 with m.Else():
                     m.next = "IDLE"
@@ -436,10 +482,7 @@ class Trader(wiring.Component):
                 handle = end_handle[:hbits]
                 with m.If((end_handle < depth) & used.bit_select(handle, 1)):
                     m.d.sync += [entry.eq(found), target.eq(handle), kind.eq(OrderKind.END),
-                                 side.eq(found.side), ev.slot.eq(found.slot),
-                                 used.bit_select(handle, 1).eq(0),
-                                 live.bit_select(handle, 1).eq(0), chains.eq(chains - 1)]
-                    forget_quote(found.slot, found.side, handle)
+                                 side.eq(found.side), ev.slot.eq(found.slot)]
                     m.d.comb += end_done.eq(1)
                     m.next = "END_ISSUE"
                 with m.Else():
@@ -447,19 +490,15 @@ class Trader(wiring.Component):
                     m.next = "IDLE"
 
             with m.State("END_ISSUE"):
-                # The END carries the chain's exposure and whether it was still live; the gate
-                # answers nothing to it. `live` was cleared a cycle ago: use the snapshot.
+                # The END carries the chain's exposure and whether it was still live (the
+                # request's `live`, read before this cycle's clear); the gate answers nothing.
                 m.d.comb += self.o_request.valid.eq(1)
+                m.d.sync += [used.bit_select(target, 1).eq(0), live.bit_select(target, 1).eq(0),
+                             chains.eq(chains - 1)]
+                forget_quote(ev.slot, side, target)
                 m.next = "IDLE"
 
-        # The END's `live` is the chain's state before this end (captured in END_LOOK).
-        end_was_live = Signal()
-        with m.If(end_done):
-            m.d.sync += end_was_live.eq(live.bit_select(end_handle[:hbits], 1))
-        with m.If(kind == OrderKind.END):
-            m.d.comb += req.live.eq(end_was_live)
-
-        m.d.comb += self.busy.eq(~fsm.ongoing("IDLE") | queue.r_rdy | kill_pending
+        m.d.comb += self.busy.eq(~fsm.ongoing("IDLE") | queue.r.valid | kill_pending
                                  | mark_pending | end_pending)
 
         count_events(m, self.counters, {

@@ -11,7 +11,7 @@ from amaranth import Module
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
-from hw.rtl import risk, strategy
+from hw.rtl import risk, strategy, trader
 from hw.rtl.records import (
     BookUpdate,
     EncodeCommand,
@@ -111,6 +111,68 @@ async def send_update(ctx, t, tick, word):
     ctx.set(t.i_update.p.as_value(), word)
     await tick()
     ctx.set(t.i_update.valid, 0)
+
+
+def test_an_idle_trader_decides_at_once_and_adds_no_cycle_to_the_strategy_and_the_gate():
+    core = DecisionCore(orders=16, queue=8)
+    seen = {}
+
+    async def script(ctx, t, tick):
+        ctx.set(t.i_update.valid, 1)
+        ctx.set(t.i_update.p.as_value(), update(0, 100_000, 100_400, 0))
+        seen["decided_at_once"] = ctx.get(t.o_decision.valid)
+        cycle, commands_at = 0, []
+        while len(commands_at) < 2 and cycle < 60:
+            if ctx.get(t.o_command.valid):
+                commands_at.append(cycle)
+            await tick()
+            ctx.set(t.i_update.valid, 0)
+            cycle += 1
+        seen["commands_at"] = commands_at
+
+    commands = run(core, script)
+    first = trader.LATENCY + strategy.LATENCY + risk.LATENCY
+    assert seen["decided_at_once"] == 1
+    assert seen["commands_at"] == [first, first + 4]      # buy, then sell (request, verdict)
+    assert [(c["kind"], c["side"]) for c in sent(commands)] == [
+        (OrderKind.NEW, 0), (OrderKind.NEW, 1)]
+
+
+def test_updates_arriving_while_busy_wait_and_are_decided_in_order():
+    core = DecisionCore(orders=64, queue=16)
+    counts = {}
+
+    async def script(ctx, t, tick):
+        # Back to back on four slots, each moving the book: each must be decided, in order.
+        for n in range(12):
+            await send_update(ctx, t, tick, update(n % 4, 100_000 + 1_000 * n, 101_000
+                                                   + 1_000 * n, n))
+        await tick(400)
+        counts.update(updates=ctx.get(t.counters.updates),
+                      lost=ctx.get(t.counters.queue_overflows), fault=ctx.get(t.fault))
+
+    commands = run(core, script)
+    assert counts == {"updates": 12, "lost": 0, "fault": 0}
+    indexes = [c["index"] for c in commands]
+    assert indexes == sorted(indexes) and set(indexes) == set(range(12))
+
+
+def test_an_update_from_a_gap_on_is_decided_after_the_stale_cancel_all_even_if_it_comes_first():
+    core = DecisionCore(orders=16, queue=8)
+
+    async def script(ctx, t, tick):
+        await send_update(ctx, t, tick, update(0, 100_000, 100_400, 0))    # two live quotes
+        await tick(40)
+        ctx.set(t.stale, 1)                   # a gap: messages from index 5 on are suspect
+        ctx.set(t.stale_index, 5)
+        await tick(3)                         # message 5's update arrives before it settles
+        await send_update(ctx, t, tick, update(1, 200_000, 200_400, 5))
+        await tick(120)
+
+    commands = run(core, script)
+    kinds = [(c["kind"], c["cause"], c["index"]) for c in sent(commands)]
+    stale_f = (OrderKind.CANCEL, OrderCause.FEED_STALE, 5)
+    assert kinds == [(OrderKind.NEW, OrderCause.STRATEGY, 0)] * 2 + [stale_f] * 2
 
 
 def test_a_full_order_table_faults_halts_and_cancels_everything_live():
