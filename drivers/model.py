@@ -88,7 +88,10 @@ class ModelCard:
         self.time = 0
         self._handles: dict[int, int] = {}           # order-table entry -> chain
         self._handle_of: dict[int, int] = {}         # chain -> order-table entry
-        self._chain: dict[int, int] = {}             # ClOrdID number -> its chain
+        # The latest ClOrdID number of each open chain (the only one a G or F can name next),
+        # both ways: an entry leaves when the chain moves on or ends, so this stays bounded.
+        self._chain: dict[int, int] = {}             # latest ClOrdID number -> its chain
+        self._latest: dict[int, int] = {}            # chain -> its latest ClOrdID number
         self._next_handle = 0
         self.fast = _CardFastPath(self, dst)
         self._reported = 0                  # golden decisions already queued as events
@@ -137,8 +140,9 @@ class ModelCard:
             number = int(row.clordid[-8:])
             orig = int(row.orig_clordid[-8:]) if row.orig_clordid else 0
             # A G or F continues the chain of the message it names, whenever it was sent.
-            chain = number if row.msg_type == "D" else self._chain.get(orig, orig)
+            chain = number if row.msg_type == "D" else self._chain.pop(orig, orig)
             self._chain[number] = chain
+            self._latest[chain] = number
             handle = self._handle(chain)
             event = card_events.CardEvent(
                 False, row.msg_type, row.symbol, slot, row.side, row.price, row.qty, number,
@@ -154,10 +158,15 @@ class ModelCard:
             self._next_handle = (handle + 1) % ORDERS
             previous = self._handles.get(handle)       # a chain the ring has come round to
             if previous is not None:
-                del self._handle_of[previous]
+                self._forget(previous)
             self._handles[handle] = chain
             self._handle_of[chain] = handle
         return handle
+
+    def _forget(self, chain: int) -> None:
+        """The chain has left the order table (ended by the host, or its entry reused)."""
+        del self._handle_of[chain]
+        self._chain.pop(self._latest.pop(chain, None), None)
 
     def _queue(self, event: int) -> None:
         if len(self.events) >= nic.EVENT_DEPTH:
@@ -240,7 +249,7 @@ class ModelCard:
         elif name == "trader_order_end":
             chain = self._handles.pop(value, None)
             if chain is not None:
-                del self._handle_of[chain]
+                self._forget(chain)
                 if chain in self.fast.gate.orders:
                     self.fast.order_ended(chain)
         elif name == "event_pop":

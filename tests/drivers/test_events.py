@@ -112,3 +112,30 @@ def test_a_full_event_queue_is_flagged_counted_and_halts_trading():
     # Clearing the flag is not a release: the kill switch is the host's own decision.
     device.write("event_overflow", 1)
     assert not card.status().halted
+
+
+def test_the_model_card_follows_each_chain_and_forgets_it_when_it_ends():
+    frames, symbols = session(900)
+    model = ModelCard()
+    card = trade(Device(ModelTransport(model), REGMAP), symbols)
+    events = []
+    for frame in frames:
+        model.frame(frame)
+        events += card.events(10_000)
+    chain_handle = {}                 # latest ClOrdID of a chain -> the chain's entry
+    replaced = 0
+    for e in (e for e in events if not e.rejected):
+        if e.msg_type == "D":
+            assert e.handle not in chain_handle.values()      # a new chain, a free entry
+        else:
+            assert e.handle == chain_handle.pop(e.orig_clordid)   # the chain it continues
+            replaced += 1
+        chain_handle[e.clordid] = e.handle
+    assert replaced > 10
+    # White box: the card's bookkeeping holds one number per open chain, and none once the
+    # host has ended them all (it must not grow with every order of the day).
+    assert len(model._chain) == len(chain_handle)
+    for handle in set(chain_handle.values()):
+        card.order_ended(handle)
+    assert model._chain == {} and model._latest == {} and model._handle_of == {}
+    assert card.status().registers["trader_open_chains"] == 0
