@@ -252,15 +252,23 @@ class Trader(wiring.Component):
         m.d.comb += [sym_now.eq(symbol[ev_slot]), self.position_slot.eq(head.slot)]
 
         req = self.o_request.p
+
+        def order_fields(kind, side, price, qty, ioc, entry, target):
+            """The request's order and the chain it acts on (none for a NEW): from the
+            request registers by default, from the strategy's answer in `request` below."""
+            new = kind == OrderKind.NEW
+            return [req.kind.eq(kind), req.side.eq(side), req.price.eq(price),
+                    req.qty.eq(qty), req.ioc.eq(ioc),
+                    req.exposure.eq(Mux(new, 0, entry.exposure)),
+                    req.live.eq(Mux(new, 0, live.bit_select(target, 1))),
+                    req.chain.eq(Mux(new, 0, entry.chain))]
+
         m.d.comb += [
-            req.kind.eq(kind), req.slot.eq(ev.slot), req.side.eq(side), req.price.eq(price),
-            req.qty.eq(qty), req.ioc.eq(ioc), req.bid_price.eq(ev.bid_price),
+            *order_fields(kind, side, price, qty, ioc, entry, target),
+            req.slot.eq(ev.slot), req.bid_price.eq(ev.bid_price),
             req.ask_price.eq(ev.ask_price), req.trading.eq(ev.trading),
             req.stale.eq(feed_stale | ev.unreliable), req.index.eq(ev.index),
             req.ingress_cycle.eq(ev.ingress_cycle),
-            req.exposure.eq(Mux(kind == OrderKind.NEW, 0, entry.exposure)),
-            req.live.eq(Mux(kind == OrderKind.NEW, 0, live.bit_select(target, 1))),
-            req.chain.eq(Mux(kind == OrderKind.NEW, 0, entry.chain)),
         ]
         # The decision on the next update, made in the cycle the FSM takes it.
         dec = self.o_decision.p
@@ -315,15 +323,9 @@ class Trader(wiring.Component):
         def request(intent, s):
             """Send the strategy's intent for side `s` to the gate, from this cycle's values
             (the request registers are loaded for what follows the verdict)."""
-            new = intent.kind == OrderKind.NEW
-            m.d.comb += [
-                self.o_request.valid.eq(1),
-                req.kind.eq(intent.kind), req.side.eq(s), req.price.eq(intent.price),
-                req.qty.eq(intent.qty), req.ioc.eq(intent.ioc),
-                req.exposure.eq(Mux(new, 0, quote_entry[s].exposure)),
-                req.live.eq(Mux(new, 0, live.bit_select(quote_at[s], 1))),
-                req.chain.eq(Mux(new, 0, quote_entry[s].chain)),
-            ]
+            m.d.comb += [self.o_request.valid.eq(1),
+                         *order_fields(intent.kind, s, intent.price, intent.qty, intent.ioc,
+                                       quote_entry[s], quote_at[s])]
             m.d.sync += [side.eq(s), kind.eq(intent.kind), price.eq(intent.price),
                          qty.eq(intent.qty), ioc.eq(intent.ioc), target.eq(quote_at[s]),
                          entry.eq(quote_entry[s]), cause.eq(OrderCause.STRATEGY)]
