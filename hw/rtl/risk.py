@@ -15,24 +15,30 @@ the staged values (`limit_*` and `position` registers), then a `commit` command 
 and what to apply. A commit whose values are out of the documented range (`LIMITS`), or whose
 slot does not exist, is refused whole and raises the sticky `commit_error` (write 1 to clear).
 A committed set (limits, position) takes effect for requests that enter the gate after the
-commit's cycle. Reset
-state is fail closed: `halt` is 1 (from its register) and every slot is disabled with zero
-limits until the host commits its limits.
+commit's cycle. Reset state is fail closed: `halt` is 1 (from its register) and every slot is
+disabled until the host commits its limits (a slot's limits and state live in LUT RAM, zero at
+configuration; a reset clears the `configured` bits, which disable the slot, not the RAM).
 
 Pipeline (2 cycles, one request per clock, no backpressure):
-  S1  the slot's limits and confirmed position; notional, collar and exposure products
-  S2  the slot's live state (exposure, open orders, token bucket) and the halt: the checks, the
-      verdict and the state update, registered onto `o_verdict`
-Latency: `LATENCY` cycles from `i_request` to `o_verdict`. The state S2 reads is the registers
-the previous request's S2 wrote, so back-to-back requests on one slot need no forwarding.
+  S1  the slot's limits, confirmed position and live state (exposure, open orders, token
+      bucket), with the request in S2 forwarded when it is for the same slot; every product
+      (notional, collar, the bucket's refill)
+  S2  from S1's registers alone: the checks, the verdict and the state update, registered onto
+      `o_verdict` (and forwarded to S1)
+Latency: `LATENCY` cycles from `i_request` to `o_verdict`. Why S1 reads the state: S2 then has
+no slot mux and no multiplier on its path (the refill used to be multiplied there, after a 32:1
+mux of registers; the gate placed at 22.6 MHz). The bucket's `last` check time is known before
+the verdict, so only the credit, the exposure and the open-order count are forwarded from S2's
+verdict.
 `halt` is read in S2: a halt blocks every order whose verdict comes in the next cycle.
 """
 
 from dataclasses import dataclass
 
-from amaranth import Array, Cat, Module, Mux, Signal, signed
+from amaranth import Cat, Module, Mux, Signal, signed
 from amaranth.hdl import Assert, Cover
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hw.rtl.csr import COUNTER_BITS, Register, count_events
@@ -147,15 +153,24 @@ class RiskGate(wiring.Component):
         m = Module()
         slots = self.slots
 
-        # --- per-slot limits and state (registers: S2 always reads the latest) ---------------
-        limits = Array(Signal(LimitsLayout, name=f"limits{s}") for s in range(slots))
-        capacity = Array(Signal(CREDIT_BITS, name=f"capacity{s}") for s in range(slots))
-        position = Array(Signal(signed(32), name=f"position{s}") for s in range(slots))
-        open_buy = Array(Signal(EXPOSURE_BITS, name=f"open_buy{s}") for s in range(slots))
-        open_sell = Array(Signal(EXPOSURE_BITS, name=f"open_sell{s}") for s in range(slots))
-        open_orders = Array(Signal(9, name=f"open_orders{s}") for s in range(slots))
-        credit = Array(Signal(CREDIT_BITS, name=f"credit{s}") for s in range(slots))
-        last = Array(Signal(64, name=f"last{s}") for s in range(slots))
+        # --- per-slot limits and state: LUT RAM, read asynchronously by S1 at the request's
+        # slot, written once a cycle (limits and position by a commit, the live state by S2).
+        # A reset does not clear them; it clears `configured`, and an unconfigured slot is
+        # disabled, so the reset state is fail closed all the same.
+        def slot_memory(name, shape, readers=1):
+            memory = Memory(shape=shape, depth=slots, init=[])
+            m.submodules[name] = memory
+            return ([memory.read_port(domain="comb") for _ in range(readers)],
+                    memory.write_port())
+
+        (limits_rd,), limits_wr = slot_memory("limits", data.StructLayout(
+            {"limits": LimitsLayout, "capacity": CREDIT_BITS}))
+        (position_rd, quoted_position_rd), position_wr = slot_memory("position", signed(32), 2)
+        (bucket_rd,), bucket_wr = slot_memory("bucket", data.StructLayout(
+            {"last": 64, "credit": CREDIT_BITS}))
+        (open_buy_rd,), open_buy_wr = slot_memory("open_buy", EXPOSURE_BITS)
+        (open_sell_rd,), open_sell_wr = slot_memory("open_sell", EXPOSURE_BITS)
+        (open_orders_rd,), open_orders_wr = slot_memory("open_orders", 9)
         configured = Signal(slots)   # limits committed at least once
         started = Signal(slots)      # the bucket starts full at the slot's first check after
 
@@ -172,22 +187,32 @@ class RiskGate(wiring.Component):
         m.d.comb += self.commit_error.eq(error)
         slot_bits = max(1, (slots - 1).bit_length())
         target = commit.p.slot[:slot_bits]
-        with m.If(commit.valid & ~bad_commit):
-            # The model also cuts the credit to a shallower bucket at once; the refill's clamp
-            # to the capacity at the next check gives the same bucket (refills are never
-            # negative), so the credit is left to the checks and never has two writers.
-            with m.If(commit.p.limits):
-                m.d.sync += [limits[target].eq(staged),
-                             capacity[target].eq(staged.rate_burst * CLOCK_HZ),
-                             configured.bit_select(target, 1).eq(1)]
-            with m.If(commit.p.position):
-                m.d.sync += position[target].eq(self.staged_position)
+        applies = commit.valid & ~bad_commit
+        # The model also cuts the credit to a shallower bucket at once; the refill's clamp to
+        # the capacity at the next check gives the same bucket (refills are never negative),
+        # so the credit is left to the checks and never has two writers.
+        m.d.comb += [
+            limits_wr.addr.eq(target), limits_wr.data.limits.eq(staged),
+            limits_wr.data.capacity.eq(staged.rate_burst * CLOCK_HZ),
+            limits_wr.en.eq(applies & commit.p.limits),
+            position_wr.addr.eq(target), position_wr.data.eq(self.staged_position),
+            position_wr.en.eq(applies & commit.p.position),
+        ]
+        with m.If(applies & commit.p.limits):
+            m.d.sync += configured.bit_select(target, 1).eq(1)
 
-        m.d.comb += self.confirmed_position.eq(
-            Mux(self.position_slot < slots, position[self.position_slot[:slot_bits]], 0))
+        m.d.comb += [quoted_position_rd.addr.eq(self.position_slot[:slot_bits]),
+                     self.confirmed_position.eq(Mux(self.position_slot < slots,
+                                                    quoted_position_rd.data, 0))]
 
-        # --- S1: the slot's limits, and the products -----------------------------------------
+        # --- S1: the slot's limits and live state, and every product -----------------------
+        # S1 reads the slot's live state (exposure, open orders, token bucket) for S2, so that
+        # S2 starts from registers instead of 32:1 muxes. The request in S2 writes its slot at
+        # the end of this cycle: a request for the same slot right behind it takes S2's next
+        # values instead of the registers (forwarding; the `*_next` signals below).
         req = self.i_request.p
+        slot0 = req.slot[:slot_bits]
+        buy0 = req.side == Side.BUY
         v1 = Signal()
         req1 = Signal(OrderRequest)
         lim1 = Signal(LimitsLayout)
@@ -198,39 +223,65 @@ class RiskGate(wiring.Component):
         collar1 = Signal(47)         # collar_bps * mid
         no_reference1 = Signal()
         added1 = Signal(33)          # exposure this order adds (a G: only its growth)
+        bucket_runs1 = Signal()      # a check moves this slot's bucket (slot configured)
+        full1 = Signal()             # the bucket's first check: it starts full
+        refill1 = Signal(CREDIT_BITS + 1)   # rate x elapsed, saturated above any capacity
+        credit1 = Signal(CREDIT_BITS)
+        side_open1 = Signal(EXPOSURE_BITS)
+        open_orders1 = Signal(9)
+
+        # S2's next values, for its write-back and for S1's forwarding (defined in S2 below).
+        credit_next = Signal(CREDIT_BITS)
+        side_next = Signal(EXPOSURE_BITS)
+        open_orders_next = Signal(9)
+        bucket_moves = Signal()      # S2 writes last/started/credit of `slot`
+        side_moves = Signal()        # S2 writes its side's open exposure
+        orders_move = Signal()       # S2 writes the open-order count
+        slot = req1.slot[:slot_bits]
+        for port in (limits_rd, position_rd, bucket_rd, open_buy_rd, open_sell_rd,
+                     open_orders_rd):
+            m.d.comb += port.addr.eq(slot0)
+        behind = v1 & (slot == slot0)   # S2 holds a request for the same slot
+        last_now = Mux(behind & bucket_moves, req1.ingress_cycle, bucket_rd.data.last)
+        started_now = Mux(behind & bucket_moves, 1, started.bit_select(slot0, 1))
+        configured_now = configured.bit_select(slot0, 1)
+
         mid = (req.bid_price + req.ask_price) >> 1
-        slot0 = req.slot[:slot_bits]
-        lim, cap, pos = limits[slot0], capacity[slot0], position[slot0]
+        lim, cap, pos = limits_rd.data.limits, limits_rd.data.capacity, position_rd.data
         growth = req.qty - req.exposure
+        added = Mux(req.kind == OrderKind.NEW, req.qty, Mux(req.qty > req.exposure, growth, 0))
+        elapsed = Mux(req.ingress_cycle > last_now, req.ingress_cycle - last_now, 0)
+        clamped = Mux(elapsed >> DT_BITS != 0, (1 << DT_BITS) - 1, elapsed[:DT_BITS])
+        refill = Signal(64)
+        m.d.comb += refill.eq(lim.max_orders_per_sec * clamped)
         m.d.sync += [
-            v1.eq(self.i_request.valid), req1.eq(req), lim1.eq(lim), capacity1.eq(cap),
+            v1.eq(self.i_request.valid), req1.eq(req), lim1.eq(lim),
+            lim1.enabled.eq(lim.enabled & configured_now), capacity1.eq(cap),
             position1.eq(pos),
             notional1.eq(req.qty * req.price),
             deviation1.eq(Mux(req.price >= mid, req.price - mid, mid - req.price) * 10_000),
             collar1.eq(lim.collar_bps * mid),
             no_reference1.eq((req.bid_price == 0) | (req.ask_price == 0)),
-            added1.eq(Mux(req.kind == OrderKind.NEW, req.qty,
-                          Mux(req.qty > req.exposure, growth, 0))),
+            added1.eq(added),
+            bucket_runs1.eq((req.slot < slots) & configured_now),
+            full1.eq(~started_now),
+            # Any refill of 2**44 or more fills every bucket: saturate there (exact).
+            refill1.eq(Mux(refill >> CREDIT_BITS != 0, 1 << CREDIT_BITS, refill)),
+            credit1.eq(Mux(behind & bucket_moves, credit_next, bucket_rd.data.credit)),
+            side_open1.eq(Mux(behind & side_moves & (req1.side == req.side), side_next,
+                              Mux(buy0, open_buy_rd.data, open_sell_rd.data))),
+            open_orders1.eq(Mux(behind & orders_move, open_orders_next,
+                                open_orders_rd.data)),
         ]
 
-        # --- S2: the checks against the slot's live state -----------------------------------
-        slot = req1.slot[:slot_bits]
+        # --- S2: the checks, from S1's registers --------------------------------------------
         known_slot = req1.slot < slots
-        # Orders for a slot never configured are SYMBOL_DISABLED (reset limits) and leave its
-        # bucket alone, so it starts full once the host configures the slot (as in the model).
-        bucket_runs = known_slot & configured.bit_select(slot, 1)
         checked = v1 & ((req1.kind == OrderKind.NEW) | (req1.kind == OrderKind.REPLACE))
         buy = req1.side == Side.BUY
-        side_open = Mux(buy, open_buy[slot], open_sell[slot])
-        exposure_now = Mux(buy, position1 + side_open, side_open - position1)
-        elapsed = Signal(64)
-        m.d.comb += elapsed.eq(Mux(req1.ingress_cycle > last[slot],
-                                   req1.ingress_cycle - last[slot], 0))
-        clamped = Mux(elapsed >> DT_BITS != 0, (1 << DT_BITS) - 1, elapsed[:DT_BITS])
-        refilled = credit[slot] + lim1.max_orders_per_sec * clamped
+        exposure_now = Mux(buy, position1 + side_open1, side_open1 - position1)
+        refilled = credit1 + refill1
         bucket = Signal(CREDIT_BITS)
-        m.d.comb += bucket.eq(Mux(~started.bit_select(slot, 1) | (refilled > capacity1),
-                                  capacity1, refilled))
+        m.d.comb += bucket.eq(Mux(full1 | (refilled > capacity1), capacity1, refilled))
         checks = {
             Reason.KILL_SWITCH: self.halt,
             Reason.SYMBOL_DISABLED: ~lim1.enabled | ~known_slot,
@@ -243,7 +294,7 @@ class RiskGate(wiring.Component):
             Reason.POSITION_LIMIT: exposure_now + added1 > Mux(buy, lim1.max_long,
                                                                lim1.max_short),
             Reason.OPEN_ORDERS_LIMIT: (req1.kind == OrderKind.NEW)
-                                      & (open_orders[slot] + 1 > lim1.max_open_orders),
+                                      & (open_orders1 >= lim1.max_open_orders),
             Reason.RATE_LIMITED: bucket < CLOCK_HZ,
         }
         failed = Signal(len(REASONS))
@@ -259,22 +310,30 @@ class RiskGate(wiring.Component):
         adds = checked & accepted          # implies a known slot (else SYMBOL_DISABLED)
         is_cancel = v1 & (req1.kind == OrderKind.CANCEL)
         end = v1 & (req1.kind == OrderKind.END) & known_slot
-        with m.If(checked & bucket_runs):
-            m.d.sync += [last[slot].eq(req1.ingress_cycle),
-                         started.bit_select(slot, 1).eq(1),
-                         credit[slot].eq(Mux(accepted, bucket - CLOCK_HZ, bucket))]
         # A release never takes a side below zero (the order table ends a chain once).
-        released = Mux(side_open > req1.exposure, side_open - req1.exposure, 0)
-        side_next = Mux(end, released, side_open + added1)
-        with m.If(adds | end):
-            with m.If(buy):
-                m.d.sync += open_buy[slot].eq(side_next)
-            with m.Else():
-                m.d.sync += open_sell[slot].eq(side_next)
-        with m.If(adds & (req1.kind == OrderKind.NEW)):
-            m.d.sync += open_orders[slot].eq(open_orders[slot] + 1)
-        with m.If(((is_cancel & known_slot) | end) & req1.live & (open_orders[slot] != 0)):
-            m.d.sync += open_orders[slot].eq(open_orders[slot] - 1)
+        released = Mux(side_open1 > req1.exposure, side_open1 - req1.exposure, 0)
+        opened = adds & (req1.kind == OrderKind.NEW)
+        m.d.comb += [
+            bucket_moves.eq(checked & bucket_runs1),
+            credit_next.eq(Mux(accepted, bucket - CLOCK_HZ, bucket)),
+            side_moves.eq(adds | end),
+            side_next.eq(Mux(end, released, side_open1 + added1)),
+            orders_move.eq(opened | (((is_cancel & known_slot) | end) & req1.live
+                                     & (open_orders1 != 0))),
+            open_orders_next.eq(Mux(opened, open_orders1 + 1, open_orders1 - 1)),
+        ]
+        m.d.comb += [
+            bucket_wr.addr.eq(slot), bucket_wr.en.eq(bucket_moves),
+            bucket_wr.data.last.eq(req1.ingress_cycle), bucket_wr.data.credit.eq(credit_next),
+            open_buy_wr.addr.eq(slot), open_buy_wr.en.eq(side_moves & buy),
+            open_buy_wr.data.eq(side_next),
+            open_sell_wr.addr.eq(slot), open_sell_wr.en.eq(side_moves & ~buy),
+            open_sell_wr.data.eq(side_next),
+            open_orders_wr.addr.eq(slot), open_orders_wr.en.eq(orders_move),
+            open_orders_wr.data.eq(open_orders_next),
+        ]
+        with m.If(bucket_moves):
+            m.d.sync += started.bit_select(slot, 1).eq(1)
 
         out = self.o_verdict
         m.d.sync += [out.valid.eq(v1 & (req1.kind != OrderKind.END)), out.p.request.eq(req1),
@@ -283,7 +342,8 @@ class RiskGate(wiring.Component):
 
         if self.properties:
             self._assert_safety(m, req1, lim1, position1, added1, notional1, deviation1,
-                                collar1, side_open, open_orders[slot], bucket, known_slot)
+                                collar1, side_open1, open_orders1, bucket, known_slot)
+
 
         count_events(m, self.counters, {
             "checked": checked, "accepted": adds, "cancels": is_cancel,

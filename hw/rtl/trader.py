@@ -179,11 +179,15 @@ class Trader(wiring.Component):
         quote_handle = Array(Array(Signal(hbits, name=f"quote{s}_{side}") for side in range(2))
                              for s in range(slots))
         # Copies of the live quotes' price and qty (their table entries hold the same), so that
-        # an update's decision needs no table read.
-        quote_price = Array(Array(Signal(32, name=f"quote{s}_{side}_price") for side in range(2))
-                            for s in range(slots))
-        quote_qty = Array(Array(Signal(32, name=f"quote{s}_{side}_qty") for side in range(2))
-                          for s in range(slots))
+        # an update's decision needs no table read: LUT RAM, one per side, read asynchronously
+        # at the head update's slot, written when a quote is placed or replaced.
+        quote_terms = data.StructLayout({"price": 32, "qty": 32})
+        quote_terms_rd, quote_terms_wr = [], []
+        for side_name in ("bid", "ask"):
+            memory = Memory(shape=quote_terms, depth=slots, init=[])
+            m.submodules[f"quote_terms_{side_name}"] = memory
+            quote_terms_rd.append(memory.read_port(domain="comb"))
+            quote_terms_wr.append(memory.write_port())
         symbol = Array(Signal(64, name=f"symbol{s}") for s in range(slots))
         slot_bits = max(1, (slots - 1).bit_length())
 
@@ -280,9 +284,10 @@ class Trader(wiring.Component):
             dec.position.eq(self.confirmed_position),
         ]
         for s in range(2):
-            m.d.comb += [dec.quotes[s].live.eq(quote_valid[head_slot][s]),
-                         dec.quotes[s].price.eq(quote_price[head_slot][s]),
-                         dec.quotes[s].qty.eq(quote_qty[head_slot][s])]
+            m.d.comb += [quote_terms_rd[s].addr.eq(head_slot),
+                         dec.quotes[s].live.eq(quote_valid[head_slot][s]),
+                         dec.quotes[s].price.eq(quote_terms_rd[s].data.price),
+                         dec.quotes[s].qty.eq(quote_terms_rd[s].data.qty)]
 
         # What goes to the encoder once the gate has answered.
         accepted = verdict_now.accepted
@@ -313,6 +318,11 @@ class Trader(wiring.Component):
         m.d.comb += [updated.clordid.eq(next_clordid),
                      write.addr.eq(Mux(kind == OrderKind.NEW, tail, target)),
                      write.data.eq(updated)]
+
+        quote_placed = Signal()   # a D (day order) or G the gate passed: the side's new terms
+        for s, port in enumerate(quote_terms_wr):
+            m.d.comb += [port.addr.eq(ev_slot), port.data.price.eq(price),
+                         port.data.qty.eq(qty), port.en.eq(quote_placed & (side == s))]
 
         def forget_quote(slot, quote_side, handle):
             """The slot's quote on that side is no longer live if it was this chain."""
@@ -351,12 +361,10 @@ class Trader(wiring.Component):
                                          tail.eq(tail + 1), chains.eq(chains + 1)]
                             with m.If(~ioc):   # a day order is the side's live quote
                                 m.d.sync += [quote_valid[ev_slot][side].eq(1),
-                                             quote_handle[ev_slot][side].eq(tail),
-                                             quote_price[ev_slot][side].eq(price),
-                                             quote_qty[ev_slot][side].eq(qty)]
+                                             quote_handle[ev_slot][side].eq(tail)]
+                                m.d.comb += quote_placed.eq(1)
                         with m.Case(OrderKind.REPLACE):   # only ever of the side's quote
-                            m.d.sync += [quote_price[ev_slot][side].eq(price),
-                                         quote_qty[ev_slot][side].eq(qty)]
+                            m.d.comb += quote_placed.eq(1)
                         with m.Case(OrderKind.CANCEL):
                             m.d.sync += live.bit_select(target, 1).eq(0)
                             forget_quote(ev.slot, side, target)
