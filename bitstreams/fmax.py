@@ -120,7 +120,7 @@ def place_and_route(out: Path, seed: int, place_only: bool = False) -> dict:
                     "--report", str(run_dir / "report.json"), "--seed", str(seed),
                     "--router", "router2", "--log", str(run_dir / "nextpnr.log"),
                     "--timing-allow-fail", "-q", *(["--no-route"] if place_only else [])],
-                   check=True)
+                   check=True, stderr=subprocess.DEVNULL)   # its warnings are in the log
     report = json.loads((run_dir / "report.json").read_text())
     if report["fmax"]:
         achieved = next(iter(report["fmax"].values()))["achieved"]
