@@ -298,6 +298,38 @@ def test_halt_blocks_every_order_decided_from_the_next_cycle():
                    (8, 0), (9, 0), (10, 0), (11, 0)]
 
 
+def test_back_to_back_requests_on_one_slot_see_each_other():
+    """S1 reads a slot's state while the request ahead of it in S2 is still writing it: each
+    limit that counts what the gate accepted (open orders, position, rate) must see the order
+    accepted one cycle before, and an END right after an order must release it."""
+    dut = RiskGate(slots=2)
+    log = []
+
+    async def script(h: Harness):
+        h.ctx.set(dut.halt, 0)
+        roomy = DEFAULTS | {"max_open_orders": 255, "max_long": 10**6, "rate_burst": 1000}
+        await h.commit(0, limits=roomy | {"max_open_orders": 2})
+        await h.commit(1, limits=roomy | {"max_long": 250})
+        await h.drain()
+        for _ in range(3):                       # open orders: the third is one too many
+            await h.send(order(slot=0, qty=10))
+        await h.send(order(slot=1, qty=200))     # position: 200 of 250, then 200 more
+        await h.send(order(slot=1, qty=200))
+        await h.send(request(OrderKind.END, 1, BUY, exposure=200, live=1))
+        await h.send(order(slot=1, qty=200))     # the END released the first 200
+        await h.drain()
+        await h.commit(0, limits=roomy | {"rate_burst": 1, "max_orders_per_sec": 1})
+        await h.drain()
+        await h.send(order(slot=0, qty=10, cycle=10**9))       # the bucket's one token
+        await h.send(order(slot=0, qty=10, cycle=10**9 + 1))   # a cycle later: none left
+        await h.drain()
+        log.extend(v["reason"] for v in h.verdicts)
+
+    run(dut, script)
+    assert log == [0, 0, Reason.OPEN_ORDERS_LIMIT.code, 0, Reason.POSITION_LIMIT.code, 0, 0,
+                   Reason.RATE_LIMITED.code]
+
+
 def test_counters_count_checks_accepts_and_first_reasons():
     dut = RiskGate(slots=1)
     counters = {}
