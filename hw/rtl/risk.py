@@ -238,6 +238,8 @@ class RiskGate(wiring.Component):
         side_moves = Signal()        # S2 writes its side's open exposure
         orders_move = Signal()       # S2 writes the open-order count
         slot = req1.slot[:slot_bits]
+        # A slot number past `slots` (a build whose slot count is not a power of two) reads
+        # whatever the RAM gives: its request is SYMBOL_DISABLED and writes nothing.
         for port in (limits_rd, position_rd, bucket_rd, open_buy_rd, open_sell_rd,
                      open_orders_rd):
             m.d.comb += port.addr.eq(slot0)
@@ -263,6 +265,8 @@ class RiskGate(wiring.Component):
             collar1.eq(lim.collar_bps * mid),
             no_reference1.eq((req.bid_price == 0) | (req.ask_price == 0)),
             added1.eq(added),
+            # Orders for a slot never configured are SYMBOL_DISABLED and leave its bucket
+            # alone, so it starts full once the host configures the slot (as in the model).
             bucket_runs1.eq((req.slot < slots) & configured_now),
             full1.eq(~started_now),
             # Any refill of 2**44 or more fills every bucket: saturate there (exact).
