@@ -258,6 +258,7 @@ class RiskGate(wiring.Component):
         m.d.comb += refill.eq(lim.max_orders_per_sec * clamped)
         m.d.sync += [
             v1.eq(self.i_request.valid), req1.eq(req), lim1.eq(lim),
+            # (overrides the field just copied) the RAM is not reset: unconfigured = disabled
             lim1.enabled.eq(lim.enabled & configured_now), capacity1.eq(cap),
             position1.eq(pos),
             notional1.eq(req.qty * req.price),

@@ -25,10 +25,10 @@ A D that finds the entry at the tail still in use is not sent: `fault` rises, ha
 
 Latency: the Trader adds none (`LATENCY`) to the strategy's and the gate's own on an update's
 first order. An update that finds it idle is decided in the cycle it arrives: its decision
-goes to the strategy at once, with the live quotes' prices from registers kept beside the order
-table (the quotes' table entries are read meanwhile, which needs the strategy to take at least
-2 cycles); the first intent goes to the gate in the cycle the strategy answers; the verdict is
-an encoder command in the cycle it arrives. So the first order's command leaves
+goes to the strategy at once, with the live quotes' prices from copies kept beside the order
+table in LUT RAM (the quotes' table entries are read meanwhile, which needs the strategy to
+take at least 2 cycles); the first intent goes to the gate in the cycle the strategy answers;
+the verdict is an encoder command in the cycle it arrives. So the first order's command leaves
 `strategy.LATENCY + risk.LATENCY` cycles after its update; the sell side's request follows
 the buy side's verdict by 2 cycles.
 Rate: sequential, one thing at a time. Updates that arrive while it is busy wait in a
