@@ -52,6 +52,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hw.rtl.csr import COUNTER_BITS, Register, count_events
+from hw.rtl.lutram import slot_table
 from hw.rtl.records import BookEventKind, BookUpdate, FeedEvent
 
 DEFAULT_SLOTS = 32
@@ -59,7 +60,7 @@ TABLES = 2
 WAYS = 4
 QUEUE = 4
 #: Cycles from an event on `i_event` to its update on `o_update` (issue, S1-S4, output).
-LATENCY = 5
+LATENCY = 9
 STATE_TRADING = ord("T")
 
 COUNTERS = ("events", "bbo_updates", "state_updates", "duplicate_ref", "empty_add",
@@ -197,8 +198,8 @@ class BookBuilder(wiring.Component):
 
         # --- storage --------------------------------------------------------------------------
         # Block RAM read ports are not transparent: a read in the cycle of a write to the same
-        # address returns the old entry, and the pipeline forwards the newer one itself (one
-        # write back is all that can be in flight, see S1 and S2).
+        # address returns the old entry, and the pipeline forwards the newer one itself (S2 for
+        # the order table, S3 for the levels).
         orders = [[Memory(shape=order_entry, depth=self.order_sets, init=[])
                    for _ in range(WAYS)] for _ in range(TABLES)]
         for t in range(TABLES):
@@ -209,8 +210,10 @@ class BookBuilder(wiring.Component):
         m.submodules.locates = locates = Memory(shape=locate_entry,
                                                 depth=1 << self.locate_bits, init=[])
         locate_rd, locate_wr = locates.read_port(), locates.write_port()
-        # Level copies: `update` is read-modified-written by S2; `best` is read by S3 at the
-        # best bucket. Both are written with the same data.
+        # Level copies: `update` is read-modified-written by S3; `best` is read by S6 at the
+        # best bucket and written by S5, so that what S6 reads is the levels as its own
+        # micro-op left them (the micro-op behind writes at the same clock edge, and a
+        # non-transparent read returns the entry before it).
         level_depth = slots * 2 * levels
         m.submodules.levels_update = levels_update = Memory(shape=level_entry,
                                                             depth=level_depth, init=[])
@@ -218,18 +221,19 @@ class BookBuilder(wiring.Component):
                                                         depth=level_depth, init=[])
         update_rd, update_wr = levels_update.read_port(), levels_update.write_port()
         best_rd, best_wr = levels_best.read_port(), levels_best.write_port()
-        # Occupancy bitmaps, one row per slot and side: read and written in S2 (asynchronous
-        # read, distributed RAM), so S2 always sees the previous micro-op's write.
-        m.submodules.bitmaps = bitmaps = Memory(shape=levels, depth=slots * 2, init=[])
-        bitmap_rd, bitmap_wr = bitmaps.read_port(domain="comb"), bitmaps.write_port()
-
-        base = Array(Signal(32, name=f"base{s}") for s in range(slots))
-        based = Signal(slots)
-        state = Array(Signal(8, name=f"state{s}") for s in range(slots))
-        stock = Array(Signal(64, name=f"stock{s}") for s in range(slots))
-        named = Signal(slots)
+        # Occupancy bitmaps, one row per slot and side, and the per-slot tables: LUT RAM read
+        # asynchronously, so the stage that reads an entry and writes it back sees the previous
+        # micro-op's write. Their reset state comes from the flip-flop bits beside them
+        # (`based`, `named`, `stated`, `has_published`).
+        (bitmap_rd,), bitmap_wr = slot_table(m, "bitmaps", levels, slots * 2)
+        (base_add_rd, base_price_rd), base_wr = slot_table(m, "base", 32, slots, readers=2)
+        (state_rd,), state_wr = slot_table(m, "state", 8, slots)
+        (stock_rd,), stock_wr = slot_table(m, "stock", 64, slots)
+        (published_rd,), published_wr = slot_table(m, "published", bbo_layout, slots)
+        based, named, stated, has_published = (Signal(slots, name=n) for n in (
+            "based", "named", "stated", "has_published"))
+        # Registers, not RAM: a subscription compares its locate with every slot's at once.
         slot_locate = Array(Signal(16, name=f"slot_locate{s}") for s in range(slots))
-        published = Array(Signal(bbo_layout, name=f"published{s}") for s in range(slots))
         unreliable = Signal(slots)
         next_slot = Signal(range(slots + 1))
 
@@ -267,63 +271,47 @@ class BookBuilder(wiring.Component):
                 m.d.comb += order_rd[t][w].addr.eq(_set_index(key0, set_bits, t))
         m.d.comb += locate_rd.addr.eq(op0.feed.event.locate[:self.locate_bits])
 
-        # --- S1: orders and slot ----------------------------------------------------------------
-        v1 = Signal()
-        op1 = Signal(op_layout)
-        key1 = Signal(64)
+        # --- S1: tags matched, slot found ---------------------------------------------------------
+        v1, op1, key1 = Signal(), Signal(op_layout), Signal(64)
         sets1 = [Signal(set_bits, name=f"set{t}_1") for t in range(TABLES)]
         m.d.sync += [v1.eq(issue), op1.eq(op0), key1.eq(key0)]
         m.d.sync += [sets1[t].eq(_set_index(key0, set_bits, t)) for t in range(TABLES)]
-        ev = op1.feed.event
-        kind = ev.kind
+        ev1 = op1.feed.event
 
-        # The previous micro-op's order write (not yet visible to this one's read).
-        fw_en = Signal()
-        fw_table = Signal(range(TABLES))
-        fw_way = Signal(range(WAYS))
-        fw_set = Signal(set_bits)
-        fw_data = Signal(order_entry)
-        entries = [[Signal(order_entry, name=f"entry{t}_{w}") for w in range(WAYS)]
-                   for t in range(TABLES)]
+        # The order ways as read, and whether each holds this ref; whether this ref is the
+        # ref of the one or two micro-ops ahead, whose writes the read missed (S2 forwards).
+        v2, op2, key2 = Signal(), Signal(op_layout), Signal(64)
+        sets2 = [Signal(set_bits, name=f"set{t}_2") for t in range(TABLES)]
+        key3 = Signal(64)
+        raw2 = [[Signal(order_entry, name=f"raw{t}_{w}") for w in range(WAYS)]
+                for t in range(TABLES)]
+        raw_match2 = [[Signal(name=f"raw_match{t}_{w}") for w in range(WAYS)]
+                      for t in range(TABLES)]
+        same_ref_as_1, same_ref_as_2 = Signal(), Signal()
+        m.d.sync += [v2.eq(v1), op2.eq(op1), key2.eq(key1), key3.eq(key2),
+                     same_ref_as_1.eq(key1 == key2), same_ref_as_2.eq(key1 == key3)]
+        m.d.sync += [sets2[t].eq(sets1[t]) for t in range(TABLES)]
         for t in range(TABLES):
             for w in range(WAYS):
-                newer = fw_en & (fw_table == t) & (fw_way == w) & (fw_set == sets1[t])
-                m.d.comb += entries[t][w].eq(Mux(newer, fw_data, order_rd[t][w].data))
-        tag1 = key1[set_bits:]
-        matches = [[entries[t][w].valid & (entries[t][w].tag == tag1) for w in range(WAYS)]
-                   for t in range(TABLES)]
-        flat = [(t, w) for t in range(TABLES) for w in range(WAYS)]
-        hit = Cat(*(matches[t][w] for t, w in flat)).any()
-        found = Signal(order_entry)
-        hit_table = Signal(range(TABLES))
-        hit_way = Signal(range(WAYS))
-        for t, w in flat:
-            with m.If(matches[t][w]):     # a ref is in at most one way
-                m.d.comb += [found.eq(entries[t][w]), hit_table.eq(t), hit_way.eq(w)]
-        used = [sum(entries[t][w].valid for w in range(WAYS)) for t in range(TABLES)]
-        free_table = Signal(range(TABLES))
-        m.d.comb += free_table.eq(used[1] < used[0])
-        table_full = Mux(free_table, used[1], used[0]) == WAYS
-        free_way = Signal(range(WAYS))
-        for w in reversed(range(WAYS)):
-            with m.If(~Mux(free_table, entries[1][w].valid, entries[0][w].valid)):
-                m.d.comb += free_way.eq(w)
+                read = order_rd[t][w].data
+                m.d.sync += [raw2[t][w].eq(read),
+                             raw_match2[t][w].eq(read.valid & (read.tag == key1[set_bits:]))]
 
         # The previous micro-op's locate write (not yet visible to this one's read).
         lw_en = Signal()
         lw_locate = Signal(self.locate_bits)
         lw_slot = Signal(slot_bits)
-        locate_low = ev.locate[:self.locate_bits]
+        locate_low = ev1.locate[:self.locate_bits]
         known = Signal(locate_entry)
         m.d.comb += known.eq(Mux(lw_en & (lw_locate == locate_low),
                                  Cat(Const(1, 1), lw_slot), locate_rd.data))
-        in_table = (ev.locate >> self.locate_bits) == 0
+        in_table = (ev1.locate >> self.locate_bits) == 0
         can_learn = self.learn & in_table & ~known.valid & (next_slot < slots)
         subscribed = in_table & (known.valid | can_learn)
         symbol_slot = Mux(known.valid, known.slot, next_slot[:slot_bits])
         names_symbol = v1 & ~op1.second & (
-            (kind == BookEventKind.ADD) | (kind == BookEventKind.TRADING_STATE)
-            | (kind == BookEventKind.DIRECTORY))
+            (ev1.kind == BookEventKind.ADD) | (ev1.kind == BookEventKind.TRADING_STATE)
+            | (ev1.kind == BookEventKind.DIRECTORY))
         learn = names_symbol & can_learn
 
         # A host subscription waits in `sub_pending` for a cycle in which no event learns (the
@@ -345,26 +333,68 @@ class BookBuilder(wiring.Component):
 
         # A slot is taken by learning or by a subscription (never both in one cycle).
         take = learn | sub_take
-        take_locate = Mux(learn, ev.locate, sub_locate)
+        take_locate = Mux(learn, ev1.locate, sub_locate)
         m.d.sync += lw_en.eq(take)
         with m.If(take):
             m.d.sync += [next_slot.eq(next_slot + 1), lw_locate.eq(take_locate),
                          lw_slot.eq(next_slot), slot_locate[next_slot].eq(take_locate)]
         m.d.comb += [locate_wr.en.eq(take), locate_wr.addr.eq(take_locate),
                      locate_wr.data.eq(Cat(Const(1, 1), next_slot[:slot_bits]))]
+        symbol_slot2, subscribed2 = Signal(slot_bits), Signal()
+        m.d.sync += [symbol_slot2.eq(symbol_slot), subscribed2.eq(subscribed)]
 
-        # The U's first half tells its second half where the old order was.
+        # --- S2: the order decided; order table written -------------------------------------------
+        ev = op2.feed.event
+        kind = ev.kind
+        # The order writes of the two micro-ops ahead (`fw1` the latest): the block RAM read of
+        # this one happened before they landed. A forwarded entry holds the writer's ref, so it
+        # matches this micro-op exactly when the refs are equal (compared in S1).
+        fw = [{"en": Signal(name=f"fw{d}_en"), "table": Signal(range(TABLES), name=f"fw{d}_table"),
+               "way": Signal(range(WAYS), name=f"fw{d}_way"),
+               "set": Signal(set_bits, name=f"fw{d}_set"),
+               "data": Signal(order_entry, name=f"fw{d}_data")} for d in (1, 2)]
+        m.d.sync += [fw[1][name].eq(fw[0][name]) for name in fw[0]]
+        entries = [[Signal(order_entry, name=f"entry{t}_{w}") for w in range(WAYS)]
+                   for t in range(TABLES)]
+        matches = [[Signal(name=f"match{t}_{w}") for w in range(WAYS)] for t in range(TABLES)]
+        for t in range(TABLES):
+            for w in range(WAYS):
+                m.d.comb += [entries[t][w].eq(raw2[t][w]), matches[t][w].eq(raw_match2[t][w])]
+                for f, same_ref in ((fw[1], same_ref_as_2), (fw[0], same_ref_as_1)):  # newest last
+                    with m.If(f["en"] & (f["table"] == t) & (f["way"] == w)
+                              & (f["set"] == sets2[t])):
+                        m.d.comb += [entries[t][w].eq(f["data"]),
+                                     matches[t][w].eq(f["data"].valid & same_ref)]
+        flat = [(t, w) for t in range(TABLES) for w in range(WAYS)]
+        hit = Cat(*(matches[t][w] for t, w in flat)).any()
+        found = Signal(order_entry)
+        hit_table = Signal(range(TABLES))
+        hit_way = Signal(range(WAYS))
+        for t, w in flat:
+            with m.If(matches[t][w]):     # a ref is in at most one way
+                m.d.comb += [found.eq(entries[t][w]), hit_table.eq(t), hit_way.eq(w)]
+        used = [sum(entries[t][w].valid for w in range(WAYS)) for t in range(TABLES)]
+        free_table = Signal(range(TABLES))
+        m.d.comb += free_table.eq(used[1] < used[0])
+        table_full = Mux(free_table, used[1], used[0]) == WAYS
+        free_way = Signal(range(WAYS))
+        for w in reversed(range(WAYS)):
+            with m.If(~Mux(free_table, entries[1][w].valid, entries[0][w].valid)):
+                m.d.comb += free_way.eq(w)
+
+        # The U's first half tells its second half (always the next micro-op) where the old
+        # order was.
         u_hit, u_slot, u_side = Signal(), Signal(slot_bits), Signal()
-        is_add = v1 & (kind == BookEventKind.ADD) & ~op1.second
-        is_u1 = v1 & (kind == BookEventKind.REPLACE) & ~op1.second
-        is_u2 = v1 & (kind == BookEventKind.REPLACE) & op1.second
-        is_reduce = v1 & ((kind == BookEventKind.EXECUTE) | (kind == BookEventKind.CANCEL)
+        is_add = v2 & (kind == BookEventKind.ADD) & ~op2.second
+        is_u1 = v2 & (kind == BookEventKind.REPLACE) & ~op2.second
+        is_u2 = v2 & (kind == BookEventKind.REPLACE) & op2.second
+        is_reduce = v2 & ((kind == BookEventKind.EXECUTE) | (kind == BookEventKind.CANCEL)
                           | (kind == BookEventKind.DELETE))
         with m.If(is_u1):
             m.d.sync += [u_hit.eq(hit), u_slot.eq(found.slot), u_side.eq(found.side)]
 
-        adding = (is_add & subscribed) | (is_u2 & u_hit)
-        add_slot = Mux(is_u2, u_slot, symbol_slot)
+        adding = (is_add & subscribed2) | (is_u2 & u_hit)
+        add_slot = Mux(is_u2, u_slot, symbol_slot2)
         add_side = Mux(is_u2, u_side, ev.side)
         duplicate = adding & hit
         empty = adding & ~hit & ((ev.shares == 0) | (ev.price == 0))
@@ -372,7 +402,8 @@ class BookBuilder(wiring.Component):
         half_window = (levels // 2) << shift
         fresh_base = Mux(ev.price >= half_window, ev.price - half_window, 0)
         has_base = based.bit_select(add_slot, 1)
-        slot_base = Mux(has_base, base[add_slot], fresh_base)
+        m.d.comb += base_add_rd.addr.eq(add_slot)
+        slot_base = Mux(has_base, base_add_rd.data, fresh_base)
         offset = Signal(33)
         m.d.comb += offset.eq(ev.price - slot_base)
         in_window = ~offset[32] & ((offset[:32] >> (shift + level_bits)) == 0)
@@ -380,169 +411,227 @@ class BookBuilder(wiring.Component):
         out_of_window = try_insert & ~in_window
         overflow = try_insert & in_window & table_full
         insert = try_insert & in_window & ~table_full
+        # A slot's window is placed by its first add, kept or not, and never moves.
         with m.If(try_insert & ~has_base):
-            m.d.sync += [base[add_slot].eq(fresh_base), based.bit_select(add_slot, 1).eq(1)]
+            m.d.sync += based.bit_select(add_slot, 1).eq(1)
+        m.d.comb += [base_wr.en.eq(try_insert & ~has_base), base_wr.addr.eq(add_slot),
+                     base_wr.data.eq(fresh_base)]
 
         removing = (is_reduce | is_u1) & hit
         unknown = (is_reduce | is_u1) & ~hit
         whole = (kind == BookEventKind.DELETE) | (kind == BookEventKind.REPLACE)
-        cut = Signal(32)
-        m.d.comb += cut.eq(Mux(whole | (ev.shares >= found.shares), found.shares, ev.shares))
-        left = found.shares - cut
+        # One subtraction gives both: the order is gone when the cut takes all its shares.
+        remains = Signal(33)
+        m.d.comb += remains.eq(found.shares - ev.shares)
+        gone = whole | remains[32] | (remains[:32] == 0)
+        cut = Mux(gone, found.shares, ev.shares)
 
         # Order table write: an insert, or the order's remaining shares (gone at zero).
         new_entry = Signal(order_entry)
         write_table = Mux(insert, free_table, hit_table)
         write_way = Mux(insert, free_way, hit_way)
         with m.If(insert):
-            m.d.comb += [new_entry.valid.eq(1), new_entry.tag.eq(tag1),
+            m.d.comb += [new_entry.valid.eq(1), new_entry.tag.eq(key2[set_bits:]),
                          new_entry.slot.eq(add_slot), new_entry.side.eq(add_side),
                          new_entry.bucket.eq(add_bucket),
                          new_entry.shares.eq(ev.shares)]
         with m.Else():
-            m.d.comb += [new_entry.eq(found), new_entry.shares.eq(left),
-                         new_entry.valid.eq(left != 0)]
+            m.d.comb += [new_entry.eq(found), new_entry.shares.eq(Mux(gone, 0, remains[:32])),
+                         new_entry.valid.eq(~gone)]
         writes = insert | removing
         for t, w in flat:
             port = order_wr[t][w]
             m.d.comb += [port.en.eq(writes & (write_table == t) & (write_way == w)),
-                         port.addr.eq(sets1[t]), port.data.eq(new_entry)]
-        m.d.sync += [fw_en.eq(writes), fw_table.eq(write_table), fw_way.eq(write_way),
-                     fw_set.eq(Mux(write_table, sets1[1], sets1[0])), fw_data.eq(new_entry)]
+                         port.addr.eq(sets2[t]), port.data.eq(new_entry)]
+        m.d.sync += [fw[0]["en"].eq(writes), fw[0]["table"].eq(write_table),
+                     fw[0]["way"].eq(write_way),
+                     fw[0]["set"].eq(Mux(write_table, sets2[1], sets2[0])),
+                     fw[0]["data"].eq(new_entry)]
 
-        # What S2 does: a level change, then (except for a U's first half) a BBO evaluation.
-        level_op = insert | (removing & (cut != 0))
+        # What S3 does: a level change, then (except for a U's first half) a BBO evaluation.
+        # A live order never holds 0 shares, so a removal cuts nothing only when it is not
+        # gone and asks for 0 shares.
+        level_op = insert | (removing & (gone | (ev.shares != 0)))
         evaluate = (level_op & ~is_u1) | (is_u2 & u_hit)
-        is_state = v1 & (kind == BookEventKind.TRADING_STATE) & subscribed
-        is_directory = v1 & (kind == BookEventKind.DIRECTORY) & subscribed
-        op_slot = Mux(insert | is_u2, add_slot, Mux(removing, found.slot, symbol_slot))
-        op_side = Mux(insert | is_u2, add_side, found.side)
+        is_state = v2 & (kind == BookEventKind.TRADING_STATE) & subscribed2
+        is_directory = v2 & (kind == BookEventKind.DIRECTORY) & subscribed2
+        # The slot and side an update is about: the order's for a removal, the add's for an
+        # add (a U's second half: the old order's), the event's symbol otherwise.
+        op_slot = Mux((is_reduce | is_u1) & hit, found.slot, add_slot)
+        op_side = Mux(is_u2, u_side, Mux(hit, found.side, Mux(is_add, ev.side, 0)))
+        op_bucket = Mux(hit, found.bucket, add_bucket)
+        m.d.comb += [state_wr.en.eq(is_state), state_wr.addr.eq(symbol_slot2),
+                     state_wr.data.eq(ev.code),
+                     stock_wr.en.eq(is_directory), stock_wr.addr.eq(symbol_slot2),
+                     stock_wr.data.eq(ev.stock)]
         with m.If(is_state):
-            m.d.sync += state[symbol_slot].eq(ev.code)
+            m.d.sync += stated.bit_select(symbol_slot2, 1).eq(1)
         with m.If(is_directory):
-            m.d.sync += [stock[symbol_slot].eq(ev.stock),
-                         named.bit_select(symbol_slot, 1).eq(1)]
-        lost = out_of_window | overflow
-        op_bucket = Mux(insert, add_bucket, found.bucket)
+            m.d.sync += named.bit_select(symbol_slot2, 1).eq(1)
         m.d.comb += update_rd.addr.eq(Cat(op_bucket, op_side, op_slot))
 
-        v2, level2, evaluate2, state2, add2 = (Signal(name=n) for n in
-                                               ("v2", "level2", "evaluate2", "state2", "add2"))
-        slot2, side2 = Signal(slot_bits), Signal()
-        bucket2, offset2, amount2 = Signal(level_bits), Signal(level_entry.size - 32), Signal(32)
-        # The slot's identity as this message finds it (a later R or H must not show through).
-        meta2 = Signal(data.StructLayout({"index": 48, "ingress_cycle": 64, "locate": 16,
-                                          "stock": 64, "named": 1, "state": 8}))
-        m.d.sync += [v2.eq(v1), level2.eq(level_op), evaluate2.eq(evaluate),
-                     state2.eq(is_state), add2.eq(insert), slot2.eq(op_slot),
-                     side2.eq(op_side),
-                     bucket2.eq(op_bucket),
-                     offset2.eq(offset[:len(offset2)] if shift else 0),
-                     amount2.eq(Mux(insert, ev.shares, cut)),
-                     meta2.index.eq(op1.feed.index),
-                     meta2.ingress_cycle.eq(op1.feed.ingress_cycle),
-                     meta2.locate.eq(Mux(learn, ev.locate, slot_locate[op_slot])),
-                     meta2.stock.eq(stock[op_slot]), meta2.named.eq(named.bit_select(op_slot, 1)),
-                     meta2.state.eq(Mux(is_state, ev.code, state[op_slot]))]
+        v3, level3, evaluate3, state3, add3, lost3 = (Signal(name=n) for n in (
+            "v3", "level3", "evaluate3", "state3", "add3", "lost3"))
+        slot3, side3, lost_slot3 = Signal(slot_bits), Signal(), Signal(slot_bits)
+        bucket3, offset3, amount3 = Signal(level_bits), Signal(level_entry.size - 32), Signal(32)
+        feed_meta = data.StructLayout({"index": 48, "ingress_cycle": 64, "locate": 16})
+        meta3 = Signal(feed_meta)
+        m.d.sync += [v3.eq(v2), level3.eq(level_op), evaluate3.eq(evaluate),
+                     state3.eq(is_state), add3.eq(insert), slot3.eq(op_slot), side3.eq(op_side),
+                     bucket3.eq(op_bucket), offset3.eq(offset[:len(offset3)] if shift else 0),
+                     amount3.eq(Mux(insert, ev.shares, cut)),
+                     lost3.eq(out_of_window | overflow), lost_slot3.eq(add_slot),
+                     meta3.index.eq(op2.feed.index),
+                     meta3.ingress_cycle.eq(op2.feed.ingress_cycle)]
 
-        # --- S2: the level and its bitmap -------------------------------------------------------
+        # --- S3: the level's aggregate; levels written ------------------------------------------
         lv_en = Signal()
         lv_addr = Signal(range(level_depth))
         lv_data = Signal(level_entry)
-        addr2 = Cat(bucket2, side2, slot2)
+        addr3 = Cat(bucket3, side3, slot3)
         level = Signal(level_entry)
-        m.d.comb += level.eq(Mux(lv_en & (lv_addr == addr2), lv_data, update_rd.data))
+        m.d.comb += level.eq(Mux(lv_en & (lv_addr == addr3), lv_data, update_rd.data))
         total = Signal(33)
-        m.d.comb += total.eq(Mux(add2, level.shares + amount2, level.shares - amount2))
-        conflict = level2 & add2 & (level.shares != 0) & (level.offset != offset2)
-        too_big = level2 & add2 & total[32]
-        applied = level2 & ~conflict & ~too_big
+        m.d.comb += total.eq(Mux(add3, level.shares + amount3, level.shares - amount3))
+        conflict = level3 & add3 & (level.shares != 0) & (level.offset != offset3)
+        too_big = level3 & add3 & total[32]
+        applied = level3 & ~conflict & ~too_big
         written = Signal(level_entry)
-        m.d.comb += [written.offset.eq(Mux(total[:32] == 0, 0, Mux(add2, offset2, level.offset))),
+        m.d.comb += [written.offset.eq(Mux(total[:32] == 0, 0, Mux(add3, offset3, level.offset))),
                      written.shares.eq(total[:32])]
-        for port in (update_wr, best_wr):
-            m.d.comb += [port.en.eq(applied), port.addr.eq(addr2), port.data.eq(written)]
-        m.d.sync += [lv_en.eq(applied), lv_addr.eq(addr2), lv_data.eq(written)]
-        m.d.comb += bitmap_rd.addr.eq(Cat(side2, slot2))
-        row = Signal(levels)
-        m.d.comb += row.eq(bitmap_rd.data)
-        row_after = Signal(levels)
-        m.d.comb += row_after.eq(row)
-        with m.If(applied):
-            m.d.comb += row_after.bit_select(bucket2, 1).eq(total[:32] != 0)
-        m.d.comb += [bitmap_wr.en.eq(applied), bitmap_wr.addr.eq(Cat(side2, slot2)),
-                     bitmap_wr.data.eq(row_after)]
+        m.d.comb += [update_wr.en.eq(applied), update_wr.addr.eq(addr3),
+                     update_wr.data.eq(written)]
+        m.d.sync += [lv_en.eq(applied), lv_addr.eq(addr3), lv_data.eq(written)]
 
-        # Unreliable: set by this micro-op's drops (S1 and S2), cleared by the host (a set in
+        # Unreliable: set by this micro-op's drops (S2 and S3), cleared by the host (a set in
         # the same cycle wins); every update carries the flag as its own message left it.
-        lost_r, lost_slot_r = Signal(), Signal(slot_bits)
-        m.d.sync += [lost_r.eq(lost), lost_slot_r.eq(add_slot)]
         sets = Signal(slots)
-        m.d.comb += sets.eq(Mux(lost_r, 1 << lost_slot_r, 0)
-                            | Mux(conflict | too_big, 1 << slot2, 0)
+        m.d.comb += sets.eq(Mux(lost3, 1 << lost_slot3, 0)
+                            | Mux(conflict | too_big, 1 << slot3, 0)
                             | Mux(dropped, (1 << slots) - 1, 0))
         unreliable_next = (unreliable & ~self.clear_unreliable) | sets
         m.d.sync += unreliable.eq(unreliable_next)
 
-        v3, evaluate3, state3 = Signal(), Signal(), Signal()
-        slot3, side3 = Signal(slot_bits), Signal()
-        row3 = Signal(levels)
-        meta3 = Signal.like(meta2)
-        flag3 = Signal()
-        m.d.sync += [v3.eq(v2), evaluate3.eq(evaluate2), state3.eq(state2), slot3.eq(slot2),
-                     side3.eq(side2), row3.eq(row_after), meta3.eq(meta2),
-                     flag3.eq(unreliable_next.bit_select(slot2, 1))]
+        # The slot's identity as this message finds it (S2 wrote this message's own H or R a
+        # cycle ago; the micro-op behind writes at the end of this cycle).
+        m.d.comb += [state_rd.addr.eq(slot3), stock_rd.addr.eq(slot3)]
+        slot_meta = data.StructLayout({"feed": feed_meta, "stock": 64, "named": 1, "state": 8})
+        v4, level4, evaluate4, state4, occupied4, side4, flag4 = (Signal(name=n) for n in (
+            "v4", "level4", "evaluate4", "state4", "occupied4", "side4", "flag4"))
+        slot4, bucket4 = Signal(slot_bits), Signal(level_bits)
+        meta4 = Signal(slot_meta)
+        written4 = Signal(level_entry)
+        m.d.sync += [v4.eq(v3), level4.eq(applied), evaluate4.eq(evaluate3), state4.eq(state3),
+                     occupied4.eq(total[:32] != 0), side4.eq(side3), slot4.eq(slot3),
+                     bucket4.eq(bucket3), flag4.eq(unreliable_next.bit_select(slot3, 1)),
+                     written4.eq(written),
+                     meta4.feed.eq(meta3),
+                     meta4.feed.locate.eq(slot_locate[slot3]),
+                     meta4.stock.eq(Mux(named.bit_select(slot3, 1), stock_rd.data, 0)),
+                     meta4.named.eq(named.bit_select(slot3, 1)),
+                     meta4.state.eq(Mux(stated.bit_select(slot3, 1), state_rd.data, 0))]
 
-        # --- S3: the side's best bucket, and its level read -------------------------------------
-        # Bids (side 0): the highest occupied bucket; asks: the lowest.
-        bid_any, bid_best = _best(row3, highest=True)
-        ask_any, ask_best = _best(row3, highest=False)
-        best3 = Mux(side3, ask_best, bid_best)
-        any3 = Mux(side3, ask_any, bid_any)
-        m.d.comb += best_rd.addr.eq(Cat(best3, side3, slot3))
+        # --- S4: the level's bit in the slot's occupancy bitmap -----------------------------------
+        m.d.comb += bitmap_rd.addr.eq(Cat(side4, slot4))
+        row_after = Signal(levels)
+        m.d.comb += row_after.eq(bitmap_rd.data)
+        with m.If(level4):
+            m.d.comb += row_after.bit_select(bucket4, 1).eq(occupied4)
+        m.d.comb += [bitmap_wr.en.eq(level4), bitmap_wr.addr.eq(Cat(side4, slot4)),
+                     bitmap_wr.data.eq(row_after)]
 
-        v4, evaluate4, state4, any4, side4, flag4 = (Signal(name=n) for n in (
-            "v4", "evaluate4", "state4", "any4", "side4", "flag4"))
-        slot4, best4 = Signal(slot_bits), Signal(level_bits)
-        meta4 = Signal.like(meta2)
-        m.d.sync += [v4.eq(v3), evaluate4.eq(evaluate3), state4.eq(state3), any4.eq(any3),
-                     side4.eq(side3), flag4.eq(flag3), slot4.eq(slot3), best4.eq(best3),
-                     meta4.eq(meta3)]
+        # Later stages only pass what they were given along, one stage to the next.
+        def stage(name, value):
+            following = Signal.like(value, name=name)
+            m.d.sync += following.eq(value)
+            return following
 
-        # --- S4: the BBO, against the one last published ----------------------------------------
+        v5, evaluate5, state5, side5, flag5 = (stage(f"{n}5", s) for n, s in (
+            ("v", v4), ("evaluate", evaluate4), ("state", state4), ("side", side4),
+            ("flag", flag4)))
+        slot5, meta5 = stage("slot5", slot4), stage("meta5", meta4)
+        row5 = stage("row5", row_after)
+        best_write5 = {"en": stage("best_en5", level4),
+                       "addr": stage("best_addr5", Cat(bucket4, side4, slot4)),
+                       "data": stage("best_data5", written4)}
+
+        # --- S5: the best bucket, first half: the best bit within each group ----------------------
+        # Bids (side 0): the highest occupied bucket; asks: the lowest, which is the highest of
+        # the row reversed. The row is split into groups; S6 picks the best group.
+        m.d.comb += [best_wr.en.eq(best_write5["en"]), best_wr.addr.eq(best_write5["addr"]),
+                     best_wr.data.eq(best_write5["data"])]
+        ordered = Mux(side5, Cat(*reversed([row5[i] for i in range(levels)])), row5)
+        group_bits = (level_bits + 1) // 2
+        group = 1 << group_bits
+        groups = levels // group
+        group_any6 = Signal(groups)
+        group_best6 = [Signal(group_bits, name=f"group_best{g}_6") for g in range(groups)]
+        for g in range(groups):
+            any_, best = _best(ordered[g * group:(g + 1) * group], highest=True)
+            m.d.sync += [group_any6[g].eq(any_), group_best6[g].eq(best)]
+        v6, evaluate6, state6, side6, flag6 = (stage(f"{n}6", s) for n, s in (
+            ("v", v5), ("evaluate", evaluate5), ("state", state5), ("side", side5),
+            ("flag", flag5)))
+        slot6, meta6 = stage("slot6", slot5), stage("meta6", meta5)
+
+        # --- S6: the best bucket, second half: the best group; its level read --------------------
+        if groups > 1:
+            any6, best_group = _best(group_any6, highest=True)
+            best_in_order = Cat(Array(group_best6)[best_group], best_group)
+        else:
+            any6, best_in_order = group_any6[0], group_best6[0]
+        best6 = Mux(side6, ~best_in_order, best_in_order)   # asks: undo the reversal
+        m.d.comb += best_rd.addr.eq(Cat(best6, side6, slot6))
+        v7, evaluate7, state7, side7, flag7, any7 = (stage(f"{n}7", s) for n, s in (
+            ("v", v6), ("evaluate", evaluate6), ("state", state6), ("side", side6),
+            ("flag", flag6), ("any", any6)))
+        slot7, meta7, best7 = stage("slot7", slot6), stage("meta7", meta6), stage("best7", best6)
+
+        # --- S7: the best level's price ----------------------------------------------------------
         best_level = Signal(level_entry)
-        m.d.comb += best_level.eq(best_rd.data)
-        price = Signal(32)
-        m.d.comb += price.eq(base[slot4] + (best4 << shift) + (best_level.offset if shift else 0))
+        m.d.comb += [best_level.eq(best_rd.data), base_price_rd.addr.eq(slot7)]
+        # bucket << shift plus the offset within the bucket is a concatenation.
+        in_window_price = Cat(best_level.offset, best7) if shift else best7
+        side_price8, side_shares8 = Signal(32), Signal(32)
+        m.d.sync += [side_price8.eq(Mux(any7, base_price_rd.data + in_window_price, 0)),
+                     side_shares8.eq(Mux(any7, best_level.shares, 0))]
+        v8, evaluate8, state8, side8, flag8 = (stage(f"{n}8", s) for n, s in (
+            ("v", v7), ("evaluate", evaluate7), ("state", state7), ("side", side7),
+            ("flag", flag7)))
+        slot8, meta8 = stage("slot8", slot7), stage("meta8", meta7)
+
+        # --- S8: the BBO, against the one last published; published written ----------------------
+        m.d.comb += published_rd.addr.eq(slot8)
         before = Signal(bbo_layout)
-        m.d.comb += before.eq(published[slot4])
+        m.d.comb += before.eq(Mux(has_published.bit_select(slot8, 1), published_rd.data, 0))
         after = Signal(bbo_layout)
-        side_price = Mux(any4, price, 0)
-        side_shares = Mux(any4, best_level.shares, 0)
         m.d.comb += after.eq(before)
-        with m.If(side4):
-            m.d.comb += [after.ask_price.eq(side_price), after.ask_shares.eq(side_shares)]
+        with m.If(side8):
+            m.d.comb += [after.ask_price.eq(side_price8), after.ask_shares.eq(side_shares8)]
         with m.Else():
-            m.d.comb += [after.bid_price.eq(side_price), after.bid_shares.eq(side_shares)]
-        changed = evaluate4 & (after.as_value() != before.as_value())
+            m.d.comb += [after.bid_price.eq(side_price8), after.bid_shares.eq(side_shares8)]
+        changed = evaluate8 & (after.as_value() != before.as_value())
+        m.d.comb += [published_wr.en.eq(changed), published_wr.addr.eq(slot8),
+                     published_wr.data.eq(after)]
         with m.If(changed):
-            m.d.sync += published[slot4].eq(after)
+            m.d.sync += has_published.bit_select(slot8, 1).eq(1)
 
         out = self.o_update
-        m.d.sync += [out.valid.eq(changed | state4),
-                     out.p.locate.eq(meta4.locate), out.p.slot.eq(slot4),
+        m.d.sync += [out.valid.eq(changed | state8),
+                     out.p.locate.eq(meta8.feed.locate), out.p.slot.eq(slot8),
                      out.p.bid_price.eq(after.bid_price), out.p.bid_shares.eq(after.bid_shares),
                      out.p.ask_price.eq(after.ask_price), out.p.ask_shares.eq(after.ask_shares),
-                     out.p.stock.eq(meta4.stock), out.p.named.eq(meta4.named),
-                     out.p.state.eq(meta4.state), out.p.unreliable.eq(flag4),
-                     out.p.bbo_changed.eq(changed), out.p.state_changed.eq(state4),
-                     out.p.index.eq(meta4.index), out.p.ingress_cycle.eq(meta4.ingress_cycle)]
+                     out.p.stock.eq(meta8.stock), out.p.named.eq(meta8.named),
+                     out.p.state.eq(meta8.state), out.p.unreliable.eq(flag8),
+                     out.p.bbo_changed.eq(changed), out.p.state_changed.eq(state8),
+                     out.p.index.eq(meta8.feed.index),
+                     out.p.ingress_cycle.eq(meta8.feed.ingress_cycle)]
 
         # --- counters and status ----------------------------------------------------------------
         count_events(m, self.counters, {
             "events": incoming,
             "bbo_updates": changed,
-            "state_updates": state4,
+            "state_updates": state8,
             "duplicate_ref": duplicate,
             "empty_add": empty,
             "unknown_ref": unknown,

@@ -38,10 +38,10 @@ from dataclasses import dataclass
 from amaranth import Cat, Module, Mux, Signal, signed
 from amaranth.hdl import Assert, Cover
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hw.rtl.csr import COUNTER_BITS, Register, count_events
+from hw.rtl.lutram import slot_table
 from hw.rtl.records import GateVerdict, OrderKind, OrderRequest, Side
 from sw.model.clock import CLOCK_HZ
 from sw.model.config import SymbolLimits
@@ -158,10 +158,7 @@ class RiskGate(wiring.Component):
         # A reset does not clear them; it clears `configured`, and an unconfigured slot is
         # disabled, so the reset state is fail closed all the same.
         def slot_memory(name, shape, readers=1):
-            memory = Memory(shape=shape, depth=slots, init=[])
-            m.submodules[name] = memory
-            return ([memory.read_port(domain="comb") for _ in range(readers)],
-                    memory.write_port())
+            return slot_table(m, name, shape, slots, readers)
 
         (limits_rd,), limits_wr = slot_memory("limits", data.StructLayout(
             {"limits": LimitsLayout, "capacity": CREDIT_BITS}))

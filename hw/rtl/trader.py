@@ -43,8 +43,10 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from hw.rtl.book import LATENCY as BOOK_LATENCY
 from hw.rtl.csr import COUNTER_BITS, Register, count_events
 from hw.rtl.fallthrough import FallThroughFIFO
+from hw.rtl.lutram import slot_table
 from hw.rtl.records import (
     NUMBER_BITS,
     BookUpdate,
@@ -74,8 +76,9 @@ TRADING = ord("T")
 #: Cycles the Trader adds to the strategy's and the gate's latencies, update to command.
 LATENCY = 0
 #: Cycles a stale rise waits before it may cancel: every update of an earlier message has left
-#: the book (at most book.LATENCY + 1 cycles) and is in the queue by then.
-STALE_SETTLE = 8
+#: the book (at most book.LATENCY + 1 cycles: a U's second half issues a cycle late) and is in
+#: the queue by then.
+STALE_SETTLE = BOOK_LATENCY + 3
 
 COUNTERS = ("updates", "orders", "rejects", "cancel_alls", "ends", "ends_refused",
             "queue_overflows", "table_full")
@@ -184,10 +187,9 @@ class Trader(wiring.Component):
         quote_terms = data.StructLayout({"price": 32, "qty": 32})
         quote_terms_rd, quote_terms_wr = [], []
         for side_name in ("bid", "ask"):
-            memory = Memory(shape=quote_terms, depth=slots, init=[])
-            m.submodules[f"quote_terms_{side_name}"] = memory
-            quote_terms_rd.append(memory.read_port(domain="comb"))
-            quote_terms_wr.append(memory.write_port())
+            (read,), write = slot_table(m, f"quote_terms_{side_name}", quote_terms, slots)
+            quote_terms_rd.append(read)
+            quote_terms_wr.append(write)
         symbol = Array(Signal(64, name=f"symbol{s}") for s in range(slots))
         slot_bits = max(1, (slots - 1).bit_length())
 
