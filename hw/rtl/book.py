@@ -25,15 +25,21 @@ Structures, each sized by a build parameter (docs/book.md has the block RAM cost
   priority encoder, so the next best is known at once when the best empties. A price outside
   the window, or a second price in an occupied bucket, marks the symbol unreliable (counted).
 - Per slot: trading state (ITCH H), name (ITCH R), the last published BBO, the unreliable flag
-  (cleared by the host, `book_unreliable`, write 1 to clear).
+  (cleared by the host, `book_unreliable`, write 1 to clear). LUT RAM, with a reset valid bit
+  per slot in flip-flops.
 
-Pipeline (one micro-op per clock; read-modify-write hazards are forwarded, never stalled):
+Pipeline (one micro-op per clock; read-modify-write hazards are forwarded, never stalled). Each
+stage is kept to about a block-RAM read or a carry chain and a few LUT levels, for Fmax:
   issue   an event, or the queue's head: a U is two micro-ops (remove the old ref, then add the
           new one with the old order's slot and side), so it takes two issue slots
-  S1      order sets and locate entry read; match, free way, cut, window; order table written
-  S2      level read; aggregate updated; level and bitmap written
-  S3      priority encoder: the side's best bucket; its level read
-  S4      BBO assembled and compared with the slot's last published one
+  S1      order ways and locate entry read; tags matched; slot found (learned)
+  S2      order decided (hit, free way, cut, price window); order table written
+  S3      level read; aggregate updated; level written
+  S4      the level's occupancy bit written in the slot's bitmap
+  S5      best bucket, first half: the best occupied bit of each group of the row
+  S6      best bucket, second half: the best group; the best level read
+  S7      the best level's price
+  S8      BBO compared with the slot's last published one, which it replaces
   out     `o_update`, registered
 Latency: `LATENCY` cycles from an event on `i_event` (queue empty) to its update on `o_update`.
 Rate: one event per clock, no backpressure (`i_event.ready` is tied to 1), except that a U takes
@@ -43,7 +49,9 @@ possible when a source exceeds the line rate) drops the event, counts it and mar
 unreliable.
 Outputs: an update when a message changes a slot's BBO (`bbo_changed`) and for every H
 (`state_changed`), in message order, with the message's index and ingress cycle.
-Reset: no slots, no orders, nothing unreliable.
+Reset: no slots, nothing unreliable, no BBO published. The order table, levels and bitmaps in
+RAM start empty at configuration (power-up) only; a reset of a running card does not clear them
+(known gap: reconfigure to start the day from an empty book).
 """
 
 from amaranth import Array, Cat, Const, Module, Mux, Signal, Value

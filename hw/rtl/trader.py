@@ -187,9 +187,9 @@ class Trader(wiring.Component):
         quote_terms = data.StructLayout({"price": 32, "qty": 32})
         quote_terms_rd, quote_terms_wr = [], []
         for side_name in ("bid", "ask"):
-            (read,), write = slot_table(m, f"quote_terms_{side_name}", quote_terms, slots)
-            quote_terms_rd.append(read)
-            quote_terms_wr.append(write)
+            (terms_rd,), terms_wr = slot_table(m, f"quote_terms_{side_name}", quote_terms, slots)
+            quote_terms_rd.append(terms_rd)
+            quote_terms_wr.append(terms_wr)
         symbol = Array(Signal(64, name=f"symbol{s}") for s in range(slots))
         slot_bits = max(1, (slots - 1).bit_length())
 
