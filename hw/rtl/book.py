@@ -234,7 +234,8 @@ class BookBuilder(wiring.Component):
         # micro-op's write. Their reset state comes from the flip-flop bits beside them
         # (`based`, `named`, `stated`, `has_published`).
         (bitmap_rd,), bitmap_wr = slot_table(m, "bitmaps", levels, slots * 2)
-        (base_add_rd, base_price_rd), base_wr = slot_table(m, "base", 32, slots, readers=2)
+        (base_add_rd, base_u_rd, base_price_rd), base_wr = slot_table(m, "base", 32, slots,
+                                                                      readers=3)
         (state_rd,), state_wr = slot_table(m, "state", 8, slots)
         (stock_rd,), stock_wr = slot_table(m, "stock", 64, slots)
         (published_rd,), published_wr = slot_table(m, "published", bbo_layout, slots)
@@ -350,6 +351,11 @@ class BookBuilder(wiring.Component):
                      locate_wr.data.eq(Cat(Const(1, 1), next_slot[:slot_bits]))]
         symbol_slot2, subscribed2 = Signal(slot_bits), Signal()
         m.d.sync += [symbol_slot2.eq(symbol_slot), subscribed2.eq(subscribed)]
+        # The symbol's price window as S1 finds it, so that S2's window check starts from
+        # registers (S2 adds the window the micro-op ahead places in this cycle).
+        base2, has_base2 = Signal(32), Signal()
+        m.d.comb += base_add_rd.addr.eq(symbol_slot)
+        m.d.sync += [base2.eq(base_add_rd.data), has_base2.eq(based.bit_select(symbol_slot, 1))]
 
         # --- S2: the order decided; order table written -------------------------------------------
         ev = op2.feed.event
@@ -392,14 +398,16 @@ class BookBuilder(wiring.Component):
 
         # The U's first half tells its second half (always the next micro-op) where the old
         # order was.
-        u_hit, u_slot, u_side = Signal(), Signal(slot_bits), Signal()
+        u_hit, u_slot, u_side, u_base = Signal(), Signal(slot_bits), Signal(), Signal(32)
         is_add = v2 & (kind == BookEventKind.ADD) & ~op2.second
         is_u1 = v2 & (kind == BookEventKind.REPLACE) & ~op2.second
         is_u2 = v2 & (kind == BookEventKind.REPLACE) & op2.second
         is_reduce = v2 & ((kind == BookEventKind.EXECUTE) | (kind == BookEventKind.CANCEL)
                           | (kind == BookEventKind.DELETE))
+        m.d.comb += base_u_rd.addr.eq(found.slot)
         with m.If(is_u1):
-            m.d.sync += [u_hit.eq(hit), u_slot.eq(found.slot), u_side.eq(found.side)]
+            m.d.sync += [u_hit.eq(hit), u_slot.eq(found.slot), u_side.eq(found.side),
+                         u_base.eq(base_u_rd.data)]
 
         adding = (is_add & subscribed2) | (is_u2 & u_hit)
         add_slot = Mux(is_u2, u_slot, symbol_slot2)
@@ -409,9 +417,14 @@ class BookBuilder(wiring.Component):
         try_insert = adding & ~hit & ~empty
         half_window = (levels // 2) << shift
         fresh_base = Mux(ev.price >= half_window, ev.price - half_window, 0)
-        has_base = based.bit_select(add_slot, 1)
-        m.d.comb += base_add_rd.addr.eq(add_slot)
-        slot_base = Mux(has_base, base_add_rd.data, fresh_base)
+        # The window: a U's second half adds to the old order's slot, which has one (its
+        # order was added in it); an add's symbol has the one S1 read, or the one the
+        # micro-op ahead placed (`placed`), or none yet.
+        placed_en, placed_slot, placed_base = Signal(), Signal(slot_bits), Signal(32)
+        placed = placed_en & (placed_slot == symbol_slot2)
+        has_base = is_u2 | placed | has_base2
+        slot_base = Mux(is_u2, u_base, Mux(placed, placed_base,
+                                           Mux(has_base2, base2, fresh_base)))
         offset = Signal(33)
         m.d.comb += offset.eq(ev.price - slot_base)
         in_window = ~offset[32] & ((offset[:32] >> (shift + level_bits)) == 0)
@@ -420,10 +433,12 @@ class BookBuilder(wiring.Component):
         overflow = try_insert & in_window & table_full
         insert = try_insert & in_window & ~table_full
         # A slot's window is placed by its first add, kept or not, and never moves.
-        with m.If(try_insert & ~has_base):
+        place = try_insert & ~has_base
+        with m.If(place):
             m.d.sync += based.bit_select(add_slot, 1).eq(1)
-        m.d.comb += [base_wr.en.eq(try_insert & ~has_base), base_wr.addr.eq(add_slot),
+        m.d.comb += [base_wr.en.eq(place), base_wr.addr.eq(add_slot),
                      base_wr.data.eq(fresh_base)]
+        m.d.sync += [placed_en.eq(place), placed_slot.eq(add_slot), placed_base.eq(fresh_base)]
 
         removing = (is_reduce | is_u1) & hit
         unknown = (is_reduce | is_u1) & ~hit
@@ -434,11 +449,13 @@ class BookBuilder(wiring.Component):
         gone = whole | remains[32] | (remains[:32] == 0)
         cut = Mux(gone, found.shares, ev.shares)
 
-        # Order table write: an insert, or the order's remaining shares (gone at zero).
+        # Order table write: an insert, or the order's remaining shares (gone at zero). When
+        # there is a write, `hit` alone tells which, and it settles long before `insert` (after
+        # the window's subtraction), which is left to drive the write enables only.
         new_entry = Signal(order_entry)
-        write_table = Mux(insert, free_table, hit_table)
-        write_way = Mux(insert, free_way, hit_way)
-        with m.If(insert):
+        write_table = Mux(hit, hit_table, free_table)
+        write_way = Mux(hit, hit_way, free_way)
+        with m.If(~hit):
             m.d.comb += [new_entry.valid.eq(1), new_entry.tag.eq(key2[set_bits:]),
                          new_entry.slot.eq(add_slot), new_entry.side.eq(add_side),
                          new_entry.bucket.eq(add_bucket),
@@ -456,7 +473,8 @@ class BookBuilder(wiring.Component):
                      fw[0]["set"].eq(Mux(write_table, sets2[1], sets2[0])),
                      fw[0]["data"].eq(new_entry)]
 
-        # What S3 does: a level change, then (except for a U's first half) a BBO evaluation.
+        # What S3 does: a level change (an add when there was no hit), then (except for a U's
+        # first half) a BBO evaluation.
         # A live order never holds 0 shares, so a removal cuts nothing only when it is not
         # gone and asks for 0 shares.
         level_op = insert | (removing & (gone | (ev.shares != 0)))
@@ -485,9 +503,9 @@ class BookBuilder(wiring.Component):
         feed_meta = data.StructLayout({"index": 48, "ingress_cycle": 64, "locate": 16})
         meta3 = Signal(feed_meta)
         m.d.sync += [v3.eq(v2), level3.eq(level_op), evaluate3.eq(evaluate),
-                     state3.eq(is_state), add3.eq(insert), slot3.eq(op_slot), side3.eq(op_side),
+                     state3.eq(is_state), add3.eq(~hit), slot3.eq(op_slot), side3.eq(op_side),
                      bucket3.eq(op_bucket), offset3.eq(offset[:len(offset3)] if shift else 0),
-                     amount3.eq(Mux(insert, ev.shares, cut)),
+                     amount3.eq(Mux(hit, cut, ev.shares)),
                      lost3.eq(out_of_window | overflow), lost_slot3.eq(add_slot),
                      meta3.index.eq(op2.feed.index),
                      meta3.ingress_cycle.eq(op2.feed.ingress_cycle)]
