@@ -91,7 +91,8 @@ _COUNTER_DOCS = {
     "level_overflow": "adds that would take a level's aggregate past 2**32-1 (unreliable)",
     "queue_overflow": "events dropped by the issue queue (above line rate; all unreliable)",
     "subscribe_refused": "host subscriptions refused: no free slot, locate beyond the table, "
-                         "or written again while the previous one waited (a learning cycle)",
+                         "or written again while the previous one waited (its compare, or a "
+                         "learning cycle)",
 }
 
 
@@ -323,19 +324,24 @@ class BookBuilder(wiring.Component):
             | (ev1.kind == BookEventKind.DIRECTORY))
         learn = names_symbol & can_learn
 
-        # A host subscription waits in `sub_pending` for a cycle in which no event learns (the
-        # two would race for the next slot and the table's write port); at most 'slots' cycles
-        # ever learn, and the host writes far slower than that.
-        sub_pending, sub_locate = Signal(), Signal(16)
-        sub_apply = sub_pending & ~learn
+        # A host subscription waits in `sub_pending`: a cycle to compare its locate with every
+        # slot's (registered, off the event path), then for a cycle in which no event learns
+        # (the two would race for the next slot and the table's write port). A learn while it
+        # waits makes it compare again. At most 'slots' cycles ever learn, and the CSR bus
+        # writes at most once in 4 cycles (hw/rtl/hostbus.py), so the host never waits on it.
+        sub_pending, sub_checked, sub_known = Signal(), Signal(), Signal()
+        sub_locate = Signal(16)
+        sub_apply = sub_pending & sub_checked & ~learn
         sub_accept = self.subscribe.valid & (~sub_pending | sub_apply)
         sub_lost = self.subscribe.valid & ~sub_accept
+        m.d.sync += sub_known.eq(Cat(*((slot_locate[s] == sub_locate) & (s < next_slot)
+                                       for s in range(slots))).any())
         with m.If(sub_accept):
-            m.d.sync += [sub_pending.eq(1), sub_locate.eq(self.subscribe.p)]
+            m.d.sync += [sub_pending.eq(1), sub_checked.eq(0), sub_locate.eq(self.subscribe.p)]
         with m.Elif(sub_apply):
-            m.d.sync += sub_pending.eq(0)
-        sub_known = Cat(*((slot_locate[s] == sub_locate) & (s < next_slot)
-                          for s in range(slots))).any()
+            m.d.sync += [sub_pending.eq(0), sub_checked.eq(0)]
+        with m.Else():
+            m.d.sync += sub_checked.eq(sub_pending & ~learn)
         sub_refused = sub_apply & ~sub_known & (
             ((sub_locate >> self.locate_bits) != 0) | (next_slot == slots))
         sub_take = sub_apply & ~sub_known & ~sub_refused

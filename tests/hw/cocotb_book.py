@@ -23,6 +23,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from hw.rtl.book import LATENCY, QUEUE, BookBuilder, BookCounters
+from hw.rtl.hostbus import BANK_LATENCY
 from hw.rtl.records import BookEvent, BookEventKind, BookUpdate, FeedEvent, Side, pack, unpack
 from hw.tb.book import BookReference
 from sw.feed import itch
@@ -122,8 +123,8 @@ class TB:
         self.ref.clear(mask)
 
     async def subscribe(self, locates, *, learn: bool):
-        """The host sets `learn` and writes `locates` to `subscribe`, with the pipeline idle
-        (as the CSR bus would: one write per clock at most)."""
+        """The host sets `learn` and writes `locates` to `subscribe`, with the pipeline idle,
+        back to back at the CSR bus's fastest: one write per BANK_LATENCY + 1 cycles."""
         await FallingEdge(self.dut.clk)
         self.dut.learn.value = int(learn)
         self.ref.learning = learn
@@ -132,7 +133,9 @@ class TB:
             self.dut.subscribe__payload.value = locate
             self.ref.subscribe(locate)
             await FallingEdge(self.dut.clk)
-        self.dut.subscribe__valid.value = 0
+            self.dut.subscribe__valid.value = 0
+            for _ in range(BANK_LATENCY):
+                await FallingEdge(self.dut.clk)
         for _ in range(3):
             await RisingEdge(self.dut.clk)
 
