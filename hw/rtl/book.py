@@ -502,13 +502,13 @@ class BookBuilder(wiring.Component):
             m.d.sync += named.bit_select(symbol_slot2, 1).eq(1)
         m.d.comb += update_rd.addr.eq(Cat(op_bucket, op_side, op_slot))
 
-        v3, level3, evaluate3, state3, add3, lost3 = (Signal(name=n) for n in (
-            "v3", "level3", "evaluate3", "state3", "add3", "lost3"))
+        level3, evaluate3, state3, add3, lost3 = (Signal(name=n) for n in (
+            "level3", "evaluate3", "state3", "add3", "lost3"))
         slot3, side3, lost_slot3 = Signal(slot_bits), Signal(), Signal(slot_bits)
         bucket3, offset3, amount3 = Signal(level_bits), Signal(level_entry.size - 32), Signal(32)
         feed_meta = data.StructLayout({"index": 48, "ingress_cycle": 64, "locate": 16})
         meta3 = Signal(feed_meta)
-        m.d.sync += [v3.eq(v2), level3.eq(level_op), evaluate3.eq(evaluate),
+        m.d.sync += [level3.eq(level_op), evaluate3.eq(evaluate),
                      state3.eq(is_state), add3.eq(~hit), slot3.eq(op_slot), side3.eq(op_side),
                      bucket3.eq(op_bucket), offset3.eq(offset[:len(offset3)] if shift else 0),
                      amount3.eq(Mux(hit, cut, ev.shares)),
@@ -548,12 +548,12 @@ class BookBuilder(wiring.Component):
         # cycle ago; the micro-op behind writes at the end of this cycle).
         m.d.comb += [state_rd.addr.eq(slot3), stock_rd.addr.eq(slot3)]
         slot_meta = data.StructLayout({"feed": feed_meta, "stock": 64, "named": 1, "state": 8})
-        v4, level4, evaluate4, state4, occupied4, side4, flag4 = (Signal(name=n) for n in (
-            "v4", "level4", "evaluate4", "state4", "occupied4", "side4", "flag4"))
+        level4, evaluate4, state4, occupied4, side4, flag4 = (Signal(name=n) for n in (
+            "level4", "evaluate4", "state4", "occupied4", "side4", "flag4"))
         slot4, bucket4 = Signal(slot_bits), Signal(level_bits)
         meta4 = Signal(slot_meta)
         written4 = Signal(level_entry)
-        m.d.sync += [v4.eq(v3), level4.eq(applied), evaluate4.eq(evaluate3), state4.eq(state3),
+        m.d.sync += [level4.eq(applied), evaluate4.eq(evaluate3), state4.eq(state3),
                      occupied4.eq(total[:32] != 0), side4.eq(side3), slot4.eq(slot3),
                      bucket4.eq(bucket3), flag4.eq(unreliable_next.bit_select(slot3, 1)),
                      written4.eq(written),
@@ -572,17 +572,20 @@ class BookBuilder(wiring.Component):
         m.d.comb += [bitmap_wr.en.eq(level4), bitmap_wr.addr.eq(Cat(side4, slot4)),
                      bitmap_wr.data.eq(row_after)]
 
-        # Later stages only pass what they were given along, one stage to the next.
+        # What the later stages carry along for an update, one register per stage.
+        carried_layout = data.StructLayout({"evaluate": 1, "state": 1, "side": 1, "flag": 1,
+                                            "slot": slot_bits, "meta": slot_meta})
+
         def stage(name, value):
             following = Signal.like(value, name=name)
             m.d.sync += following.eq(value)
             return following
 
-        v5, evaluate5, state5, side5, flag5 = (stage(f"{n}5", s) for n, s in (
-            ("v", v4), ("evaluate", evaluate4), ("state", state4), ("side", side4),
-            ("flag", flag4)))
-        slot5, meta5 = stage("slot5", slot4), stage("meta5", meta4)
-        row5 = stage("row5", row_after)
+        carried4 = Signal(carried_layout)
+        m.d.comb += [carried4.evaluate.eq(evaluate4), carried4.state.eq(state4),
+                     carried4.side.eq(side4), carried4.flag.eq(flag4), carried4.slot.eq(slot4),
+                     carried4.meta.eq(meta4)]
+        carried5, row5 = stage("carried5", carried4), stage("row5", row_after)
         best_write5 = {"en": stage("best_en5", level4),
                        "addr": stage("best_addr5", Cat(bucket4, side4, slot4)),
                        "data": stage("best_data5", written4)}
@@ -592,7 +595,7 @@ class BookBuilder(wiring.Component):
         # the row reversed. The row is split into groups; S6 picks the best group.
         m.d.comb += [best_wr.en.eq(best_write5["en"]), best_wr.addr.eq(best_write5["addr"]),
                      best_wr.data.eq(best_write5["data"])]
-        ordered = Mux(side5, Cat(*reversed([row5[i] for i in range(levels)])), row5)
+        ordered = Mux(carried5.side, Cat(*reversed([row5[i] for i in range(levels)])), row5)
         group_bits = (level_bits + 1) // 2
         group = 1 << group_bits
         groups = levels // group
@@ -601,10 +604,7 @@ class BookBuilder(wiring.Component):
         for g in range(groups):
             any_, best = _best(ordered[g * group:(g + 1) * group], highest=True)
             m.d.sync += [group_any6[g].eq(any_), group_best6[g].eq(best)]
-        v6, evaluate6, state6, side6, flag6 = (stage(f"{n}6", s) for n, s in (
-            ("v", v5), ("evaluate", evaluate5), ("state", state5), ("side", side5),
-            ("flag", flag5)))
-        slot6, meta6 = stage("slot6", slot5), stage("meta6", meta5)
+        carried6 = stage("carried6", carried5)
 
         # --- S6: the best bucket, second half: the best group; its level read --------------------
         if groups > 1:
@@ -612,25 +612,22 @@ class BookBuilder(wiring.Component):
             best_in_order = Cat(Array(group_best6)[best_group], best_group)
         else:
             any6, best_in_order = group_any6[0], group_best6[0]
-        best6 = Mux(side6, ~best_in_order, best_in_order)   # asks: undo the reversal
-        m.d.comb += best_rd.addr.eq(Cat(best6, side6, slot6))
-        v7, evaluate7, state7, side7, flag7, any7 = (stage(f"{n}7", s) for n, s in (
-            ("v", v6), ("evaluate", evaluate6), ("state", state6), ("side", side6),
-            ("flag", flag6), ("any", any6)))
-        slot7, meta7, best7 = stage("slot7", slot6), stage("meta7", meta6), stage("best7", best6)
+        best6 = Mux(carried6.side, ~best_in_order, best_in_order)   # asks: undo the reversal
+        m.d.comb += best_rd.addr.eq(Cat(best6, carried6.side, carried6.slot))
+        carried7, any7, best7 = (stage("carried7", carried6), stage("any7", any6),
+                                 stage("best7", best6))
 
         # --- S7: the best level's price ----------------------------------------------------------
         best_level = Signal(level_entry)
-        m.d.comb += [best_level.eq(best_rd.data), base_price_rd.addr.eq(slot7)]
+        m.d.comb += [best_level.eq(best_rd.data), base_price_rd.addr.eq(carried7.slot)]
         # bucket << shift plus the offset within the bucket is a concatenation.
         in_window_price = Cat(best_level.offset, best7) if shift else best7
         side_price8, side_shares8 = Signal(32), Signal(32)
         m.d.sync += [side_price8.eq(Mux(any7, base_price_rd.data + in_window_price, 0)),
                      side_shares8.eq(Mux(any7, best_level.shares, 0))]
-        v8, evaluate8, state8, side8, flag8 = (stage(f"{n}8", s) for n, s in (
-            ("v", v7), ("evaluate", evaluate7), ("state", state7), ("side", side7),
-            ("flag", flag7)))
-        slot8, meta8 = stage("slot8", slot7), stage("meta8", meta7)
+        carried8 = stage("carried8", carried7)
+        evaluate8, state8, side8, slot8, meta8 = (carried8.evaluate, carried8.state,
+                                                  carried8.side, carried8.slot, carried8.meta)
 
         # --- S8: the BBO, against the one last published; published written ----------------------
         m.d.comb += published_rd.addr.eq(slot8)
@@ -654,7 +651,7 @@ class BookBuilder(wiring.Component):
                      out.p.bid_price.eq(after.bid_price), out.p.bid_shares.eq(after.bid_shares),
                      out.p.ask_price.eq(after.ask_price), out.p.ask_shares.eq(after.ask_shares),
                      out.p.stock.eq(meta8.stock), out.p.named.eq(meta8.named),
-                     out.p.state.eq(meta8.state), out.p.unreliable.eq(flag8),
+                     out.p.state.eq(meta8.state), out.p.unreliable.eq(carried8.flag),
                      out.p.bbo_changed.eq(changed), out.p.state_changed.eq(state8),
                      out.p.index.eq(meta8.feed.index),
                      out.p.ingress_cycle.eq(meta8.feed.ingress_cycle)]
