@@ -67,7 +67,7 @@ DEFAULT_SLOTS = 32
 TABLES = 2
 WAYS = 4
 QUEUE = 4
-#: Cycles from an event on `i_event` to its update on `o_update` (issue, S1-S4, output).
+#: Cycles from an event on `i_event` to its update on `o_update` (issue, S1-S8, output).
 LATENCY = 9
 STATE_TRADING = ord("T")
 
@@ -141,16 +141,15 @@ def _set_index(ref: Value, set_bits: int, table: int) -> Value:
     return index
 
 
-def _best(row: Value, highest: bool) -> tuple[Value, Value]:
-    """(any bit set, index of the highest or lowest set bit) of `row`, as a balanced tree."""
+def _highest(row: Value) -> tuple[Value, Value]:
+    """(any bit set, index of the highest set bit) of `row`, as a balanced tree. The lowest set
+    bit is the highest of the row reversed."""
     if len(row) == 1:
         return row[0], Const(0, 0)
     half = len(row) // 2
-    lo_any, lo_idx = _best(row[:half], highest)
-    hi_any, hi_idx = _best(row[half:], highest)
-    if highest:
-        return lo_any | hi_any, Mux(hi_any, Cat(hi_idx, 1), Cat(lo_idx, 0))
-    return lo_any | hi_any, Mux(lo_any, Cat(lo_idx, 0), Cat(hi_idx, 1))
+    lo_any, lo_idx = _highest(row[:half])
+    hi_any, hi_idx = _highest(row[half:])
+    return lo_any | hi_any, Mux(hi_any, Cat(hi_idx, 1), Cat(lo_idx, 0))
 
 
 class BookBuilder(wiring.Component):
@@ -602,13 +601,13 @@ class BookBuilder(wiring.Component):
         group_any6 = Signal(groups)
         group_best6 = [Signal(group_bits, name=f"group_best{g}_6") for g in range(groups)]
         for g in range(groups):
-            any_, best = _best(ordered[g * group:(g + 1) * group], highest=True)
+            any_, best = _highest(ordered[g * group:(g + 1) * group])
             m.d.sync += [group_any6[g].eq(any_), group_best6[g].eq(best)]
         carried6 = stage("carried6", carried5)
 
         # --- S6: the best bucket, second half: the best group; its level read --------------------
         if groups > 1:
-            any6, best_group = _best(group_any6, highest=True)
+            any6, best_group = _highest(group_any6)
             best_in_order = Cat(Array(group_best6)[best_group], best_group)
         else:
             any6, best_in_order = group_any6[0], group_best6[0]
