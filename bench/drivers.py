@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from drivers.card import Card  # noqa: E402
 from drivers.device import Device  # noqa: E402
+from hw.rtl import risk  # noqa: E402
 from hw.rtl import uart as bridge  # noqa: E402
 from hw.rtl.nic import REGMAP  # noqa: E402
 from sw.model.config import SymbolLimits  # noqa: E402
@@ -98,9 +99,7 @@ def main() -> int:
         p99 = f"{r['commit_p99_ms']:.3f} ms" if "commit_p99_ms" in r else "n/a"
         print(f"  {kind:<10} {r['reads_per_s']:>12,.0f} {p50:>12} {p99:>12}")
     wire_s = (bridge.REQUEST_BYTES + bridge.RESPONSE_BYTES) * 10 / 115_200
-    words = sum(REGMAP[f"risk_limit_{n}"].register.words for n in (
-        "max_order_qty", "max_notional", "collar_bps", "max_long", "max_short",
-        "max_open_orders", "max_orders_per_sec", "rate_burst", "enabled"))
+    words = sum(REGMAP[f"risk_limit_{lim.name}"].register.words for lim in risk.LIMITS)
     print(f"  a real 115,200-baud UART: {1 / wire_s:,.0f} word accesses/s on the wire alone; "
           f"a commit ({2 * words + 3} accesses) >= {(2 * words + 3) * wire_s * 1e3:.1f} ms")
     return 0

@@ -33,10 +33,10 @@ from hw.rtl.records import StrategyMode
 from sw.feed.net import UdpEndpoint
 from sw.model.config import Limits, StrategyConfig, StrategyParams, SymbolLimits
 from sw.model.fastpath import FastPath, OrderRow, RejectRow
-from sw.model.risk import Reason
+from sw.model.risk import GateLimits, Reason
 
 _MASK = (1 << WORD_BITS) - 1
-_DISABLED = SymbolLimits(enabled=False)
+_DISABLED = GateLimits.of(SymbolLimits(enabled=False))
 _OFF = StrategyParams(mode="off")
 _MODES = {StrategyMode.OFF.value: "off", StrategyMode.QUOTE.value: "quote",
           StrategyMode.TAKE.value: "take"}
@@ -271,10 +271,7 @@ class ModelCard:
             self.values["risk_commit_error"] = 1
             return
         if limits:
-            notional = staged.pop("max_notional")
-            self.slot_limits[slot] = SymbolLimits(
-                **{k: v for k, v in staged.items() if k != "enabled"},
-                enabled=bool(staged["enabled"]), max_order_notional=notional / 10_000)
+            self.slot_limits[slot] = GateLimits(**(staged | {"enabled": bool(staged["enabled"])}))
         if position:
             raw = self.values["risk_position"]
             self.slot_position[slot] = raw - (1 << 32) if raw >> 31 else raw

@@ -19,16 +19,22 @@ commit's cycle. Reset state is fail closed: `halt` is 1 (from its register) and 
 disabled until the host commits its limits (a slot's limits and state live in LUT RAM, zero at
 configuration; a reset clears the `configured` bits, which disable the slot, not the RAM).
 
+The order rate is a schedule per slot, not a token count (`sw.model.risk.GateLimits`: GCRA):
+an order conforms when its ingress cycle plus the slot's `rate_tolerance` reaches the slot's
+`due` cycle, and an accepted one moves `due` to max(due, its cycle) + `order_interval`. That is
+a token bucket of (tolerance / interval + 1) orders refilled at one per interval, checked with
+adds and compares only: the bucket's refill (rate x elapsed time) used to be a 20 x 44-bit
+multiply on S1's critical path, and the gate routed at 34.5 MHz.
+
 Pipeline (2 cycles, one request per clock, no backpressure):
-  S1  the slot's limits, confirmed position and live state (exposure, open orders, token
-      bucket), with the request in S2 forwarded when it is for the same slot; every product
-      (notional, collar, the bucket's refill)
+  S1  the slot's limits, confirmed position and live state (exposure, open orders, rate
+      schedule), with the request in S2 forwarded when it is for the same slot; every product
+      (notional, collar) and the request's reach (its cycle + the tolerance)
   S2  from S1's registers alone: the checks, the verdict and the state update, registered onto
       `o_verdict` (and forwarded to S1)
 Latency: `LATENCY` cycles from `i_request` to `o_verdict`. Why S1 reads the state: S2 then has
-no slot mux and no multiplier on its path (the refill used to be multiplied there, after a 32:1
-mux of registers; the gate placed at 22.6 MHz). The bucket's `last` check time is known before
-the verdict, so only the credit, the exposure and the open-order count are forwarded from S2's
+no slot mux and no multiplier on its path (the gate placed at 22.6 MHz when S2 read 32:1 muxes
+of registers). The schedule, the exposure and the open-order count are forwarded from S2's
 verdict.
 `halt` is read in S2: a halt blocks every order whose verdict comes in the next cycle.
 """
@@ -43,17 +49,13 @@ from amaranth.lib.wiring import In, Out
 from hw.rtl.csr import COUNTER_BITS, Register, count_events
 from hw.rtl.lutram import slot_table
 from hw.rtl.records import GateVerdict, OrderKind, OrderRequest, Side
-from sw.model.clock import CLOCK_HZ
 from sw.model.config import SymbolLimits
-from sw.model.risk import Reason
+from sw.model.risk import NEVER, GateLimits, Reason
 
 #: Cycles from a request on `i_request` to its verdict on `o_verdict`.
 LATENCY = 2
 REASONS = tuple(Reason)   # check n (1-based) is REASONS[n - 1]; bit n-1 of `failed`
-#: The refill's elapsed time is clamped here: the fullest bucket (65,535 tokens) refills from
-#: empty at 1 order/s in 65,535 s = 1.02e13 cycles < 2**44, so the clamp never changes a result.
-DT_BITS = 44
-CREDIT_BITS = 44            # a bucket's credit: at most 65,535 * CLOCK_HZ < 2**44
+TIME_BITS = 64              # cycles: an ingress stamp, a rate schedule's due cycle
 EXPOSURE_BITS = 40          # a side's open exposure, shares (sum of accepted orders)
 
 
@@ -75,8 +77,10 @@ LIMITS = (
     Limit("max_long", 32, 0, (1 << 31) - 1, "position + open buy exposure + order, shares"),
     Limit("max_short", 32, 0, (1 << 31) - 1, "open sell exposure - position + order, shares"),
     Limit("max_open_orders", 8, 0, 255, "live orders"),
-    Limit("max_orders_per_sec", 20, 0, 1_000_000, "token-bucket refill, orders per second"),
-    Limit("rate_burst", 16, 1, 65_535, "token-bucket depth, orders"),
+    Limit("order_interval", 44, 1, NEVER,
+          "cycles per order, sustained: ceil(156,250,000 / orders per second), 2**44-1 for 0"),
+    Limit("rate_tolerance", 60, 0, (1 << 60) - 1,
+          "cycles an order may come ahead of its schedule: (burst - 1) x order_interval"),
     Limit("enabled", 1, 0, 1, "0 rejects every order with SYMBOL_DISABLED"),
 )
 LimitsLayout = data.StructLayout({limit.name: limit.bits for limit in LIMITS})
@@ -106,11 +110,9 @@ def registers() -> tuple[Register, ...]:
 
 
 def register_values(limits: SymbolLimits) -> dict[str, int]:
-    """The staged `limit_*` register values of one symbol's limits (the host side of a commit;
-    the notional in shares x ITCH price units)."""
-    values = {lim.name: int(getattr(limits, lim.name)) for lim in LIMITS
-              if lim.name != "max_notional"}
-    return values | {"max_notional": limits.max_notional_units}
+    """The staged `limit_*` register values of one symbol's limits (the host side of a commit:
+    the gate's own units, `GateLimits`)."""
+    return GateLimits.of(limits).registers()
 
 
 def _counter_doc(name: str) -> str:
@@ -160,16 +162,14 @@ class RiskGate(wiring.Component):
         def slot_memory(name, shape, readers=1):
             return slot_table(m, name, shape, slots, readers)
 
-        (limits_rd,), limits_wr = slot_memory("limits", data.StructLayout(
-            {"limits": LimitsLayout, "capacity": CREDIT_BITS}))
+        (limits_rd,), limits_wr = slot_memory("limits", LimitsLayout)
         (position_rd, quoted_position_rd), position_wr = slot_memory("position", signed(32), 2)
-        (bucket_rd,), bucket_wr = slot_memory("bucket", data.StructLayout(
-            {"last": 64, "credit": CREDIT_BITS}))
+        (due_rd,), due_wr = slot_memory("due", TIME_BITS)
         (open_buy_rd,), open_buy_wr = slot_memory("open_buy", EXPOSURE_BITS)
         (open_sell_rd,), open_sell_wr = slot_memory("open_sell", EXPOSURE_BITS)
         (open_orders_rd,), open_orders_wr = slot_memory("open_orders", 9)
         configured = Signal(slots)   # limits committed at least once
-        started = Signal(slots)      # the bucket starts full at the slot's first check after
+        scheduled = Signal(slots)    # `due` written since reset (else due = 0: a full burst)
 
         # --- host commits: checked whole, applied whole -------------------------------------
         staged = self.staged
@@ -185,12 +185,10 @@ class RiskGate(wiring.Component):
         slot_bits = max(1, (slots - 1).bit_length())
         target = commit.p.slot[:slot_bits]
         applies = commit.valid & ~bad_commit
-        # The model also cuts the credit to a shallower bucket at once; the refill's clamp to
-        # the capacity at the next check gives the same bucket (refills are never negative),
-        # so the credit is left to the checks and never has two writers.
+        # A commit leaves the rate schedule alone (as the model does): a new interval or
+        # tolerance applies to the next check against the `due` cycle already set.
         m.d.comb += [
-            limits_wr.addr.eq(target), limits_wr.data.limits.eq(staged),
-            limits_wr.data.capacity.eq(staged.rate_burst * CLOCK_HZ),
+            limits_wr.addr.eq(target), limits_wr.data.eq(staged),
             limits_wr.en.eq(applies & commit.p.limits),
             position_wr.addr.eq(target), position_wr.data.eq(self.staged_position),
             position_wr.en.eq(applies & commit.p.position),
@@ -203,7 +201,7 @@ class RiskGate(wiring.Component):
                                                     quoted_position_rd.data, 0))]
 
         # --- S1: the slot's limits and live state, and every product -----------------------
-        # S1 reads the slot's live state (exposure, open orders, token bucket) for S2, so that
+        # S1 reads the slot's live state (exposure, open orders, rate schedule) for S2, so that
         # S2 starts from registers instead of 32:1 muxes. The request in S2 writes its slot at
         # the end of this cycle: a request for the same slot right behind it takes S2's next
         # values instead of the registers (forwarding; the `*_next` signals below).
@@ -213,63 +211,52 @@ class RiskGate(wiring.Component):
         v1 = Signal()
         req1 = Signal(OrderRequest)
         lim1 = Signal(LimitsLayout)
-        capacity1 = Signal(CREDIT_BITS)
         position1 = Signal(signed(32))
         notional1 = Signal(64)
         deviation1 = Signal(47)      # |price - mid| * 10,000
         collar1 = Signal(47)         # collar_bps * mid
         no_reference1 = Signal()
         added1 = Signal(33)          # exposure this order adds (a G: only its growth)
-        bucket_runs1 = Signal()      # a check moves this slot's bucket (slot configured)
-        full1 = Signal()             # the bucket's first check: it starts full
-        refill1 = Signal(CREDIT_BITS + 1)   # rate x elapsed, saturated above any capacity
-        credit1 = Signal(CREDIT_BITS)
+        reach1 = Signal(TIME_BITS + 1)      # the request's cycle + the slot's tolerance
+        paced1 = Signal(TIME_BITS + 1)      # the request's cycle + the slot's interval
+        due1 = Signal(TIME_BITS)            # the slot's schedule: the next order's due cycle
         side_open1 = Signal(EXPOSURE_BITS)
         open_orders1 = Signal(9)
 
         # S2's next values, for its write-back and for S1's forwarding (defined in S2 below).
-        credit_next = Signal(CREDIT_BITS)
+        due_next = Signal(TIME_BITS)
         side_next = Signal(EXPOSURE_BITS)
         open_orders_next = Signal(9)
-        bucket_moves = Signal()      # S2 writes last/started/credit of `slot`
+        schedule_moves = Signal()    # S2 writes the due cycle of `slot`
         side_moves = Signal()        # S2 writes its side's open exposure
         orders_move = Signal()       # S2 writes the open-order count
         slot = req1.slot[:slot_bits]
         # A slot number past `slots` (a build whose slot count is not a power of two) reads
         # whatever the RAM gives: its request is SYMBOL_DISABLED and writes nothing.
-        for port in (limits_rd, position_rd, bucket_rd, open_buy_rd, open_sell_rd,
+        for port in (limits_rd, position_rd, due_rd, open_buy_rd, open_sell_rd,
                      open_orders_rd):
             m.d.comb += port.addr.eq(slot0)
         behind = v1 & (slot == slot0)   # S2 holds a request for the same slot
-        last_now = Mux(behind & bucket_moves, req1.ingress_cycle, bucket_rd.data.last)
-        started_now = Mux(behind & bucket_moves, 1, started.bit_select(slot0, 1))
         configured_now = configured.bit_select(slot0, 1)
+        due_now = Mux(scheduled.bit_select(slot0, 1), due_rd.data, 0)
 
         mid = (req.bid_price + req.ask_price) >> 1
-        lim, cap, pos = limits_rd.data.limits, limits_rd.data.capacity, position_rd.data
+        lim, pos = limits_rd.data, position_rd.data
         growth = req.qty - req.exposure
         added = Mux(req.kind == OrderKind.NEW, req.qty, Mux(req.qty > req.exposure, growth, 0))
-        elapsed = Mux(req.ingress_cycle > last_now, req.ingress_cycle - last_now, 0)
-        clamped = Mux(elapsed >> DT_BITS != 0, (1 << DT_BITS) - 1, elapsed[:DT_BITS])
-        refill = Signal(64)
-        m.d.comb += refill.eq(lim.max_orders_per_sec * clamped)
         m.d.sync += [
             v1.eq(self.i_request.valid), req1.eq(req), lim1.eq(lim),
             # (overrides the field just copied) the RAM is not reset: unconfigured = disabled
-            lim1.enabled.eq(lim.enabled & configured_now), capacity1.eq(cap),
+            lim1.enabled.eq(lim.enabled & configured_now),
             position1.eq(pos),
             notional1.eq(req.qty * req.price),
             deviation1.eq(Mux(req.price >= mid, req.price - mid, mid - req.price) * 10_000),
             collar1.eq(lim.collar_bps * mid),
             no_reference1.eq((req.bid_price == 0) | (req.ask_price == 0)),
             added1.eq(added),
-            # Orders for a slot never configured are SYMBOL_DISABLED and leave its bucket
-            # alone, so it starts full once the host configures the slot (as in the model).
-            bucket_runs1.eq((req.slot < slots) & configured_now),
-            full1.eq(~started_now),
-            # Any refill of 2**44 or more fills every bucket: saturate there (exact).
-            refill1.eq(Mux(refill >> CREDIT_BITS != 0, 1 << CREDIT_BITS, refill)),
-            credit1.eq(Mux(behind & bucket_moves, credit_next, bucket_rd.data.credit)),
+            reach1.eq(req.ingress_cycle + lim.rate_tolerance),
+            paced1.eq(req.ingress_cycle + lim.order_interval),
+            due1.eq(Mux(behind & schedule_moves, due_next, due_now)),
             side_open1.eq(Mux(behind & side_moves & (req1.side == req.side), side_next,
                               Mux(buy0, open_buy_rd.data, open_sell_rd.data))),
             open_orders1.eq(Mux(behind & orders_move, open_orders_next,
@@ -281,9 +268,10 @@ class RiskGate(wiring.Component):
         checked = v1 & ((req1.kind == OrderKind.NEW) | (req1.kind == OrderKind.REPLACE))
         buy = req1.side == Side.BUY
         exposure_now = Mux(buy, position1 + side_open1, side_open1 - position1)
-        refilled = credit1 + refill1
-        bucket = Signal(CREDIT_BITS)
-        m.d.comb += bucket.eq(Mux(full1 | (refilled > capacity1), capacity1, refilled))
+        # The schedule after this order: from its due cycle, or from the request's own cycle
+        # when the slot has been idle past it (the burst refilled). The sums are beside the
+        # compare, not after it.
+        rescheduled = Mux(due1 > req1.ingress_cycle, due1 + lim1.order_interval, paced1)
         checks = {
             Reason.KILL_SWITCH: self.halt,
             Reason.SYMBOL_DISABLED: ~lim1.enabled | ~known_slot,
@@ -297,7 +285,7 @@ class RiskGate(wiring.Component):
                                                                lim1.max_short),
             Reason.OPEN_ORDERS_LIMIT: (req1.kind == OrderKind.NEW)
                                       & (open_orders1 >= lim1.max_open_orders),
-            Reason.RATE_LIMITED: bucket < CLOCK_HZ,
+            Reason.RATE_LIMITED: reach1 < due1,
         }
         failed = Signal(len(REASONS))
         m.d.comb += failed.eq(Mux(checked, Cat(*(checks[r] for r in REASONS)), 0))
@@ -307,8 +295,8 @@ class RiskGate(wiring.Component):
             with m.If(failed[code - 1]):
                 m.d.comb += reason.eq(code)
 
-        # State: a check moves the bucket; an accepted D/G spends a token and adds exposure; an
-        # F takes a live order out of the count; an END releases the chain's exposure.
+        # State: an accepted D/G moves its slot's schedule on and adds exposure; an F takes a
+        # live order out of the count; an END releases the chain's exposure.
         adds = checked & accepted          # implies a known slot (else SYMBOL_DISABLED)
         is_cancel = v1 & (req1.kind == OrderKind.CANCEL)
         end = v1 & (req1.kind == OrderKind.END) & known_slot
@@ -316,8 +304,9 @@ class RiskGate(wiring.Component):
         released = Mux(side_open1 > req1.exposure, side_open1 - req1.exposure, 0)
         opened = adds & (req1.kind == OrderKind.NEW)
         m.d.comb += [
-            bucket_moves.eq(checked & bucket_runs1),
-            credit_next.eq(Mux(accepted, bucket - CLOCK_HZ, bucket)),
+            schedule_moves.eq(adds),
+            # An interval of up to 2**44 from a cycle below 2**64: no wrap in the life of a card
+            due_next.eq(rescheduled[:TIME_BITS]),
             side_moves.eq(adds | end),
             side_next.eq(Mux(end, released, side_open1 + added1)),
             orders_move.eq(opened | (((is_cancel & known_slot) | end) & req1.live
@@ -325,8 +314,7 @@ class RiskGate(wiring.Component):
             open_orders_next.eq(Mux(opened, open_orders1 + 1, open_orders1 - 1)),
         ]
         m.d.comb += [
-            bucket_wr.addr.eq(slot), bucket_wr.en.eq(bucket_moves),
-            bucket_wr.data.last.eq(req1.ingress_cycle), bucket_wr.data.credit.eq(credit_next),
+            due_wr.addr.eq(slot), due_wr.en.eq(schedule_moves), due_wr.data.eq(due_next),
             open_buy_wr.addr.eq(slot), open_buy_wr.en.eq(side_moves & buy),
             open_buy_wr.data.eq(side_next),
             open_sell_wr.addr.eq(slot), open_sell_wr.en.eq(side_moves & ~buy),
@@ -334,8 +322,8 @@ class RiskGate(wiring.Component):
             open_orders_wr.addr.eq(slot), open_orders_wr.en.eq(orders_move),
             open_orders_wr.data.eq(open_orders_next),
         ]
-        with m.If(bucket_moves):
-            m.d.sync += started.bit_select(slot, 1).eq(1)
+        with m.If(schedule_moves):
+            m.d.sync += scheduled.bit_select(slot, 1).eq(1)
 
         out = self.o_verdict
         m.d.sync += [out.valid.eq(v1 & (req1.kind != OrderKind.END)), out.p.request.eq(req1),
@@ -344,7 +332,7 @@ class RiskGate(wiring.Component):
 
         if self.properties:
             self._assert_safety(m, req1, lim1, position1, added1, notional1, deviation1,
-                                collar1, side_open1, open_orders1, bucket, known_slot)
+                                collar1, side_open1, open_orders1, reach1, due1, known_slot)
 
 
         count_events(m, self.counters, {
@@ -355,7 +343,7 @@ class RiskGate(wiring.Component):
         return m
 
     def _assert_safety(self, m, req1, lim1, position1, added1, notional1, deviation1, collar1,
-                       side_open, open_orders, bucket, known_slot):
+                       side_open, open_orders, reach, due, known_slot):
         """The gate's safety properties, on what leaves it: an order the gate lets out (a D
         or G on `o_verdict` with `accepted`) was, against the limits and state it was checked
         with, within every limit. Stated on the output register, from copies of the inputs
@@ -364,7 +352,8 @@ class RiskGate(wiring.Component):
         bit for bit in simulation, not here."""
         checked_with = {"limits": lim1, "position": position1, "added": added1,
                         "notional": notional1, "deviation": deviation1, "collar": collar1,
-                        "side_open": side_open, "open_orders": open_orders, "bucket": bucket,
+                        "side_open": side_open, "open_orders": open_orders, "reach": reach,
+                        "due": due,
                         "halt": self.halt, "known": known_slot}
         seen = {name: Signal.like(value, name=f"seen_{name}")
                 for name, value in checked_with.items()}
@@ -392,7 +381,7 @@ class RiskGate(wiring.Component):
             Assert(~sent | (r.kind != OrderKind.NEW)
                    | (seen["open_orders"] < lim.max_open_orders),
                    "an order over the open-orders limit"),
-            Assert(~sent | (seen["bucket"] >= CLOCK_HZ), "an order without a rate token"),
+            Assert(~sent | (seen["reach"] >= seen["due"]), "an order ahead of its rate schedule"),
             Cover(sent & (r.kind == OrderKind.NEW)),
             Cover(sent & (r.kind == OrderKind.REPLACE) & (r.side == Side.SELL)),
         ]

@@ -55,9 +55,11 @@ class SymbolLimits(_Strict):
     max_short: int = Field(2_000, ge=0, le=(1 << 31) - 1,
                            description="open sell qty - position may not exceed this, shares")
     max_open_orders: int = Field(4, ge=0, le=255, description="live orders per symbol")
-    max_orders_per_sec: int = Field(1_000, ge=0, le=1_000_000,
-                                    description="token-bucket refill rate, orders/s")
-    rate_burst: int = Field(10, ge=1, le=65_535, description="token-bucket depth, orders")
+    max_orders_per_sec: int = Field(
+        1_000, ge=0, le=1_000_000,
+        description="sustained order rate, orders/s (one per ceil(156,250,000 / rate) cycles)")
+    rate_burst: int = Field(10, ge=1, le=65_535,
+                            description="orders that may go at once, the rest paced")
     enabled: bool = Field(True, description="false rejects every order: SYMBOL_DISABLED")
 
     @field_validator("max_order_notional")

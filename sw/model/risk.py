@@ -8,12 +8,16 @@ order only ever reduces risk.
 The gate counts the exposure of what it has itself sent (open orders) on top of the
 host-confirmed position; only a host confirmation (`order_ended`) releases exposure, so a slow host
 can only make the gate more conservative, never less. See docs/golden-model.md for each check.
+
+The gate works in its own units (`GateLimits`: shares x ITCH price units, cycles), which are the
+hardware's limit registers; the host's `SymbolLimits` (dollars, orders per second) are converted
+once, by `GateLimits.of`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 
 from sw.model.clock import CLOCK_HZ
@@ -42,23 +46,64 @@ class Reason(StrEnum):
         return list(Reason).index(self) + 1
 
 
+#: The interval of a rate of 0 orders/s: 2**44 cycles (31 hours) is longer than any trading
+#: day, so the burst is all such a symbol ever sends.
+NEVER = (1 << 44) - 1
+
+
+def order_interval(orders_per_sec: int) -> int:
+    """Cycles per order at a sustained `orders_per_sec`, rounded up: never faster than asked."""
+    return -(-CLOCK_HZ // orders_per_sec) if orders_per_sec else NEVER
+
+
+@dataclass(frozen=True, slots=True)
+class GateLimits:
+    """One symbol's limits in the units the gate checks them in: its limit registers.
+
+    The order rate is a schedule (ITU-T I.371's virtual scheduling, GCRA): an order may go
+    `rate_tolerance` cycles ahead of its theoretical time, which then moves `order_interval`
+    cycles on. With tolerance = (burst - 1) x interval that is a token bucket of `burst` orders
+    refilled at one per interval, and it needs no multiply to check.
+    """
+
+    max_order_qty: int
+    max_notional: int       # qty x price, shares x ITCH price units
+    collar_bps: int
+    max_long: int
+    max_short: int
+    max_open_orders: int
+    order_interval: int     # cycles per order, sustained
+    rate_tolerance: int     # cycles an order may come ahead of its schedule (the burst)
+    enabled: bool
+
+    @classmethod
+    def of(cls, limits: SymbolLimits) -> GateLimits:
+        interval = order_interval(limits.max_orders_per_sec)
+        return cls(limits.max_order_qty, limits.max_notional_units, limits.collar_bps,
+                   limits.max_long, limits.max_short, limits.max_open_orders, interval,
+                   (limits.rate_burst - 1) * interval, limits.enabled)
+
+    def registers(self) -> dict[str, int]:
+        """The limit register values, by field name."""
+        return {f.name: int(getattr(self, f.name)) for f in fields(self)}
+
+
 @dataclass(slots=True)
 class SymbolRisk:
     """Per-symbol gate state: its limits, confirmed position and open-order exposure."""
 
-    limits: SymbolLimits
-    notional_units: int
+    limits: GateLimits
     position: int = 0
     open_buy: int = 0       # exposure of open buy orders, shares
     open_sell: int = 0
     open_orders: int = 0    # LIVE orders (cancel-sent ones no longer count)
-    credit: int = -1        # token bucket, in 1/CLOCK_HZ order units; -1 = not yet started
-    last_cycle: int = 0
+    due: int = 0            # the rate schedule: cycle the next order is due (0: a full burst)
+    last_cycle: int = 0     # the latest check's cycle (an accepted order is sent at it)
 
-    def set_limits(self, limits: SymbolLimits) -> None:
-        self.limits = limits
-        self.notional_units = limits.max_notional_units
-        self.credit = min(self.credit, limits.rate_burst * CLOCK_HZ)
+    def set_limits(self, limits: SymbolLimits | GateLimits) -> None:
+        """New limits. The open orders and the rate schedule stay: a shallower burst or a
+        longer interval applies to what the symbol has already sent."""
+        self.limits = limits if isinstance(limits, GateLimits) else GateLimits.of(limits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +129,12 @@ class RiskGate:
         self.orders: dict[int, LiveOrder] = {}   # chain -> order, in chain order
         self.rejects: Counter[str] = Counter()
 
-    def bind(self, locate: int, limits: SymbolLimits, position: int = 0) -> None:
-        """Attach limits to a locate (when the feed's R message names it)."""
-        risk = self.symbols.get(locate)
-        if risk is None:
-            self.symbols[locate] = SymbolRisk(limits, limits.max_notional_units, position)
-        else:
-            risk.set_limits(limits)
-            risk.position = position
+    def bind(self, locate: int, limits: SymbolLimits | GateLimits, position: int = 0) -> None:
+        """Attach limits to a locate (when the feed's R message names it); a symbol bound
+        again keeps its state (`SymbolRisk.set_limits`)."""
+        risk = self.symbols.setdefault(locate, SymbolRisk(GateLimits.of(SymbolLimits())))
+        risk.set_limits(limits)
+        risk.position = position
 
     def check(self, req: OrderRequest, now: int, bbo: tuple[int, int, int, int],
               trading: bool, stale: bool) -> Verdict:
@@ -112,7 +155,7 @@ class RiskGate:
             failed.append(Reason.BOOK_STALE)
         if qty > limits.max_order_qty:
             failed.append(Reason.QTY_EXCEEDS_MAX)
-        if qty * price > risk.notional_units:
+        if qty * price > limits.max_notional:
             failed.append(Reason.NOTIONAL_EXCEEDS_MAX)
         bid, _, ask, _ = bbo
         if bid == 0 or ask == 0:
@@ -139,15 +182,9 @@ class RiskGate:
 
     @staticmethod
     def _has_token(risk: SymbolRisk, now: int) -> bool:
-        """Refill the bucket up to `now` (R tokens/s, in 1/CLOCK_HZ units) and test one token."""
-        capacity = risk.limits.rate_burst * CLOCK_HZ
-        if risk.credit < 0:
-            risk.credit = capacity
-        else:
-            refill = risk.limits.max_orders_per_sec * (now - risk.last_cycle)
-            risk.credit = min(capacity, risk.credit + refill)
+        """The order is within the rate: no more than the tolerance ahead of its schedule."""
         risk.last_cycle = now
-        return risk.credit >= CLOCK_HZ
+        return now + risk.limits.rate_tolerance >= risk.due
 
     def sent(self, req: OrderRequest, clordid: int) -> LiveOrder:
         """Record an order that passed the gate and was encoded with `clordid`."""
@@ -159,7 +196,7 @@ class RiskGate:
                 order.state = OrderState.CANCEL_SENT
                 risk.open_orders -= 1
             return order
-        risk.credit -= CLOCK_HZ
+        risk.due = max(risk.due, risk.last_cycle) + risk.limits.order_interval
         if req.msg_type == "D":
             order = LiveOrder(clordid, clordid, req.locate, req.side, req.price, req.qty,
                               req.qty, req.tif)

@@ -123,7 +123,7 @@ def test_writes_to_read_only_words_are_ignored_and_counted(live):
 def test_commands_read_as_zero_and_sticky_errors_clear_by_writing_one(live):
     live.write_many([(f"risk_limit_{n}", v) for n, v in (
         ("max_order_qty", 1), ("max_notional", 1), ("collar_bps", 10_001), ("max_long", 0),
-        ("max_short", 0), ("max_open_orders", 0), ("max_orders_per_sec", 0), ("rate_burst", 1),
+        ("max_short", 0), ("max_open_orders", 0), ("order_interval", 1), ("rate_tolerance", 0),
         ("enabled", 1))])
     live.write("risk_commit", 3 | 1 << 8)         # collar out of range: refused whole
     assert live.read("risk_commit_error") == 1

@@ -3,9 +3,10 @@
 Every verdict (accepted, reason code, the full set of failing checks, the request passed
 through) is compared with `sw.model.risk.RiskGate` under a random campaign: D/G/F and host order
 ends back to back on a few slots (so consecutive requests hit the same slot's exposure, open
-orders and token bucket), limits and positions committed between bursts, halts, empty and stale
-books, prices in and out of the collar, time jumps that refill buckets. Directed tests pin the
-reset state (fail closed), refused commits, and the halt taking effect on the next cycle.
+orders and rate schedule), limits and positions committed between bursts, halts, empty and stale
+books, prices in and out of the collar, time jumps that restart rate schedules. Directed tests
+pin the reset state (fail closed), refused commits, and the halt taking effect on the next
+cycle.
 """
 
 import collections
@@ -20,7 +21,7 @@ from sw.model.clock import CLOCK_HZ
 from sw.model.config import SymbolLimits
 from sw.model.orders import BUY, SELL, OrderState
 from sw.model.orders import OrderRequest as ModelRequest
-from sw.model.risk import Reason
+from sw.model.risk import GateLimits, Reason
 from sw.model.risk import RiskGate as ModelGate
 
 KIND = {"D": OrderKind.NEW, "G": OrderKind.REPLACE, "F": OrderKind.CANCEL}
@@ -91,7 +92,13 @@ def mask(reasons) -> int:
     return sum(1 << (r.code - 1) for r in reasons)
 
 
-def random_limits(rng: random.Random) -> SymbolLimits:
+def random_limits(rng: random.Random, pacing: bool = False) -> SymbolLimits:
+    if pacing:      # every other limit roomy: most orders reach the rate check and pass it
+        return SymbolLimits(
+            max_order_qty=2000, max_order_notional=1e9, collar_bps=10_000, max_long=10**6,
+            max_short=10**6, max_open_orders=255,
+            max_orders_per_sec=rng.choice((3, 1000, 100_000, 1_000_000)),
+            rate_burst=rng.choice((1, 2, 5)))
     return SymbolLimits(
         max_order_qty=rng.choice((50, 300, 1000, 1000)),
         max_order_notional=rng.choice((2_000.0, 20_000.0, 50_000.25, 1e6)),
@@ -104,8 +111,9 @@ def random_limits(rng: random.Random) -> SymbolLimits:
         enabled=rng.random() < 0.9)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_random_campaign_matches_the_golden_model(seed):
+@pytest.mark.parametrize("seed, pacing", [(1, False), (2, False), (3, False), (4, True)],
+                         ids=["mixed-1", "mixed-2", "mixed-3", "pacing"])
+def test_random_campaign_matches_the_golden_model(seed, pacing):
     rng = random.Random(seed)
     dut = RiskGate(slots=4)
     model = ModelGate(halted=True)
@@ -117,7 +125,7 @@ def test_random_campaign_matches_the_golden_model(seed):
     async def script(h: Harness):
         h.ctx.set(dut.halt, 1)
         for slot in range(4):
-            limits = random_limits(rng)
+            limits = random_limits(rng, pacing)
             model.bind(slot, limits)
             await h.commit(slot, limits=register_values(limits), position=0)
         for _burst in range(100):
@@ -126,7 +134,7 @@ def test_random_campaign_matches_the_golden_model(seed):
             for _ in range(rng.randrange(3)):
                 slot = rng.randrange(4)
                 if rng.random() < 0.5:
-                    limits = random_limits(rng)
+                    limits = random_limits(rng, pacing)
                     model.symbols[slot].set_limits(limits)
                     await h.commit(slot, limits=register_values(limits))
                 else:
@@ -137,7 +145,9 @@ def test_random_campaign_matches_the_golden_model(seed):
             h.ctx.set(dut.halt, model.halted)
             # --- a burst of requests, one per clock ------------------------------------------
             for _ in range(rng.randrange(10, 40)):
-                now[0] += rng.choice((0, 1, 7, 1000, 200_000, 10 * CLOCK_HZ))
+                # Steps around the intervals in use (157, 1,563 and 156,250 cycles), and past
+                now[0] += rng.choice((0, 0, 1, 7, 100, 157, 781, 1562, 1563, 1000, 156_249,
+                                      200_000, 10 * CLOCK_HZ))
                 await one_request(h, rng.randrange(4))
         await h.drain()
 
@@ -192,7 +202,10 @@ def test_random_campaign_matches_the_golden_model(seed):
     for n, (g, e) in enumerate(zip(got, expected, strict=True)):
         assert g == e, f"verdict {n}: got {g}, expected {e}"
     reasons = collections.Counter(e["reason"] for e in expected)
-    assert set(reasons) == {0, *(r.code for r in Reason)}, f"not every verdict: {reasons}"
+    if pacing:      # the rate decides: both ways, often
+        assert min(reasons[0], reasons[Reason.RATE_LIMITED.code]) > 100, reasons
+    else:
+        assert set(reasons) == {0, *(r.code for r in Reason)}, f"not every verdict: {reasons}"
 
 
 DEFAULTS = register_values(SymbolLimits())
@@ -279,7 +292,7 @@ def test_halt_blocks_every_order_decided_from_the_next_cycle():
     async def script(h: Harness):
         h.ctx.set(dut.halt, 0)
         await h.commit(0, limits=DEFAULTS | {"max_open_orders": 255, "max_long": 10**6,
-                                             "rate_burst": 1000})
+                                             "rate_tolerance": 999 * DEFAULTS["order_interval"]})
         for n in range(12):
             if n == 5:
                 h.ctx.set(dut.halt, 1)
@@ -307,7 +320,8 @@ def test_back_to_back_requests_on_one_slot_see_each_other():
 
     async def script(h: Harness):
         h.ctx.set(dut.halt, 0)
-        roomy = DEFAULTS | {"max_open_orders": 255, "max_long": 10**6, "rate_burst": 1000}
+        roomy = DEFAULTS | {"max_open_orders": 255, "max_long": 10**6,
+                            "rate_tolerance": 999 * DEFAULTS["order_interval"]}
         await h.commit(0, limits=roomy | {"max_open_orders": 2})
         await h.commit(1, limits=roomy | {"max_long": 250})
         await h.drain()
@@ -318,16 +332,55 @@ def test_back_to_back_requests_on_one_slot_see_each_other():
         await h.send(request(OrderKind.END, 1, BUY, exposure=200, live=1))
         await h.send(order(slot=1, qty=200))     # the END released the first 200
         await h.drain()
-        await h.commit(0, limits=roomy | {"rate_burst": 1, "max_orders_per_sec": 1})
+        await h.commit(0, limits=roomy | {"rate_tolerance": 0, "order_interval": CLOCK_HZ})
         await h.drain()
-        await h.send(order(slot=0, qty=10, cycle=10**9))       # the bucket's one token
-        await h.send(order(slot=0, qty=10, cycle=10**9 + 1))   # a cycle later: none left
+        await h.send(order(slot=0, qty=10, cycle=10**9))       # the schedule allows one
+        await h.send(order(slot=0, qty=10, cycle=10**9 + 1))   # the next is a second away
         await h.drain()
         log.extend(v["reason"] for v in h.verdicts)
 
     run(dut, script)
     assert log == [0, 0, Reason.OPEN_ORDERS_LIMIT.code, 0, Reason.POSITION_LIMIT.code, 0, 0,
                    Reason.RATE_LIMITED.code]
+
+
+@pytest.mark.parametrize("gap", [0, 4], ids=["back_to_back", "spaced"])
+def test_rate_schedule_moves_on_from_the_due_cycle(gap):
+    """Interval 1,000 cycles, tolerance 1,000 (a burst of 2): an order taken ahead of its due
+    cycle moves the schedule on from that cycle, not from its own; one idle past it restarts
+    the schedule from its own. Back to back (S2 forwards the schedule to S1) and spaced (S1
+    reads it back): the same verdicts, and the golden model's."""
+    dut = RiskGate(slots=1)
+    limits = GateLimits(**(DEFAULTS | {"max_open_orders": 255, "max_long": 10**6,
+                                       "order_interval": 1000, "rate_tolerance": 1000,
+                                       "enabled": True}))
+    cycles = (10_000, 10_950, 10_960, 11_000, 11_999, 12_000, 20_000, 20_001, 20_999, 21_000)
+    model = ModelGate()
+    model.bind(0, limits)
+    expected = []
+    for cycle in cycles:
+        req = ModelRequest("D", 0, BUY, 100_000, 10)
+        verdict = model.check(req, cycle, (BBO[0], 1, BBO[1], 1), True, False)
+        if verdict.accepted:
+            model.sent(req, len(expected) + 1)
+        expected.append(verdict.reason.code if verdict.reason else 0)
+    limited = Reason.RATE_LIMITED.code
+    assert expected == [0, 0, limited, 0, limited, 0, 0, 0, limited, 0]
+    log = []
+
+    async def script(h: Harness):
+        h.ctx.set(dut.halt, 0)
+        await h.commit(0, limits=limits.registers())
+        await h.drain()
+        for cycle in cycles:
+            await h.send(order(qty=10, cycle=cycle))
+            for _ in range(gap):
+                await h.send(None)
+        await h.drain()
+        log.extend(v["reason"] for v in h.verdicts)
+
+    run(dut, script)
+    assert log == expected
 
 
 def test_counters_count_checks_accepts_and_first_reasons():
@@ -353,7 +406,7 @@ def test_counters_count_checks_accepts_and_first_reasons():
 def test_safety_properties_are_proven_by_k_induction_and_reachable():
     """SymbiYosys proves the gate's assertions (hw/rtl/risk.py `_assert_safety`: nothing
     leaves while halted, for a disabled, halted or stale symbol, over the quantity, notional,
-    collar, position or open-order limits, or without a rate token) for the default build, for
+    collar, position or open-order limits, or ahead of its rate schedule) for the default build, for
     any inputs on every cycle, and reaches each cover (the assertions are not vacuous)."""
     from hw.tb.formal import prove
 

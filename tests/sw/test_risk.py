@@ -8,6 +8,7 @@ exact rational arithmetic (fractions) instead of the gate's scaled integers.
 
 from __future__ import annotations
 
+import math
 import random
 from fractions import Fraction
 
@@ -16,7 +17,7 @@ import pytest
 from sw.model.clock import CLOCK_HZ
 from sw.model.config import SymbolLimits
 from sw.model.orders import BUY, SELL, LiveOrder, OrderRequest, OrderState
-from sw.model.risk import Reason, RiskGate, Verdict
+from sw.model.risk import NEVER, Reason, RiskGate, Verdict, order_interval
 
 LOC = 7
 MID = 1_000_000                     # $100.0000
@@ -377,7 +378,7 @@ def test_open_orders_are_per_symbol():
 
 
 # ---------------------------------------------------------------------------------------------
-# Order-rate token bucket (cycles of CLOCK_HZ)
+# Order rate: a schedule (GCRA), a token bucket refilled at one order per whole interval
 
 
 def test_rate_burst_then_one_per_interval():
@@ -409,29 +410,37 @@ def test_rate_refill_capped_at_burst():
     only(check(gate, d(), now=t), Reason.RATE_LIMITED)
 
 
-def test_rate_fractional_interval_carries_the_remainder():
-    # 3 orders/s: one token per 52_083_333.33 cycles. With a burst of 2 the bucket never
-    # overflows here, so the fractions must carry: token k is due at ceil(k * CLOCK_HZ / 3).
+def test_rate_interval_rounds_up_never_faster():
+    # 3 orders/s is one per 52_083_333.33 cycles: the gate paces one per 52_083_334 (rounded up,
+    # so a symbol never sends faster than its limit), with the burst of 2 spent at the start.
+    interval = order_interval(3)
+    assert interval == 52_083_334 and CLOCK_HZ / interval <= 3
     gate = make_gate(max_orders_per_sec=3, rate_burst=2)
     s = Sender(gate)
     s.send(d(), now=0)
     s.send(d(), now=0)
     for k in range(1, 31):
-        due = -(-k * CLOCK_HZ // 3)
-        only(check(gate, d(), now=due - 1), Reason.RATE_LIMITED)
-        s.send(d(), now=due)
-        only(check(gate, d(), now=due), Reason.RATE_LIMITED)
+        only(check(gate, d(), now=k * interval - 1), Reason.RATE_LIMITED)
+        s.send(d(), now=k * interval)
+        only(check(gate, d(), now=k * interval), Reason.RATE_LIMITED)
 
 
-def test_rate_full_bucket_drops_the_overflow():
-    # Burst 1: a token that arrives while the bucket is full is lost, fraction included.
+def test_rate_idle_symbol_restarts_its_schedule():
+    # Burst 1: after an idle spell the next order goes at once and the one after it waits a
+    # whole interval from there (the idle time is not banked beyond the burst).
+    interval = order_interval(3)
     gate = make_gate(max_orders_per_sec=3, rate_burst=1)
     s = Sender(gate)
     s.send(d(), now=0)
-    first = -(-CLOCK_HZ // 3)                        # 52_083_334: bucket 1 + 2/CLOCK_HZ, capped
-    s.send(d(), now=first)
-    only(check(gate, d(), now=first + 52_083_333), Reason.RATE_LIMITED)   # 0.99999998 token
-    s.send(d(), now=first + 52_083_334)
+    s.send(d(), now=5 * interval + 17)
+    only(check(gate, d(), now=6 * interval + 16), Reason.RATE_LIMITED)
+    s.send(d(), now=6 * interval + 17)
+
+
+def test_order_interval():
+    assert order_interval(1000) == 156_250 and order_interval(1) == CLOCK_HZ
+    assert order_interval(1_000_000) == 157                  # 156.25 rounded up
+    assert order_interval(0) == NEVER and NEVER * 1.0 / CLOCK_HZ > 30 * 3600
 
 
 def test_rate_zero_means_burst_only():
@@ -476,16 +485,28 @@ def test_rate_buckets_are_per_symbol():
     s.send(d(locate=LOC + 1), now=0)
 
 
-def test_lowering_burst_caps_saved_tokens():
+def test_lowering_burst_counts_what_was_sent():
     limits = dict(PERMISSIVE, max_orders_per_sec=1, rate_burst=10)
     gate = RiskGate()
     gate.bind(LOC, SymbolLimits(**limits))
     s = Sender(gate)
-    s.send(d(), now=0)                               # bucket started: 9 tokens left
+    s.send(d(), now=0)                               # one of the burst of 10 spent
     gate.bind(LOC, SymbolLimits(**{**limits, "rate_burst": 2}))
-    s.send(d(), now=0)
-    s.send(d(), now=0)
+    s.send(d(), now=0)                               # the second of the new burst of 2
     only(check(gate, d(), now=0), Reason.RATE_LIMITED)
+    s.send(d(), now=CLOCK_HZ)
+
+
+def test_longer_interval_applies_from_the_schedule_already_set():
+    limits = dict(PERMISSIVE, max_orders_per_sec=2, rate_burst=1)
+    gate = RiskGate()
+    gate.bind(LOC, SymbolLimits(**limits))
+    s = Sender(gate)
+    s.send(d(), now=0)                               # due again at half a second
+    gate.bind(LOC, SymbolLimits(**{**limits, "max_orders_per_sec": 1}))
+    s.send(d(), now=CLOCK_HZ // 2)                   # the schedule set at 2/s holds
+    only(check(gate, d(), now=CLOCK_HZ + CLOCK_HZ // 2 - 1), Reason.RATE_LIMITED)
+    s.send(d(), now=CLOCK_HZ + CLOCK_HZ // 2)        # then one a second
 
 
 # ---------------------------------------------------------------------------------------------
@@ -571,8 +592,7 @@ class RefOrder:
 class RefSymbol:
     def __init__(self, lim: dict, position: int):
         self.lim, self.position = lim, position
-        self.tokens: Fraction | None = None          # not started until the first check
-        self.last = 0
+        self.due = 0                                 # the next order's theoretical cycle
 
 
 class Reference:
@@ -617,22 +637,22 @@ class Reference:
             out.append("POSITION_LIMIT")
         if kind == "D" and sum(o.live for o in mine) >= lim["max_open_orders"]:
             out.append("OPEN_ORDERS_LIMIT")
-        burst = Fraction(lim["rate_burst"])
-        if sym.tokens is None:
-            sym.tokens = burst
-        else:
-            sym.tokens = min(burst, sym.tokens
-                             + Fraction(lim["max_orders_per_sec"] * (now - sym.last), CLOCK_HZ))
-        sym.last = now
-        if sym.tokens < 1:
+        # ITU-T I.371 virtual scheduling: an order may come (burst - 1) intervals before its
+        # theoretical time; the next one's is a whole interval (ceil(CLOCK_HZ / rate),
+        # 2**44 - 1 for 0) after this one's, or after its own cycle if that is later.
+        rate = lim["max_orders_per_sec"]
+        sym.interval = math.ceil(Fraction(CLOCK_HZ, rate)) if rate else (1 << 44) - 1
+        if now < sym.due - (lim["rate_burst"] - 1) * sym.interval:
             out.append("RATE_LIMITED")
+        sym.now = now
         return out
 
     def sent(self, kind, locate, side, qty, chain, clordid):
         if kind == "F":
             self.orders[chain].live = False
             return
-        self.syms[locate].tokens -= 1
+        sym = self.syms[locate]
+        sym.due = max(sym.due, sym.now) + sym.interval
         if kind == "D":
             self.orders[clordid] = RefOrder(clordid, locate, side, qty)
         else:

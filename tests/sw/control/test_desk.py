@@ -22,6 +22,7 @@ from sw.model.config import (
     SymbolLimits,
     SymbolLimitsUpdate,
 )
+from sw.model.risk import GateLimits
 
 from .support import RISK, model_of
 
@@ -29,7 +30,7 @@ from .support import RISK, model_of
 def test_start_halts_and_loads(desk, card):
     assert card.device.read("risk_halt") == 1
     assert desk.load_state.limits_loaded and desk.load_state.strategy_loaded
-    assert model_of(card).slot_limits[0] == SymbolLimits()
+    assert model_of(card).slot_limits[0] == GateLimits.of(SymbolLimits())
 
 
 def test_start_with_an_unreachable_card_reports_it(card, store, monkeypatch):
@@ -51,7 +52,7 @@ def test_a_failed_put_back_halts_the_card(desk, card, store, monkeypatch):
         commits.append(slot)
         if len(commits) > 1:
             raise CardError(f"the card refused the limits of slot {slot}")
-        model_of(card).slot_limits[slot] = limits
+        model_of(card).slot_limits[slot] = GateLimits.of(limits)
 
     monkeypatch.setattr(card, "commit_limits", flaky)
     with pytest.raises(CardError, match="could not be put back .* the card is halted"):
@@ -79,7 +80,7 @@ def test_reduce_only_re_entry_recomputes_from_the_new_position(desk, card, store
         == (0, 40)
     assert desk.reduce_only()["AAPL"]["previous"] == {"max_long": None, "max_short": None}
     desk.leave_reduce_only(RISK, "AAPL")
-    assert model_of(card).slot_limits[0] == SymbolLimits()
+    assert model_of(card).slot_limits[0] == GateLimits.of(SymbolLimits())
     assert desk.limits().symbols == {}
 
 

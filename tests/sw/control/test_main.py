@@ -8,6 +8,7 @@ from drivers.card import CardError
 from sw.control.main import create_app
 from sw.control.store import Store
 from sw.model.config import SymbolLimits
+from sw.model.risk import GateLimits
 
 from .support import model_card, model_of
 
@@ -60,7 +61,7 @@ def test_a_failed_load_still_starts_halted_and_says_why(card, store, settings, a
         monkeypatch.undo()                     # the card takes them now: load, then release
         assert client.post("/api/v1/limits/load", headers=auth("risk")).json()["limits_loaded"]
         assert client.post("/api/v1/release", headers=auth("risk")).json()["halted"] is False
-        assert model_of(card).slot_limits[0] == SymbolLimits()
+        assert model_of(card).slot_limits[0] == GateLimits.of(SymbolLimits())
 
 
 def test_an_unreadable_document_starts_halted(card, store, settings, auth):

@@ -8,6 +8,7 @@ import threading
 from drivers.card import CardError
 from sw.control.auth import Role
 from sw.model.config import Limits, SymbolLimits
+from sw.model.risk import GateLimits
 
 from ..support import SYMBOLS, model_of
 
@@ -33,7 +34,7 @@ def test_defaults_update_reaches_every_slot_and_is_persisted(client, auth, card,
     assert card.device.read("risk_limit_max_notional") == 75_005_000
     for slot in range(len(SYMBOLS)):
         assert model_of(card).slot_limits[slot].max_order_qty == 123
-        assert model_of(card).slot_limits[slot].max_order_notional == 7500.5
+        assert model_of(card).slot_limits[slot].max_notional == 75_005_000
     assert limits_in_store(store).defaults.max_order_qty == 123
 
 
@@ -43,7 +44,7 @@ def test_symbol_update_changes_only_that_slot(client, auth, card, store):
     assert response.status_code == 200
     gate = model_of(card).slot_limits
     assert (gate[1].collar_bps, gate[1].enabled) == (25, False)
-    assert all(gate[slot] == SymbolLimits() for slot in (0, 2, 3))
+    assert all(gate[slot] == GateLimits.of(SymbolLimits()) for slot in (0, 2, 3))
     assert limits_in_store(store).symbols["MSFT"].model_dump(exclude_none=True) == {
         "collar_bps": 25, "enabled": False}
 
@@ -99,7 +100,8 @@ def test_refused_commit_is_502_and_changes_nothing(client, auth, card, store, mo
     assert "refused the limits of slot 0" in response.json()["detail"]
     assert store.document("limits") == before
     assert len(store.audit(1000)) == audited
-    assert all(lim == SymbolLimits() for lim in model_of(card).slot_limits[:len(SYMBOLS)])
+    assert all(lim == GateLimits.of(SymbolLimits())
+               for lim in model_of(card).slot_limits[:len(SYMBOLS)])
 
 
 def test_refusal_half_way_puts_the_committed_slots_back(client, auth, card, store,
@@ -128,11 +130,11 @@ def test_refusal_half_way_puts_the_committed_slots_back(client, auth, card, stor
 
 
 def test_reload_commits_the_persisted_limits_again(client, auth, card):
-    model_of(card).slot_limits[0] = SymbolLimits(max_order_qty=1)     # the card drifted
+    model_of(card).slot_limits[0] = GateLimits.of(SymbolLimits(max_order_qty=1))   # drifted
     response = client.post("/api/v1/limits/load", headers=auth("risk"))
     assert response.status_code == 200
     assert response.json()["limits_loaded"]
-    assert model_of(card).slot_limits[0] == SymbolLimits()
+    assert model_of(card).slot_limits[0] == GateLimits.of(SymbolLimits())
 
 
 KEYS = {  # key: value of the j-th update (distinct, in range)
@@ -172,8 +174,8 @@ def test_concurrent_updates_lose_nothing_and_chain_in_the_audit(client, auth, ca
     defaults = limits_in_store(store).defaults.model_dump()
     assert {key: defaults[key] for key in KEYS} == final
     for slot in range(len(SYMBOLS)):
-        gate = model_of(card).slot_limits[slot].model_dump()
-        assert {key: gate[key] for key in KEYS} == final
+        assert model_of(card).slot_limits[slot] == GateLimits.of(
+            limits_in_store(store).defaults)
 
     rows = [e for e in reversed(store.audit(10_000)) if e.target == "limits.defaults"]
     assert len(rows) == len(KEYS) * rounds
