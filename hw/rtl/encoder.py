@@ -331,10 +331,11 @@ class OrderEncoder(wiring.Component):
     After any change of the counter by the host the next order waits until the converter has
     the new number in BCD (`CONVERTER_STAGES` + 1 cycles).
 
-    Config: read when an order is accepted (a message is never a mix of two configs). Invalid
-    (a length out of range, a non-printable or "|" character in a comp id, a prefix character
-    not a letter or digit, a date character not a digit) raises `config_error`, and then no
-    command is accepted at all: nothing corrupt is ever sent, and the lead halts trading on it.
+    Config: in effect one cycle after it is written, read when an order is accepted (a message
+    is never a mix of two configs). Invalid (a length out of range, a non-printable or "|"
+    character in a comp id, a prefix character not a letter or digit, a date character not a
+    digit) raises `config_error`, and then no command is accepted at all: nothing corrupt is
+    ever sent, and the lead halts trading on it.
     Reset: counter 1, idle, `config` at the model's defaults (NERVE, VENUE, NRV, 20261120).
     """
 
@@ -351,7 +352,7 @@ class OrderEncoder(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        cmd, cfg = self.i_command.p, self.config
+        cmd = self.i_command.p
         order = cmd.order
         out, event = self.o_egress, self.o_event
 
@@ -364,8 +365,16 @@ class OrderEncoder(wiring.Component):
         exhausted = counter > MAX_NUMBER
         seq_ready = seq_bcd_of == counter   # the counter's BCD is up to date
 
+        # --- the config in effect: the registers a cycle late, checked in that same cycle ----
+        # (the check's compares and OR tree used to sit in front of the acceptance and the
+        # MsgSeqNum counter: the encoder's critical path). A message still never mixes two
+        # configs, and none is taken while the config it would use is invalid.
+        cfg = Signal(EncoderConfig, init=DEFAULT_CONFIG)
+        config_error = Signal()
+        m.d.sync += [cfg.eq(self.config), config_error.eq(self._config_invalid(self.config))]
+
         # --- acceptance ----------------------------------------------------------------------
-        m.d.comb += self.config_error.eq(self._config_invalid(cfg))
+        m.d.comb += self.config_error.eq(config_error)
         symbol_chars = _chars(cmd.symbol)
         length_in = Signal(4)          # the symbol without its trailing spaces
         for j, char in enumerate(symbol_chars):
@@ -398,11 +407,14 @@ class OrderEncoder(wiring.Component):
                          seq_taken.eq(counter), seq_digits.eq(seq_bcd)]
 
         # --- MsgSeqNum -----------------------------------------------------------------------
+        # The reserve takes the number after the order's: there is one while counter + start
+        # <= MAX, compared on the counter alone (beside `start`, not after an adder), and the
+        # counter moves on by 0, 1 or 2 in one add.
         after_order = counter + start
-        reserve_ok = after_order <= MAX_NUMBER
+        reserve_ok = Mux(start, counter < MAX_NUMBER, counter <= MAX_NUMBER)
         with m.If(self.seq_reserve):
             m.d.sync += self.seq_reserved.eq(Mux(reserve_ok, after_order, 0))
-        next_counter = after_order + (self.seq_reserve & reserve_ok)
+        next_counter = counter + (start + (self.seq_reserve & reserve_ok))
         written = self.seq_set.p
         m.d.comb += self.seq_set.ready.eq(1)
         with m.If(self.seq_set.valid & (written >= 1) & (written <= MAX_NUMBER)):

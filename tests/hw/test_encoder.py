@@ -382,6 +382,20 @@ def test_sequence_numbers_are_shared_with_host_reserves_and_sets():
         validate(raw)
 
 
+def test_last_number_goes_to_the_order_and_its_cycles_reserve_gets_none():
+    async def script(tb: TB):
+        await tb.set_seq(MAX_NUMBER)
+        tb.reserve_with_next = True
+        tb.send(Order(clordid=1))                     # 99,999,999 to the order, 0 to the host
+        await tb.run_until_idle()
+        assert tb.ctx.get(tb.dut.next_seq) == MAX_NUMBER + 1
+
+    tb = simulate(script)
+    assert [unpack_word(OrderEvent, w)["seq"] for _, w in tb.events] == [MAX_NUMBER]
+    assert [n for _, n in tb.reserved] == [0]
+    assert tb.reserved[0][0] == tb.accepted[0][0]
+
+
 def test_exhausted_counter_stops_orders_until_the_host_sets_it():
     async def script(tb: TB):
         await tb.set_seq(MAX_NUMBER)
@@ -464,6 +478,7 @@ def test_invalid_config_stops_the_encoder_until_fixed(change):
 
     async def script(tb: TB):
         tb.configure(**change)
+        await tb.tick()                 # a config is in effect one cycle after it is written
         tb.send(Order(clordid=1))
         for _ in range(50):
             await tb.tick()
