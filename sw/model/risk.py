@@ -77,7 +77,10 @@ class GateLimits:
     enabled: bool
 
     @classmethod
-    def of(cls, limits: SymbolLimits) -> GateLimits:
+    def of(cls, limits: SymbolLimits | GateLimits) -> GateLimits:
+        """The gate's units of the host's limits (gate limits pass as they are)."""
+        if isinstance(limits, GateLimits):
+            return limits
         interval = order_interval(limits.max_orders_per_sec)
         return cls(limits.max_order_qty, limits.max_notional_units, limits.collar_bps,
                    limits.max_long, limits.max_short, limits.max_open_orders, interval,
@@ -103,7 +106,7 @@ class SymbolRisk:
     def set_limits(self, limits: SymbolLimits | GateLimits) -> None:
         """New limits. The open orders and the rate schedule stay: a shallower burst or a
         longer interval applies to what the symbol has already sent."""
-        self.limits = limits if isinstance(limits, GateLimits) else GateLimits.of(limits)
+        self.limits = GateLimits.of(limits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,9 +135,12 @@ class RiskGate:
     def bind(self, locate: int, limits: SymbolLimits | GateLimits, position: int = 0) -> None:
         """Attach limits to a locate (when the feed's R message names it); a symbol bound
         again keeps its state (`SymbolRisk.set_limits`)."""
-        risk = self.symbols.setdefault(locate, SymbolRisk(GateLimits.of(SymbolLimits())))
-        risk.set_limits(limits)
-        risk.position = position
+        risk = self.symbols.get(locate)
+        if risk is None:
+            self.symbols[locate] = SymbolRisk(GateLimits.of(limits), position)
+        else:
+            risk.set_limits(limits)
+            risk.position = position
 
     def check(self, req: OrderRequest, now: int, bbo: tuple[int, int, int, int],
               trading: bool, stale: bool) -> Verdict:

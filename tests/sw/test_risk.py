@@ -593,6 +593,7 @@ class RefSymbol:
     def __init__(self, lim: dict, position: int):
         self.lim, self.position = lim, position
         self.due = 0                                 # the next order's theoretical cycle
+        self.now = self.interval = 0                 # the latest check's, for `sent`
 
 
 class Reference:
