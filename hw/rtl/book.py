@@ -547,20 +547,23 @@ class BookBuilder(wiring.Component):
         # cycle ago; the micro-op behind writes at the end of this cycle).
         m.d.comb += [state_rd.addr.eq(slot3), stock_rd.addr.eq(slot3)]
         slot_meta = data.StructLayout({"feed": feed_meta, "stock": 64, "named": 1, "state": 8})
-        level4, evaluate4, state4, occupied4, side4, flag4 = (Signal(name=n) for n in (
-            "level4", "evaluate4", "state4", "occupied4", "side4", "flag4"))
-        slot4, bucket4 = Signal(slot_bits), Signal(level_bits)
-        meta4 = Signal(slot_meta)
-        written4 = Signal(level_entry)
-        m.d.sync += [level4.eq(applied), evaluate4.eq(evaluate3), state4.eq(state3),
-                     occupied4.eq(total[:32] != 0), side4.eq(side3), slot4.eq(slot3),
-                     bucket4.eq(bucket3), flag4.eq(unreliable_next.bit_select(slot3, 1)),
+        # What the stages after S3 carry along for an update, one register per stage.
+        carried_layout = data.StructLayout({"evaluate": 1, "state": 1, "side": 1, "flag": 1,
+                                            "slot": slot_bits, "meta": slot_meta})
+        carried4 = Signal(carried_layout)
+        level4, occupied4 = Signal(), Signal()
+        bucket4, written4 = Signal(level_bits), Signal(level_entry)
+        m.d.sync += [level4.eq(applied), occupied4.eq(total[:32] != 0), bucket4.eq(bucket3),
                      written4.eq(written),
-                     meta4.feed.eq(meta3),
-                     meta4.feed.locate.eq(slot_locate[slot3]),
-                     meta4.stock.eq(Mux(named.bit_select(slot3, 1), stock_rd.data, 0)),
-                     meta4.named.eq(named.bit_select(slot3, 1)),
-                     meta4.state.eq(Mux(stated.bit_select(slot3, 1), state_rd.data, 0))]
+                     carried4.evaluate.eq(evaluate3), carried4.state.eq(state3),
+                     carried4.side.eq(side3), carried4.slot.eq(slot3),
+                     carried4.flag.eq(unreliable_next.bit_select(slot3, 1)),
+                     carried4.meta.feed.eq(meta3),
+                     carried4.meta.feed.locate.eq(slot_locate[slot3]),
+                     carried4.meta.stock.eq(Mux(named.bit_select(slot3, 1), stock_rd.data, 0)),
+                     carried4.meta.named.eq(named.bit_select(slot3, 1)),
+                     carried4.meta.state.eq(Mux(stated.bit_select(slot3, 1), state_rd.data, 0))]
+        side4, slot4 = carried4.side, carried4.slot
 
         # --- S4: the level's bit in the slot's occupancy bitmap -----------------------------------
         m.d.comb += bitmap_rd.addr.eq(Cat(side4, slot4))
@@ -571,19 +574,11 @@ class BookBuilder(wiring.Component):
         m.d.comb += [bitmap_wr.en.eq(level4), bitmap_wr.addr.eq(Cat(side4, slot4)),
                      bitmap_wr.data.eq(row_after)]
 
-        # What the later stages carry along for an update, one register per stage.
-        carried_layout = data.StructLayout({"evaluate": 1, "state": 1, "side": 1, "flag": 1,
-                                            "slot": slot_bits, "meta": slot_meta})
-
         def stage(name, value):
             following = Signal.like(value, name=name)
             m.d.sync += following.eq(value)
             return following
 
-        carried4 = Signal(carried_layout)
-        m.d.comb += [carried4.evaluate.eq(evaluate4), carried4.state.eq(state4),
-                     carried4.side.eq(side4), carried4.flag.eq(flag4), carried4.slot.eq(slot4),
-                     carried4.meta.eq(meta4)]
         carried5, row5 = stage("carried5", carried4), stage("row5", row_after)
         best_write5 = {"en": stage("best_en5", level4),
                        "addr": stage("best_addr5", Cat(bucket4, side4, slot4)),
