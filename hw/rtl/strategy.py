@@ -31,18 +31,21 @@ The one deviation from the model: prices are 32 bits. Where the model would quot
 of 2**32 or more (absurd parameters or positions), the block withdraws that side as the model
 does a non-positive bid (an F of a live quote, else nothing).
 
-Pipeline (3 cycles, one decision per clock, no backpressure):
+Pipeline (4 cycles, one decision per clock, no backpressure):
   S1  the slot's parameters (read asynchronously); mid, inventory units, the thresholds'
-      position-independent parts, the take tests
-  S2  mid * reciprocal (floor(mid / tick), off grid?), units * skew * tick, the thresholds
-  S3  floor and ceil of the mid back on the grid (q * tick), compared with the thresholds:
-      clamps, withdrawals, requotes; the intents, registered onto `o_intents`
-Each stage has one level of wide multipliers, none chained. Latency: `LATENCY` cycles from
-`i_decision` to `o_intents`. Timing (bitstreams/fmax.py flow, LFE5UM5G-85F, seed 1): 55 MHz,
-limited by S3 (tick fan-out, the q * tick multiplier's adder tree, the 68-bit compares, the
-intent muxes); with S3's multipliers removed S2's units * skew * tick limits at 77 MHz. Each
-yosys-mapped multiplier with its adder tree takes ~10 ns on the ECP5, so 156.25 MHz needs every
-product split over two stages (latency about 6), not a different algorithm.
+      position-independent parts `k`, the take tests
+  S2  the two products alone: mid * reciprocal (floor(mid / tick), off grid?) and
+      units * skew * tick (`off`)
+  S3  floor and ceil of the mid back on the grid (q * tick), beside the thresholds `off + k`
+  S4  the grid prices compared with the thresholds: clamps, withdrawals, requotes; the
+      intents, registered onto `o_intents`
+No stage chains a wide multiplier into an add or a compare. Latency: `LATENCY` cycles from
+`i_decision` to `o_intents`. Timing (bitstreams/fmax.py flow, LFE5UM5G-85F, seed 1): the
+3-stage version (S2 = S2 + S3's adds, S3's products feeding S4's compares) routed at 55 MHz,
+limited by the q * tick product followed by the 68-bit compares and the intent muxes; see
+docs/development.md for this version's figure. Each yosys-mapped multiplier with its adder
+tree takes ~10 ns on the ECP5, so 156.25 MHz would need every product itself split over two
+stages.
 """
 
 from dataclasses import dataclass
@@ -57,7 +60,7 @@ from hw.rtl.records import Decision, Intents, OrderKind, StrategyMode
 from sw.model.config import StrategyParams
 
 #: Cycles from a decision on `i_decision` to its intents on `o_intents`.
-LATENCY = 3
+LATENCY = 4
 #: floor(mid / tick) == (mid * ceil(2**RECIPROCAL_SHIFT / tick)) >> RECIPROCAL_SHIFT for every
 #: mid < 2**32 and tick <= 2**20 (see the module doc).
 RECIPROCAL_SHIFT = 52
@@ -106,6 +109,10 @@ StrategyParamsLayout = data.StructLayout(
     {p.name: StrategyMode if p.name == "mode" else p.bits for p in PARAMS})
 
 CommitLayout = data.StructLayout({"slot": 8})
+
+#: The thresholds S4 compares the mid's grid price with, each `off + k` (see `elaborate`).
+THRESHOLDS = ("bid_base", "ask_base", "bid_clamp", "bid_up", "bid_down", "ask_clamp",
+              "ask_over", "ask_up", "ask_down")
 
 DISTANCE_BITS = 34      # skew, half spread or requote ticks x tick: at most 10**10 < 2**34
 #: What a slot holds: the parameters a decision reads, with the commit's precomputed constants.
@@ -201,15 +208,17 @@ class Strategy(wiring.Component):
         taking1 = Signal()
         mid1 = Signal(32)
         units1 = Signal(signed(33))
-        # Parts of the S3 thresholds (F = floor_tick(mid) for the bid, ceil_tick(mid) for the
-        # ask, compared with off + k): bid_raw = F - off - half, ask_raw = F - off + half.
-        k_bid_clamp1 = Signal(signed(36))    # bid_raw > ask - tick  <=>  F > off + this
-        k_bid_up1 = Signal(signed(37))       # bid_raw - quote >= requote  <=>  F >= off + this
-        k_bid_down1 = Signal(signed(37))     # bid_raw - quote <= -requote <=>  F <= off + this
-        k_ask_clamp1 = Signal(signed(36))    # ask_raw < bid + tick  <=>  F < off + this
-        k_ask_over1 = Signal(signed(36))     # ask_raw >= 2**32      <=>  F >= off + this
-        k_ask_up1 = Signal(signed(37))       # likewise, the sell quote's requote distance
-        k_ask_down1 = Signal(signed(37))
+        # Every threshold S4 compares the mid's grid price with is `off + k`, k formed here
+        # (F = floor_tick(mid) for the bid, ceil_tick(mid) for the ask):
+        #   bid_base   bid_raw = F - (off + half)
+        #   ask_base   ask_raw = F - (off - half)
+        #   bid_clamp  bid_raw > ask - tick           <=>  F > off + k
+        #   bid_up     bid_raw - quote >= requote     <=>  F >= off + k
+        #   bid_down   bid_raw - quote <= -requote    <=>  F <= off + k
+        #   ask_clamp  ask_raw < bid + tick           <=>  F < off + k
+        #   ask_over   ask_raw >= 2**32               <=>  F >= off + k
+        #   ask_up, ask_down: the sell quote's requote distance, likewise
+        k = {name: Signal(signed(37), name=f"k_{name}1") for name in THRESHOLDS}
         bid_clamped_gap1 = Signal(signed(35))   # (ask - tick) - buy quote price
         ask_clamped_gap1 = Signal(signed(35))   # (bid + tick) - sell quote price
         take_buy1, take_sell1 = Signal(), Signal()
@@ -221,13 +230,15 @@ class Strategy(wiring.Component):
             taking1.eq(mode == StrategyMode.TAKE),
             mid1.eq((bid + ask) >> 1),
             units1.eq(Mux(d.position < 0, -units_magnitude, units_magnitude)),
-            k_bid_clamp1.eq(ask - p.tick + half),
-            k_bid_up1.eq(half + buy_quote.price + step),
-            k_bid_down1.eq(half + buy_quote.price - step),
-            k_ask_clamp1.eq(bid + p.tick - half),
-            k_ask_over1.eq((1 << 32) - half),
-            k_ask_up1.eq(sell_quote.price + step - half),
-            k_ask_down1.eq(sell_quote.price - step - half),
+            k["bid_base"].eq(half),
+            k["ask_base"].eq(-half),
+            k["bid_clamp"].eq(ask - p.tick + half),
+            k["bid_up"].eq(half + buy_quote.price + step),
+            k["bid_down"].eq(half + buy_quote.price - step),
+            k["ask_clamp"].eq(bid + p.tick - half),
+            k["ask_over"].eq((1 << 32) - half),
+            k["ask_up"].eq(sell_quote.price + step - half),
+            k["ask_down"].eq(sell_quote.price - step - half),
             bid_clamped_gap1.eq(ask - p.tick - buy_quote.price),
             ask_clamped_gap1.eq(bid + p.tick - sell_quote.price),
             take_buy1.eq(d.permitted & (p.take_buy_at_or_below != 0) & (ask != 0)
@@ -238,68 +249,86 @@ class Strategy(wiring.Component):
             take_sell_qty1.eq(Mux(p.size < d.bid_shares, p.size, d.bid_shares)),
         ]
 
-        # --- S2: the quotient, the inventory offset, the thresholds -------------------------
+        # --- S2: the two products: the quotient (and whether the mid is off the grid), the
+        # inventory offset. Nothing is added to them here: each product's adder tree is the
+        # stage's whole depth.
         product = mid1 * p1.reciprocal
-        quotient = product[RECIPROCAL_SHIFT:RECIPROCAL_SHIFT + 32]
-        off_grid = product[32:RECIPROCAL_SHIFT].any()
-        off = units1 * p1.skew_step
-
+        step1 = p1.requote_distance
         v2 = Signal()
         d2 = Signal(Decision)
         p2 = Signal(SlotParams)
         quoting2, taking2 = Signal(), Signal()
         floor2 = Signal(32)          # floor(mid / tick)
-        ceil2 = Signal(33)           # ceil(mid / tick)
-        bid_base2 = Signal(signed(68))       # off + half: bid_raw = F - this
-        ask_base2 = Signal(signed(68))       # off - half: ask_raw = F - this
-        bid_clamp2, bid_up2, bid_down2 = (Signal(signed(68)) for _ in range(3))
-        ask_clamp2, ask_over2, ask_up2, ask_down2 = (Signal(signed(68)) for _ in range(4))
+        off_grid2 = Signal()         # tick does not divide mid
+        off2 = Signal(signed(67))    # units * skew_ticks * tick
+        k2 = {name: Signal(signed(37), name=f"k_{name}2") for name in THRESHOLDS}
         bid_clamped_moved2, ask_clamped_moved2 = Signal(), Signal()
         take_buy2, take_sell2 = Signal(), Signal()
         take_buy_qty2, take_sell_qty2 = Signal(32), Signal(32)
-        step1 = p1.requote_distance
         m.d.sync += [
             v2.eq(v1), d2.eq(d1), p2.eq(p1), quoting2.eq(quoting1), taking2.eq(taking1),
-            floor2.eq(quotient), ceil2.eq(quotient + off_grid),
-            bid_base2.eq(off + p1.half_spread), ask_base2.eq(off - p1.half_spread),
-            bid_clamp2.eq(off + k_bid_clamp1), bid_up2.eq(off + k_bid_up1),
-            bid_down2.eq(off + k_bid_down1),
-            ask_clamp2.eq(off + k_ask_clamp1), ask_over2.eq(off + k_ask_over1),
-            ask_up2.eq(off + k_ask_up1), ask_down2.eq(off + k_ask_down1),
+            floor2.eq(product[RECIPROCAL_SHIFT:RECIPROCAL_SHIFT + 32]),
+            off_grid2.eq(product[32:RECIPROCAL_SHIFT].any()),
+            off2.eq(units1 * p1.skew_step),
+            *(k2[name].eq(k[name]) for name in THRESHOLDS),
             bid_clamped_moved2.eq((bid_clamped_gap1 >= step1) | (bid_clamped_gap1 <= -step1)),
             ask_clamped_moved2.eq((ask_clamped_gap1 >= step1) | (ask_clamped_gap1 <= -step1)),
             take_buy2.eq(take_buy1), take_sell2.eq(take_sell1),
             take_buy_qty2.eq(take_buy_qty1), take_sell_qty2.eq(take_sell_qty1),
         ]
 
-        # --- S3: back on the grid, compared with the thresholds; the intents ---------------
-        bid_grid = floor2 * p2.tick          # floor_tick(mid) < 2**32
-        ask_grid = ceil2 * p2.tick           # ceil_tick(mid) < 2**32 + 2**20
-        bid_clamped = bid_grid > bid_clamp2
-        ask_clamped = ask_grid < ask_clamp2
+        # --- S3: the mid back on the grid (q * tick), beside the thresholds' adds -----------
+        v3 = Signal()
+        d3 = Signal(Decision)
+        p3 = Signal(SlotParams)
+        quoting3, taking3 = Signal(), Signal()
+        bid_grid3 = Signal(32)       # floor_tick(mid) < 2**32
+        ask_grid3 = Signal(33)       # ceil_tick(mid) < 2**32 + 2**20
+        threshold3 = {name: Signal(signed(68), name=f"{name}3") for name in THRESHOLDS}
+        bid_clamped_moved3, ask_clamped_moved3 = Signal(), Signal()
+        take_buy3, take_sell3 = Signal(), Signal()
+        take_buy_qty3, take_sell_qty3 = Signal(32), Signal(32)
+        m.d.sync += [
+            v3.eq(v2), d3.eq(d2), p3.eq(p2), quoting3.eq(quoting2), taking3.eq(taking2),
+            bid_grid3.eq(floor2 * p2.tick),
+            # ceil_tick(mid) = floor_tick(mid) + tick off the grid: two products side by side
+            # rather than an add after one.
+            ask_grid3.eq((floor2 + off_grid2) * p2.tick),
+            *(threshold3[name].eq(off2 + k2[name]) for name in THRESHOLDS),
+            bid_clamped_moved3.eq(bid_clamped_moved2), ask_clamped_moved3.eq(ask_clamped_moved2),
+            take_buy3.eq(take_buy2), take_sell3.eq(take_sell2),
+            take_buy_qty3.eq(take_buy_qty2), take_sell_qty3.eq(take_sell_qty2),
+        ]
+
+        # --- S4: the grid prices compared with the thresholds; the intents -----------------
+        t = threshold3
+        bid_grid, ask_grid = bid_grid3, ask_grid3
+        bid_clamped = bid_grid > t["bid_clamp"]
+        ask_clamped = ask_grid < t["ask_clamp"]
         buy = {
-            "price": Mux(bid_clamped, d2.ask_price - p2.tick, bid_grid - bid_base2),
+            "price": Mux(bid_clamped, d3.ask_price - p3.tick, bid_grid - t["bid_base"]),
             # bid_q <= 0: clamped, ask - tick <= 0; else F - off - half <= 0
-            "gone": Mux(bid_clamped, d2.ask_price <= p2.tick, bid_grid <= bid_base2),
-            "moved": Mux(bid_clamped, bid_clamped_moved2,
-                         (bid_grid >= bid_up2) | (bid_grid <= bid_down2)),
-            "take": take_buy2, "take_price": d2.ask_price, "take_qty": take_buy_qty2,
+            "gone": Mux(bid_clamped, d3.ask_price <= p3.tick, bid_grid <= t["bid_base"]),
+            "moved": Mux(bid_clamped, bid_clamped_moved3,
+                         (bid_grid >= t["bid_up"]) | (bid_grid <= t["bid_down"])),
+            "take": take_buy3, "take_price": d3.ask_price, "take_qty": take_buy_qty3,
         }
         sell = {
-            "price": Mux(ask_clamped, d2.bid_price + p2.tick, ask_grid - ask_base2),
+            "price": Mux(ask_clamped, d3.bid_price + p3.tick, ask_grid - t["ask_base"]),
             # the deviation: a sell price >= 2**32 withdraws the side
-            "gone": Mux(ask_clamped, d2.bid_price + p2.tick >= 1 << 32, ask_grid >= ask_over2),
-            "moved": Mux(ask_clamped, ask_clamped_moved2,
-                         (ask_grid >= ask_up2) | (ask_grid <= ask_down2)),
-            "take": take_sell2, "take_price": d2.bid_price, "take_qty": take_sell_qty2,
+            "gone": Mux(ask_clamped, d3.bid_price + p3.tick >= 1 << 32,
+                        ask_grid >= t["ask_over"]),
+            "moved": Mux(ask_clamped, ask_clamped_moved3,
+                         (ask_grid >= t["ask_up"]) | (ask_grid <= t["ask_down"])),
+            "take": take_sell3, "take_price": d3.bid_price, "take_qty": take_sell_qty3,
         }
         intents = Signal(Intents)
         for index, side in enumerate((buy, sell)):
-            self._side(m, intents.sides[index], side, d2.quotes[index], p2.size, quoting2,
-                       taking2)
+            self._side(m, intents.sides[index], side, d3.quotes[index], p3.size, quoting3,
+                       taking3)
 
         out = self.o_intents
-        m.d.sync += [out.valid.eq(v2), out.p.eq(intents)]
+        m.d.sync += [out.valid.eq(v3), out.p.eq(intents)]
         return m
 
     @staticmethod
