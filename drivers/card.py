@@ -58,7 +58,8 @@ HALT_SOURCES = {
 }
 STATUS_REGISTERS = (
     *HALT_SOURCES, "ingress_cycle", "mold_stale", "mold_messages", "mold_gaps",
-    "mold_missing_messages", "itch_malformed", "book_unreliable", "book_slots_used",
+    "mold_missing_messages", "itch_malformed", "book_clearing", "book_unreliable",
+    "book_slots_used",
     "risk_checked", "risk_accepted", "risk_cancels", "trader_open_chains", "fix_next_seq",
     "event_count", "event_lost", "event_queued",
     *(f"risk_reject_{reason.name.lower()}" for reason in Reason),
@@ -86,6 +87,14 @@ class Card:
     def listen(self, dst: UdpEndpoint, trade_date: dt.date) -> None:
         """Accept the feed's multicast group and port; date the FIX messages."""
         date = int.from_bytes(f"{trade_date:%Y%m%d}".encode())   # 8 ASCII digits
+        # Out of reset the book writes its RAMs empty (hw/rtl/book.py, 105 us); the feed and
+        # subscriptions wait for it. A card that never finishes is refused, not used.
+        if "book_clearing" in self.device and self.device.knows("book_clearing"):
+            try:
+                self.device.wait_until("book_clearing", lambda v: v == 0, timeout=1.0)
+            except DriverError as error:
+                raise CardError(f"the book never finished clearing after reset: {error}") \
+                    from error
         self.device.write_many([("net_dst_ip", dst.ip_int), ("net_dst_port", dst.port),
                                 ("fix_trade_date", date)])
 

@@ -311,6 +311,7 @@ class ModelCard:
             "mold_messages": lambda: fast.msg_index,
             "itch_malformed": lambda: fast.malformed,
             "book_slots_used": lambda: len(fast.slot_of),
+            "book_clearing": lambda: 0,          # the model's book starts empty at once
             "risk_commit_error": lambda: self.values["risk_commit_error"],
             "risk_checked": lambda: counts["risk_checked"],
             "risk_accepted": lambda: counts["risk_accepted"],

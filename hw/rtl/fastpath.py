@@ -148,6 +148,7 @@ class FastPath(wiring.Component):
             books.subscribe.p.eq(bank.command["book_subscribe"].value),
             bank.ro["book_unreliable"].eq(books.unreliable),
             bank.ro["book_slots_used"].eq(books.slots_used),
+            bank.ro["book_clearing"].eq(books.clearing),
         ]
         for name, _ in books.counters.shape():
             m.d.comb += bank.ro[f"book_{name}"].eq(getattr(books.counters, name))

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 
 from drivers.card import limits_writes, strategy_writes
 from hw.rtl import book, risk, trader
@@ -336,6 +336,9 @@ class ReplayBench:
             await RisingEdge(dut.clk)
         await FallingEdge(dut.clk)
         dut.rst.value = 0
+        # As the host brings a card up: the book's reset sweep (hw/rtl/book.py) ends first.
+        while await self.csr.read("book_clearing"):
+            await ClockCycles(dut.clk, 1024)
         if collect:
             cocotb.start_soon(self._collect())
 

@@ -67,16 +67,41 @@ class TB:
                 fields = unpack(BookUpdate, self.dut.o_update__payload.value.to_unsigned())
                 self.updates.append((self.cycle, fields))
 
-    async def reset(self):
-        self.dut.rst.value = 1
-        self.dut.i_event__valid.value = 0
-        self.dut.clear_unreliable.value = 0
-        self.dut.learn.value = 1
-        self.dut.subscribe__valid.value = 0
+    async def reset(self, *, during=()):
+        """Reset, then the RAM sweep: `clearing` must read 1 for exactly `clear_cycles` cycles.
+        Checking starts afresh (a new reference: the book must be empty). `during`: events
+        driven while the sweep runs, and one host subscription, all of which the book must
+        drop and count (`clearing_drop`, `subscribe_refused`)."""
+        dut = self.dut
+        dut.rst.value = 1
+        dut.i_event__valid.value = 0
+        dut.clear_unreliable.value = 0
+        dut.learn.value = 1
+        dut.subscribe__valid.value = 0
         for _ in range(2):
-            await RisingEdge(self.dut.clk)
-        await FallingEdge(self.dut.clk)
-        self.dut.rst.value = 0
+            await RisingEdge(dut.clk)
+        await FallingEdge(dut.clk)
+        dut.rst.value = 0
+        self.ref = BookReference(self.ref.cap)
+        self.updates.clear()
+        pending = list(during)
+        if pending:
+            dut.subscribe__valid.value = 1
+            dut.subscribe__payload.value = 1
+            self.ref.out.counters["subscribe_refused"] += 1
+        high = 0
+        while dut.clearing.value:
+            high += 1
+            dut.i_event__valid.value = bool(pending)
+            if pending:
+                ev = pending.pop(0)
+                dut.i_event__payload.value = pack(FeedEvent, (pack(BookEvent, ev), 0, 0))
+                self.ref.out.counters["clearing_drop"] += 1
+            await FallingEdge(dut.clk)
+            dut.subscribe__valid.value = 0
+        dut.i_event__valid.value = 0
+        assert high == self.ref.cap.clear_cycles, f"clearing for {high} cycles"
+        assert not pending, "the sweep ended before the events meant to arrive during it"
 
     async def send(self, items, *, spaced: bool = True):
         """Drive events (None = an idle cycle, SKIP = an index with no event), one per clock.
@@ -333,3 +358,22 @@ async def host_subscription_list(dut):
     counters = tb.check()
     assert counters["subscribe_refused"] >= 2, counters
     assert counters["unsubscribed"] > 0, counters
+
+
+@cocotb.test()
+async def reset_mid_session_starts_from_an_empty_book(dut):
+    """A reset while the book holds orders, levels and slots: the sweep leaves none of them, so
+    a new session that reuses the refs and prices, and names the old locates in another order,
+    is exact from an empty book; what arrives during the sweep is dropped and counted."""
+    tb = TB(dut)
+    await tb.reset()
+    rng = random.Random(SEED + 5)
+    await tb.send(hazard_events(rng, 400, locates=(1, 2, 3), refs=20))
+    before = tb.check()
+    assert before["bbo_updates"] > 20 and tb.ref.model.orders, before
+    await tb.reset(during=hazard_events(rng, 60, locates=(1, 2), refs=12))
+    await tb.send(hazard_events(rng, 400, locates=(5, 1, 6, 2), refs=12))
+    counters = tb.check()
+    assert counters["clearing_drop"] > 0 and counters["subscribe_refused"] == 1, counters
+    assert tb.ref.slot_locate[:2] == [5, 1], "the new session learned its own slot order"
+

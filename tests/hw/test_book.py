@@ -21,6 +21,7 @@ TESTCASES = [
     ("book_small", "beyond_capacity_is_unreliable_never_wrong"),
     ("book", "host_subscription_list"),
     ("book_small", "host_subscription_list"),
+    ("book_small", "reset_mid_session_starts_from_an_empty_book"),
 ]
 
 
