@@ -39,13 +39,13 @@ Pipeline (4 cycles, one decision per clock, no backpressure):
   S3  floor and ceil of the mid back on the grid (q * tick), beside the thresholds `off + k`
   S4  the grid prices compared with the thresholds: clamps, withdrawals, requotes; the
       intents, registered onto `o_intents`
-No stage chains a wide multiplier into an add or a compare. Latency: `LATENCY` cycles from
-`i_decision` to `o_intents`. Timing (bitstreams/fmax.py flow, LFE5UM5G-85F, seed 1): the
-3-stage version (S2 = S2 + S3's adds, S3's products feeding S4's compares) routed at 55 MHz,
-limited by the q * tick product followed by the 68-bit compares and the intent muxes; see
-docs/development.md for this version's figure. Each yosys-mapped multiplier with its adder
-tree takes ~10 ns on the ECP5, so 156.25 MHz would need every product itself split over two
-stages.
+No wide product feeds an add or a compare in its own stage (S3's ceiling adds the off-grid bit
+before its product). Latency: `LATENCY` cycles from `i_decision` to `o_intents`. Timing
+(bitstreams/fmax.py flow, LFE5UM5G-85F, seed 1, both measured the same day): 85.1 MHz routed
+(47 ns through the block), limited by S2's mid * reciprocal and the OR of its fraction bits;
+the 3-stage version, whose S3 ran q * tick into the 68-bit compares and the intent muxes,
+routed at 47.8 MHz (62.8 ns). Each yosys-mapped multiplier with its adder tree takes about
+10 ns on the ECP5, so 156.25 MHz would need every product itself split over two stages.
 """
 
 from dataclasses import dataclass

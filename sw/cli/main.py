@@ -80,7 +80,7 @@ def cmd_gen(args: argparse.Namespace) -> int:
     config = MarketConfig(symbols=args.symbols, messages=args.messages, seed=args.seed,
                           rate=args.rate)
     options = PcapOptions(dst=args.dst, date=args.date, gaps=args.gaps,
-                          duplicates=args.duplicates)
+                          duplicates=args.duplicates, malformed=args.malformed)
     start = time.perf_counter()
     summary = generate(config, args.out, pcap=options, progress=_progress("messages"))
     took = time.perf_counter() - start
@@ -285,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="mean message rate, messages/s (default 200000)")
     gen.add_argument("--gaps", type=_count, default=0, help="pcap only: packets to drop")
     gen.add_argument("--duplicates", type=_count, default=0, help="pcap only: packets to repeat")
+    gen.add_argument("--malformed", type=_count, default=0,
+                     help="pcap only: messages sent one byte too long for their type")
     gen.add_argument("--dst", type=_endpoint, default=UdpEndpoint(),
                      help="pcap only: destination ip:port (default 233.54.12.111:26477)")
     gen.add_argument("--date", type=_date, default=None, help="pcap only: capture date")

@@ -306,6 +306,7 @@ class PcapOptions:
     date: dt.date = DEFAULT_DATE
     gaps: int = 0           # data packets dropped at random (sequence gaps)
     duplicates: int = 0     # data packets sent twice at random
+    malformed: int = 0      # messages sent one byte too long for their type, at random
 
 
 def _midnight_ns(date: dt.date) -> int:
@@ -317,7 +318,14 @@ def pcap_frames(messages: list[itch.Message], options: PcapOptions,
                 seed: int) -> Iterator[tuple[int, bytes]]:
     """(capture ns since the epoch, frame) for a message list, with injected faults."""
     rng = random.Random(seed ^ 0x5EED)
-    timed = ((m.timestamp, itch.encode(m)) for m in messages)  # type: ignore[union-attr]
+    timed = [(m.timestamp, itch.encode(m)) for m in messages]  # type: ignore[union-attr]
+    # A trailing byte makes the length wrong for the type: the decoder must drop the message,
+    # count it and raise stale (docs/golden-model.md). Its own stream of choices, so the
+    # packets dropped and repeated stay the same with or without it.
+    corrupt = random.Random(seed ^ 0xBAD)
+    for i in corrupt.sample(range(len(timed)), min(options.malformed, len(timed))):
+        ts, body = timed[i]
+        timed[i] = (ts, body + b"\0")
     grouped = list(packets(timed))
     drop = set(rng.sample(range(1, len(grouped)), min(options.gaps, len(grouped) - 1)))
     kept = [i for i in range(len(grouped)) if i not in drop]  # a dropped packet has no copy

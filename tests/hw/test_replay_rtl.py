@@ -3,9 +3,9 @@
 Whole feeds go frame by frame through the whole fast path (ingress, book, strategy, risk gate,
 order table, FIX encoder) under Verilator (one build per run), and bbo.csv, orders.fix,
 orders.csv and rejects.csv must equal the golden model's: a MoldUDP64 pcap with tens of
-symbols, thousands of live orders, dropped and repeated packets (stale feed: cancel-all) and a
-schedule of host actions (limit changes, kill switch, release, clearing the stale feed, an order
-end), quoting and taking symbols, rate limiting; and a NASDAQ file.
+symbols, thousands of live orders, dropped and repeated packets and malformed messages (stale
+feed: cancel-all) and a schedule of host actions (limit changes, kill switch, release, clearing
+the stale feed, an order end), quoting and taking symbols, rate limiting; and a NASDAQ file.
 """
 
 import csv
@@ -26,7 +26,7 @@ def feeds(tmp_path_factory):
     root = tmp_path_factory.mktemp("feeds")
     pcap, nasdaq = root / "feed.pcap", root / "feed.itch"
     assert main(["gen", "--symbols", "30", "--messages", "20000", "--seed", "5", "--gaps", "3",
-                 "--duplicates", "3", "--out", str(pcap)]) == 0
+                 "--duplicates", "3", "--malformed", "3", "--out", str(pcap)]) == 0
     assert main(["gen", "--symbols", "12", "--messages", "4000", "--seed", "9",
                  "--out", str(nasdaq)]) == 0
     return {"pcap": pcap, "itch": nasdaq}
@@ -93,6 +93,8 @@ def test_the_pcap_run_exercises_every_path(pcap_run):
     type occurs, and every message is valid FIX 4.4."""
     root, model, rtl = pcap_run
     assert rtl["registers"]["mold_gaps"] == model["gaps"] == 3
+    # The malformed messages: dropped, counted and stale by both, byte for byte (above).
+    assert rtl["registers"]["itch_malformed"] == model["malformed_messages"] > 0
     assert set(model["orders_by_cause"]) == {"strategy", "rejected_replace", "kill_switch",
                                              "feed_stale"}
     assert set(model["orders_by_type"]) == {"D", "G", "F"}

@@ -16,6 +16,7 @@ from sw.feed.generator import (
     packets,
     pcap_frames,
 )
+from sw.model import decoder
 
 TICK = 100          # $0.01 in ITCH price units
 MAX_PAYLOAD = 1400  # the generator's default UDP payload budget
@@ -338,6 +339,22 @@ def test_injected_faults(feed, clean, gaps, duplicates):
     assert dups == duplicates
     assert skipped == sum(mold.decode(p).count for p in missing)
     assert (jumps == 0) == (gaps == 0) and jumps <= gaps
+
+
+@pytest.mark.parametrize("malformed", [1, 5])
+def test_malformed_messages_are_one_byte_too_long(feed, malformed):
+    """malformed=K sends exactly K messages with a trailing byte, each otherwise the clean
+    message, and the decoder refuses each of them; everything else is unchanged."""
+    cfg, msgs = feed
+    faulty = unpack(pcap_frames(msgs, PcapOptions(malformed=malformed), cfg.seed))
+    carried = [body for _, _, pkt in faulty[:-1] for body in pkt.messages]
+    clean = [itch.encode(m) for m in msgs]
+    assert len(carried) == len(clean)
+    changed = [(got, want) for got, want in zip(carried, clean, strict=True) if got != want]
+    assert len(changed) == malformed
+    for got, want in changed:
+        assert got == want + b"\0"
+        assert decoder.decode(got) is decoder.MALFORMED, f"decoded {got[:1]!r}"
 
 
 def test_fault_injection_is_deterministic(feed):
