@@ -130,6 +130,17 @@ SlotParams = data.StructLayout({
 })
 
 
+#: What each stage hands on unchanged to S4, one registered copy per stage (`carried1..3`).
+Carried = data.StructLayout({
+    "valid": 1, "decision": Decision, "params": SlotParams,
+    "quoting": 1,                # quote mode, permitted, both sides of the book present
+    "taking": 1,                 # take mode
+    "take_buy": 1, "take_sell": 1, "take_buy_qty": 32, "take_sell_qty": 32,
+    # Formed in S2 (0 in S1's copy): a clamped quote moved by the requote distance.
+    "bid_clamped_moved": 1, "ask_clamped_moved": 1,
+})
+
+
 def registers() -> tuple[Register, ...]:
     """The strategy's registers (served by hw.rtl.csr.CsrBank; addresses come from the map)."""
     return (
@@ -201,11 +212,8 @@ class Strategy(wiring.Component):
         magnitude = Mux(d.position < 0, -d.position, d.position)[:32]   # 2**31 fits unsigned
         units_magnitude = magnitude >> p.inventory_unit_shift
 
-        v1 = Signal()
-        d1 = Signal(Decision)
-        p1 = Signal(SlotParams)
-        quoting1 = Signal()          # quote mode, permitted, both sides of the book present
-        taking1 = Signal()
+        c1 = Signal(Carried, name="carried1")
+        p1 = c1.params
         mid1 = Signal(32)
         units1 = Signal(signed(33))
         # Every threshold S4 compares the mid's grid price with is `off + k`, k formed here
@@ -221,13 +229,11 @@ class Strategy(wiring.Component):
         k = {name: Signal(signed(37), name=f"k_{name}1") for name in THRESHOLDS}
         bid_clamped_gap1 = Signal(signed(35))   # (ask - tick) - buy quote price
         ask_clamped_gap1 = Signal(signed(35))   # (bid + tick) - sell quote price
-        take_buy1, take_sell1 = Signal(), Signal()
-        take_buy_qty1, take_sell_qty1 = Signal(32), Signal(32)
         half, step = p.half_spread, p.requote_distance
         m.d.sync += [
-            v1.eq(self.i_decision.valid), d1.eq(d), p1.eq(p),
-            quoting1.eq(d.permitted & (bid != 0) & (ask != 0) & (mode == StrategyMode.QUOTE)),
-            taking1.eq(mode == StrategyMode.TAKE),
+            c1.valid.eq(self.i_decision.valid), c1.decision.eq(d), c1.params.eq(p),
+            c1.quoting.eq(d.permitted & (bid != 0) & (ask != 0) & (mode == StrategyMode.QUOTE)),
+            c1.taking.eq(mode == StrategyMode.TAKE),
             mid1.eq((bid + ask) >> 1),
             units1.eq(Mux(d.position < 0, -units_magnitude, units_magnitude)),
             k["bid_base"].eq(half),
@@ -241,12 +247,12 @@ class Strategy(wiring.Component):
             k["ask_down"].eq(sell_quote.price - step - half),
             bid_clamped_gap1.eq(ask - p.tick - buy_quote.price),
             ask_clamped_gap1.eq(bid + p.tick - sell_quote.price),
-            take_buy1.eq(d.permitted & (p.take_buy_at_or_below != 0) & (ask != 0)
-                         & (ask <= p.take_buy_at_or_below)),
-            take_sell1.eq(d.permitted & (p.take_sell_at_or_above != 0) & (bid != 0)
-                          & (bid >= p.take_sell_at_or_above)),
-            take_buy_qty1.eq(Mux(p.size < d.ask_shares, p.size, d.ask_shares)),
-            take_sell_qty1.eq(Mux(p.size < d.bid_shares, p.size, d.bid_shares)),
+            c1.take_buy.eq(d.permitted & (p.take_buy_at_or_below != 0) & (ask != 0)
+                           & (ask <= p.take_buy_at_or_below)),
+            c1.take_sell.eq(d.permitted & (p.take_sell_at_or_above != 0) & (bid != 0)
+                            & (bid >= p.take_sell_at_or_above)),
+            c1.take_buy_qty.eq(Mux(p.size < d.ask_shares, p.size, d.ask_shares)),
+            c1.take_sell_qty.eq(Mux(p.size < d.bid_shares, p.size, d.bid_shares)),
         ]
 
         # --- S2: the two products: the quotient (and whether the mid is off the grid), the
@@ -254,54 +260,39 @@ class Strategy(wiring.Component):
         # stage's whole depth.
         product = mid1 * p1.reciprocal
         step1 = p1.requote_distance
-        v2 = Signal()
-        d2 = Signal(Decision)
-        p2 = Signal(SlotParams)
-        quoting2, taking2 = Signal(), Signal()
+        c2 = Signal(Carried, name="carried2")
         floor2 = Signal(32)          # floor(mid / tick)
         off_grid2 = Signal()         # tick does not divide mid
         off2 = Signal(signed(67))    # units * skew_ticks * tick
         k2 = {name: Signal(signed(37), name=f"k_{name}2") for name in THRESHOLDS}
-        bid_clamped_moved2, ask_clamped_moved2 = Signal(), Signal()
-        take_buy2, take_sell2 = Signal(), Signal()
-        take_buy_qty2, take_sell_qty2 = Signal(32), Signal(32)
         m.d.sync += [
-            v2.eq(v1), d2.eq(d1), p2.eq(p1), quoting2.eq(quoting1), taking2.eq(taking1),
+            c2.eq(c1),
             floor2.eq(product[RECIPROCAL_SHIFT:RECIPROCAL_SHIFT + 32]),
             off_grid2.eq(product[32:RECIPROCAL_SHIFT].any()),
             off2.eq(units1 * p1.skew_step),
             *(k2[name].eq(k[name]) for name in THRESHOLDS),
-            bid_clamped_moved2.eq((bid_clamped_gap1 >= step1) | (bid_clamped_gap1 <= -step1)),
-            ask_clamped_moved2.eq((ask_clamped_gap1 >= step1) | (ask_clamped_gap1 <= -step1)),
-            take_buy2.eq(take_buy1), take_sell2.eq(take_sell1),
-            take_buy_qty2.eq(take_buy_qty1), take_sell_qty2.eq(take_sell_qty1),
+            # (override the fields just copied)
+            c2.bid_clamped_moved.eq((bid_clamped_gap1 >= step1) | (bid_clamped_gap1 <= -step1)),
+            c2.ask_clamped_moved.eq((ask_clamped_gap1 >= step1) | (ask_clamped_gap1 <= -step1)),
         ]
 
         # --- S3: the mid back on the grid (q * tick), beside the thresholds' adds -----------
-        v3 = Signal()
-        d3 = Signal(Decision)
-        p3 = Signal(SlotParams)
-        quoting3, taking3 = Signal(), Signal()
+        c3 = Signal(Carried, name="carried3")
         bid_grid3 = Signal(32)       # floor_tick(mid) < 2**32
         ask_grid3 = Signal(33)       # ceil_tick(mid) < 2**32 + 2**20
         threshold3 = {name: Signal(signed(68), name=f"{name}3") for name in THRESHOLDS}
-        bid_clamped_moved3, ask_clamped_moved3 = Signal(), Signal()
-        take_buy3, take_sell3 = Signal(), Signal()
-        take_buy_qty3, take_sell_qty3 = Signal(32), Signal(32)
         m.d.sync += [
-            v3.eq(v2), d3.eq(d2), p3.eq(p2), quoting3.eq(quoting2), taking3.eq(taking2),
-            bid_grid3.eq(floor2 * p2.tick),
-            # ceil_tick(mid) = floor_tick(mid) + tick off the grid: two products side by side
-            # rather than an add after one.
-            ask_grid3.eq((floor2 + off_grid2) * p2.tick),
+            c3.eq(c2),
+            bid_grid3.eq(floor2 * c2.params.tick),
+            # ceil_tick(mid) = floor_tick(mid) + tick off the grid: the increment goes before
+            # this smaller product rather than after S2's larger one.
+            ask_grid3.eq((floor2 + off_grid2) * c2.params.tick),
             *(threshold3[name].eq(off2 + k2[name]) for name in THRESHOLDS),
-            bid_clamped_moved3.eq(bid_clamped_moved2), ask_clamped_moved3.eq(ask_clamped_moved2),
-            take_buy3.eq(take_buy2), take_sell3.eq(take_sell2),
-            take_buy_qty3.eq(take_buy_qty2), take_sell_qty3.eq(take_sell_qty2),
         ]
 
         # --- S4: the grid prices compared with the thresholds; the intents -----------------
         t = threshold3
+        d3, p3 = c3.decision, c3.params
         bid_grid, ask_grid = bid_grid3, ask_grid3
         bid_clamped = bid_grid > t["bid_clamp"]
         ask_clamped = ask_grid < t["ask_clamp"]
@@ -309,26 +300,26 @@ class Strategy(wiring.Component):
             "price": Mux(bid_clamped, d3.ask_price - p3.tick, bid_grid - t["bid_base"]),
             # bid_q <= 0: clamped, ask - tick <= 0; else F - off - half <= 0
             "gone": Mux(bid_clamped, d3.ask_price <= p3.tick, bid_grid <= t["bid_base"]),
-            "moved": Mux(bid_clamped, bid_clamped_moved3,
+            "moved": Mux(bid_clamped, c3.bid_clamped_moved,
                          (bid_grid >= t["bid_up"]) | (bid_grid <= t["bid_down"])),
-            "take": take_buy3, "take_price": d3.ask_price, "take_qty": take_buy_qty3,
+            "take": c3.take_buy, "take_price": d3.ask_price, "take_qty": c3.take_buy_qty,
         }
         sell = {
             "price": Mux(ask_clamped, d3.bid_price + p3.tick, ask_grid - t["ask_base"]),
             # the deviation: a sell price >= 2**32 withdraws the side
             "gone": Mux(ask_clamped, d3.bid_price + p3.tick >= 1 << 32,
                         ask_grid >= t["ask_over"]),
-            "moved": Mux(ask_clamped, ask_clamped_moved3,
+            "moved": Mux(ask_clamped, c3.ask_clamped_moved,
                          (ask_grid >= t["ask_up"]) | (ask_grid <= t["ask_down"])),
-            "take": take_sell3, "take_price": d3.bid_price, "take_qty": take_sell_qty3,
+            "take": c3.take_sell, "take_price": d3.bid_price, "take_qty": c3.take_sell_qty,
         }
         intents = Signal(Intents)
         for index, side in enumerate((buy, sell)):
-            self._side(m, intents.sides[index], side, d3.quotes[index], p3.size, quoting3,
-                       taking3)
+            self._side(m, intents.sides[index], side, d3.quotes[index], p3.size, c3.quoting,
+                       c3.taking)
 
         out = self.o_intents
-        m.d.sync += [out.valid.eq(v3), out.p.eq(intents)]
+        m.d.sync += [out.valid.eq(c3.valid), out.p.eq(intents)]
         return m
 
     @staticmethod
