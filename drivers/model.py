@@ -237,6 +237,8 @@ class ModelCard:
             self.values[name] = 0
         elif name == "mold_stale":
             self.fast.clear_stale()
+        elif name == "ptp_refused":
+            self.values[name] = 0
         elif name == "event_overflow":
             self.overflow = False
             self._apply_halt()
@@ -256,7 +258,10 @@ class ModelCard:
             if self.events:
                 self.events.popleft()
         elif name == "ptp_set":
-            self.time = self.values["ptp_set_value"]
+            if self.values["ptp_set_value"] <= nic.DAY_CYCLES:
+                self.time = self.values["ptp_set_value"]
+            else:
+                self.values["ptp_refused"] = 1
         elif name == "fix_seq_set":
             if 1 <= value <= 99_999_999:
                 self.fast.encoder.next_seq = value
@@ -317,6 +322,7 @@ class ModelCard:
             "risk_accepted": lambda: counts["risk_accepted"],
             "risk_cancels": lambda: counts["risk_cancels"],
             "strategy_commit_error": lambda: self.values["strategy_commit_error"],
+            "ptp_refused": lambda: self.values["ptp_refused"],
             "strategy_commit_busy": lambda: 0,
             "fix_seq_reserved": lambda: self.values["fix_seq_reserved"],
             "fix_next_seq": lambda: fast.encoder.next_seq,

@@ -12,7 +12,10 @@ This is what a board top (bitstreams/) instantiates and what the simulated card 
 one map `nerve regmap` exports.
 
 PTP clock: the card's time of day in cycles since midnight UTC (156.25 MHz), counting one per
-clock. The host sets it (`ptp_set_value`, then `ptp_set`); a MAC with its own PTP timestamps
+clock. The host sets it (`ptp_set_value`, then `ptp_set`); a value beyond one day and a leap
+second (`DAY_CYCLES`) is refused whole, raises the sticky `ptp_refused` and leaves the clock
+counting, because every 64-bit schedule downstream (the risk gate's rate `due` cycle) is sized
+for a time of day and would wrap near 2**64. A MAC with its own PTP timestamps
 (and the replay, which stamps each frame with the feed's time) drives `time_load`/`time_value`
 instead, which override the count in that cycle.
 
@@ -36,6 +39,8 @@ from hw.rtl.csr import COUNTER_BITS, CsrBank, Register, RegisterMap, count_event
 from hw.rtl.records import BookUpdate, FrameBeat, OrderEvent
 
 EVENT_DEPTH = 512
+#: The largest time of day the host may set: 86,401 s (a day with a leap second) of 6.4 ns cycles.
+DAY_CYCLES = 86_401 * 156_250_000
 #: Clock cycles per UART bit on a board at the fast path's 156.25 MHz: 115,200 baud (-0.1 %).
 UART_DIVISOR = 1356
 
@@ -54,7 +59,10 @@ EVENT_REGISTERS = (
 PTP_REGISTERS = (
     Register("set_value", 64, "rw", "staged time of day, cycles since midnight UTC"),
     Register("set", 1, "cmd", "any write loads ptp_set_value into the clock (the ingress "
-             "`ingress_cycle` register reads it)"),
+             "`ingress_cycle` register reads it), unless it is above one day of cycles"),
+    Register("refused", 1, "w1c", f"sticky: a ptp_set was refused because ptp_set_value was "
+             f"above {DAY_CYCLES:,} cycles (one day and a leap second); the clock kept "
+             f"counting; write 1 to clear"),
 )
 UART_REGISTERS = (
     Register("requests", 32, "ro", "UART bridge requests executed"),
@@ -123,12 +131,19 @@ class Nic(wiring.Component):
 
         # --- PTP clock ---------------------------------------------------------------------
         time = Signal(64)
+        ptp_refused = Signal()
+        set_in_range = bank.rw["ptp_set_value"] <= DAY_CYCLES
         with m.If(self.time_load):
             m.d.sync += time.eq(self.time_value + 1)
-        with m.Elif(bank.command["ptp_set"].stb):
+        with m.Elif(bank.command["ptp_set"].stb & set_in_range):
             m.d.sync += time.eq(bank.rw["ptp_set_value"])
         with m.Else():
             m.d.sync += time.eq(time + 1)
+        with m.If(bank.command["ptp_set"].stb & ~set_in_range):
+            m.d.sync += ptp_refused.eq(1)
+        with m.Elif(bank.clear["ptp_refused"][0]):
+            m.d.sync += ptp_refused.eq(0)
+        m.d.comb += bank.ro["ptp_refused"].eq(ptp_refused)
         # A loaded time is seen in its own cycle, as an external time input would be.
         m.d.comb += fast.time.eq(Mux(self.time_load, self.time_value, time))
 

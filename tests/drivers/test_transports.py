@@ -132,6 +132,30 @@ def test_commands_read_as_zero_and_sticky_errors_clear_by_writing_one(live):
     assert live.read("risk_commit_error") == 0
 
 
+def test_ptp_set_beyond_a_day_is_refused_and_the_clock_keeps_counting(live):
+    from hw.rtl.nic import DAY_CYCLES
+
+    # Card time passes between accesses (a UART access takes ~10^5 cycles), hence the bounds:
+    # far below the refused values, which are a day or more.
+    live.write("ptp_set_value", 5_000_000)
+    live.write("ptp_set", 1)
+    before = live.read("ingress_cycle")
+    assert 5_000_000 <= before < 10**10
+    for too_late in (DAY_CYCLES + 1, (1 << 64) - 10):
+        live.write("ptp_set_value", too_late)
+        live.write("ptp_set", 1)
+        assert live.read("ptp_refused") == 1
+        after = live.read("ingress_cycle")
+        assert before <= after < 10**10          # not loaded, still counting
+        before = after
+        live.write("ptp_refused", 1)
+        assert live.read("ptp_refused") == 0
+    live.write("ptp_set_value", DAY_CYCLES)          # the last cycle of a day with a leap second
+    live.write("ptp_set", 1)
+    assert live.read("ptp_refused") == 0
+    assert DAY_CYCLES <= live.read("ingress_cycle") < DAY_CYCLES + 10**10
+
+
 def test_card_commits_limits_and_refuses_bad_ones(live):
     from sw.model.config import SymbolLimits
 
