@@ -311,15 +311,31 @@ class BookBuilder(wiring.Component):
                 for t in range(TABLES)]
         raw_match2 = [[Signal(name=f"raw_match{t}_{w}") for w in range(WAYS)]
                       for t in range(TABLES)]
+        raw_hit2 = Signal()
         same_ref_as_1, same_ref_as_2 = Signal(), Signal()
         m.d.sync += [v2.eq(v1), op2.eq(op1), key2.eq(key1), key3.eq(key2),
                      same_ref_as_1.eq(key1 == key2), same_ref_as_2.eq(key1 == key3)]
         m.d.sync += [sets2[t].eq(sets1[t]) for t in range(TABLES)]
+        raw_matches = []
         for t in range(TABLES):
             for w in range(WAYS):
                 read = order_rd[t][w].data
-                m.d.sync += [raw2[t][w].eq(read),
-                             raw_match2[t][w].eq(read.valid & (read.tag == key1[set_bits:]))]
+                raw_matches.append(read.valid & (read.tag == key1[set_bits:]))
+                m.d.sync += [raw2[t][w].eq(read), raw_match2[t][w].eq(raw_matches[-1])]
+        m.d.sync += raw_hit2.eq(Cat(*raw_matches).any())
+
+        # The order writes of the two micro-ops ahead (`fw0` the latest, made by the micro-op
+        # now in S2; `fw1` the one before): the block RAM read of this one happened before they
+        # landed. Whether each lands in this micro-op's set of a table is compared here, from
+        # registers, so that S2 only checks the table and way it wrote.
+        fw = [{"en": Signal(name=f"fw{d}_en"), "table": Signal(range(TABLES), name=f"fw{d}_table"),
+               "way": Signal(range(WAYS), name=f"fw{d}_way"),
+               "set": Signal(set_bits, name=f"fw{d}_set"),
+               "data": Signal(order_entry, name=f"fw{d}_data")} for d in (0, 1)]
+        m.d.sync += [fw[1][name].eq(fw[0][name]) for name in fw[0]]
+        same_set2 = [[Signal(name=f"same_set{d}_{t}_2") for t in range(TABLES)] for d in (0, 1)]
+        m.d.sync += [same_set2[0][t].eq(sets1[t] == sets2[t]) for t in range(TABLES)]
+        m.d.sync += [same_set2[1][t].eq(sets1[t] == fw[0]["set"]) for t in range(TABLES)]
 
         # The previous micro-op's locate write (not yet visible to this one's read).
         lw_en = Signal()
@@ -376,44 +392,59 @@ class BookBuilder(wiring.Component):
         base2, has_base2 = Signal(32), Signal()
         m.d.comb += base_add_rd.addr.eq(symbol_slot)
         m.d.sync += [base2.eq(base_add_rd.data), has_base2.eq(based.bit_select(symbol_slot, 1))]
+        # The window this add would place if its slot has none: its price in the middle.
+        half_window = (levels // 2) << shift
+        fresh_base2, fresh_offset2 = Signal(32), Signal(33)
+        high_price = ev1.price >= half_window
+        m.d.sync += [fresh_base2.eq(Mux(high_price, ev1.price - half_window, 0)),
+                     fresh_offset2.eq(Mux(high_price, half_window, ev1.price))]
 
         # --- S2: the order decided; order table written -------------------------------------------
         ev = op2.feed.event
         kind = ev.kind
-        # The order writes of the two micro-ops ahead (`fw1` the latest): the block RAM read of
-        # this one happened before they landed. A forwarded entry holds the writer's ref, so it
-        # matches this micro-op exactly when the refs are equal (compared in S1).
-        fw = [{"en": Signal(name=f"fw{d}_en"), "table": Signal(range(TABLES), name=f"fw{d}_table"),
-               "way": Signal(range(WAYS), name=f"fw{d}_way"),
-               "set": Signal(set_bits, name=f"fw{d}_set"),
-               "data": Signal(order_entry, name=f"fw{d}_data")} for d in (1, 2)]
-        m.d.sync += [fw[1][name].eq(fw[0][name]) for name in fw[0]]
-        entries = [[Signal(order_entry, name=f"entry{t}_{w}") for w in range(WAYS)]
-                   for t in range(TABLES)]
-        matches = [[Signal(name=f"match{t}_{w}") for w in range(WAYS)] for t in range(TABLES)]
-        for t in range(TABLES):
-            for w in range(WAYS):
-                m.d.comb += [entries[t][w].eq(raw2[t][w]), matches[t][w].eq(raw_match2[t][w])]
-                for f, same_ref in ((fw[1], same_ref_as_2), (fw[0], same_ref_as_1)):  # newest last
-                    with m.If(f["en"] & (f["table"] == t) & (f["way"] == w)
-                              & (f["set"] == sets2[t])):
-                        m.d.comb += [entries[t][w].eq(f["data"]),
-                                     matches[t][w].eq(f["data"].valid & same_ref)]
+        # This micro-op's order: the newest write to its ref ahead of it, else the way that
+        # matched as read (a write of another ref never lands in a way holding this one: an
+        # insert takes a free way, and only this ref's own micro-ops free its way). Forwarding
+        # by ref keeps the write-position compares below off this path, which decides the
+        # order write and the level read address.
         flat = [(t, w) for t in range(TABLES) for w in range(WAYS)]
-        hit = Cat(*(matches[t][w] for t, w in flat)).any()
+        raw_found = 0
+        for t, w in flat:   # one-hot: a ref is in at most one way
+            raw_found = raw_found | Mux(raw_match2[t][w], raw2[t][w].as_value(), 0)
+        raw_way = Cat(*(Cat(*(raw_match2[t][w] for t in range(TABLES) for w in range(WAYS)
+                              if w >> b & 1)).any() for b in range(WAYS.bit_length() - 1)))
+        raw_table = Cat(*raw_match2[1]).any()
+        latest = [same_ref_as_1 & fw[0]["en"], same_ref_as_2 & fw[1]["en"]]
         found = Signal(order_entry)
+        hit = Signal()
         hit_table = Signal(range(TABLES))
         hit_way = Signal(range(WAYS))
+        with m.If(latest[0]):
+            m.d.comb += [found.eq(fw[0]["data"]), hit.eq(fw[0]["data"].valid),
+                         hit_table.eq(fw[0]["table"]), hit_way.eq(fw[0]["way"])]
+        with m.Elif(latest[1]):
+            m.d.comb += [found.eq(fw[1]["data"]), hit.eq(fw[1]["data"].valid),
+                         hit_table.eq(fw[1]["table"]), hit_way.eq(fw[1]["way"])]
+        with m.Else():
+            m.d.comb += [found.eq(raw_found), hit.eq(raw_hit2),
+                         hit_table.eq(raw_table), hit_way.eq(raw_way)]
+
+        # Which ways are taken, for an insert: as read, then the two writes ahead where they
+        # landed in this micro-op's sets (the oldest first, the newest wins).
+        taken = [[Signal(name=f"taken{t}_{w}") for w in range(WAYS)] for t in range(TABLES)]
         for t, w in flat:
-            with m.If(matches[t][w]):     # a ref is in at most one way
-                m.d.comb += [found.eq(entries[t][w]), hit_table.eq(t), hit_way.eq(w)]
-        used = [sum(entries[t][w].valid for w in range(WAYS)) for t in range(TABLES)]
+            m.d.comb += taken[t][w].eq(raw2[t][w].valid)
+            for d in (1, 0):
+                f = fw[d]
+                with m.If(f["en"] & (f["table"] == t) & (f["way"] == w) & same_set2[d][t]):
+                    m.d.comb += taken[t][w].eq(f["data"].valid)
+        used = [sum(taken[t][w] for w in range(WAYS)) for t in range(TABLES)]
         free_table = Signal(range(TABLES))
         m.d.comb += free_table.eq(used[1] < used[0])
         table_full = Mux(free_table, used[1], used[0]) == WAYS
         free_way = Signal(range(WAYS))
         for w in reversed(range(WAYS)):
-            with m.If(~Mux(free_table, entries[1][w].valid, entries[0][w].valid)):
+            with m.If(~Mux(free_table, taken[1][w], taken[0][w])):
                 m.d.comb += free_way.eq(w)
 
         # The U's first half tells its second half (always the next micro-op) where the old
@@ -435,18 +466,18 @@ class BookBuilder(wiring.Component):
         duplicate = adding & hit
         empty = adding & ~hit & ((ev.shares == 0) | (ev.price == 0))
         try_insert = adding & ~hit & ~empty
-        half_window = (levels // 2) << shift
-        fresh_base = Mux(ev.price >= half_window, ev.price - half_window, 0)
         # The window: a U's second half adds to the old order's slot, which has one (its
         # order was added in it); an add's symbol has the one S1 read, or the one the
         # micro-op ahead placed (`placed`), or none yet.
         placed_en, placed_slot, placed_base = Signal(), Signal(slot_bits), Signal(32)
         placed = placed_en & (placed_slot == symbol_slot2)
         has_base = is_u2 | placed | has_base2
-        slot_base = Mux(is_u2, u_base, Mux(placed, placed_base,
-                                           Mux(has_base2, base2, fresh_base)))
+        # Each candidate's subtraction starts from registers, and the choice comes after
+        # (a window placed by this add puts its price at the middle: no subtraction at all).
         offset = Signal(33)
-        m.d.comb += offset.eq(ev.price - slot_base)
+        m.d.comb += offset.eq(Mux(is_u2, ev.price - u_base,
+                                  Mux(placed, ev.price - placed_base,
+                                      Mux(has_base2, ev.price - base2, fresh_offset2))))
         in_window = ~offset[32] & ((offset[:32] >> (shift + level_bits)) == 0)
         add_bucket = offset[shift:shift + level_bits]
         out_of_window = try_insert & ~in_window
@@ -457,8 +488,8 @@ class BookBuilder(wiring.Component):
         with m.If(place):
             m.d.sync += based.bit_select(add_slot, 1).eq(1)
         m.d.comb += [base_wr.en.eq(place), base_wr.addr.eq(add_slot),
-                     base_wr.data.eq(fresh_base)]
-        m.d.sync += [placed_en.eq(place), placed_slot.eq(add_slot), placed_base.eq(fresh_base)]
+                     base_wr.data.eq(fresh_base2)]
+        m.d.sync += [placed_en.eq(place), placed_slot.eq(add_slot), placed_base.eq(fresh_base2)]
 
         removing = (is_reduce | is_u1) & hit
         unknown = (is_reduce | is_u1) & ~hit
@@ -520,12 +551,14 @@ class BookBuilder(wiring.Component):
             "level3", "evaluate3", "state3", "add3", "lost3"))
         slot3, side3, lost_slot3 = Signal(slot_bits), Signal(), Signal(slot_bits)
         bucket3, offset3, amount3 = Signal(level_bits), Signal(level_entry.size - 32), Signal(32)
+        addend3 = Signal(32)
         feed_meta = data.StructLayout({"index": 48, "ingress_cycle": 64, "locate": 16})
         meta3 = Signal(feed_meta)
         m.d.sync += [level3.eq(level_op), evaluate3.eq(evaluate),
                      state3.eq(is_state), add3.eq(~hit), slot3.eq(op_slot), side3.eq(op_side),
                      bucket3.eq(op_bucket), offset3.eq(offset[:len(offset3)] if shift else 0),
                      amount3.eq(Mux(hit, cut, ev.shares)),
+                     addend3.eq(Mux(hit, ~cut, ev.shares)),
                      lost3.eq(out_of_window | overflow), lost_slot3.eq(add_slot),
                      meta3.index.eq(op2.feed.index),
                      meta3.ingress_cycle.eq(op2.feed.ingress_cycle)]
@@ -537,13 +570,17 @@ class BookBuilder(wiring.Component):
         addr3 = Cat(bucket3, side3, slot3)
         level = Signal(level_entry)
         m.d.comb += level.eq(Mux(lv_en & (lv_addr == addr3), lv_data, update_rd.data))
+        # One carry chain for both directions (a removal adds the complement and a carry in,
+        # both formed in S2). Whether the level empties is compared beside it rather than
+        # found from its sum: an add that applies never empties a level.
         total = Signal(33)
-        m.d.comb += total.eq(Mux(add3, level.shares + amount3, level.shares - amount3))
+        m.d.comb += total.eq(level.shares + addend3 + ~add3)
+        empties = ~add3 & (level.shares == amount3)
         conflict = level3 & add3 & (level.shares != 0) & (level.offset != offset3)
         too_big = level3 & add3 & total[32]
         applied = level3 & ~conflict & ~too_big
         written = Signal(level_entry)
-        m.d.comb += [written.offset.eq(Mux(total[:32] == 0, 0, Mux(add3, offset3, level.offset))),
+        m.d.comb += [written.offset.eq(Mux(empties, 0, Mux(add3, offset3, level.offset))),
                      written.shares.eq(total[:32])]
         m.d.comb += [update_wr.en.eq(applied), update_wr.addr.eq(addr3),
                      update_wr.data.eq(written)]
@@ -555,8 +592,12 @@ class BookBuilder(wiring.Component):
         m.d.comb += sets.eq(Mux(lost3, 1 << lost_slot3, 0)
                             | Mux(conflict | too_big, 1 << slot3, 0)
                             | Mux(dropped, (1 << slots) - 1, 0))
-        unreliable_next = (unreliable & ~self.clear_unreliable) | sets
-        m.d.sync += unreliable.eq(unreliable_next)
+        kept = unreliable & ~self.clear_unreliable
+        m.d.sync += unreliable.eq(kept | sets)
+        # The update's flag: this slot's bit of the above, with the slot selected from
+        # registers and the late drops ORed in after (a drop in S2 is always this slot's:
+        # it is an insert, whose slot is the one S3 works on).
+        flag = kept.bit_select(slot3, 1) | lost3 | conflict | too_big | dropped
 
         # The slot's identity as this message finds it (S2 wrote this message's own H or R a
         # cycle ago; the micro-op behind writes at the end of this cycle).
@@ -568,11 +609,11 @@ class BookBuilder(wiring.Component):
         carried4 = Signal(carried_layout)
         level4, occupied4 = Signal(), Signal()
         bucket4, written4 = Signal(level_bits), Signal(level_entry)
-        m.d.sync += [level4.eq(applied), occupied4.eq(total[:32] != 0), bucket4.eq(bucket3),
+        m.d.sync += [level4.eq(applied), occupied4.eq(~empties), bucket4.eq(bucket3),
                      written4.eq(written),
                      carried4.evaluate.eq(evaluate3), carried4.state.eq(state3),
                      carried4.side.eq(side3), carried4.slot.eq(slot3),
-                     carried4.flag.eq(unreliable_next.bit_select(slot3, 1)),
+                     carried4.flag.eq(flag),
                      carried4.meta.feed.eq(meta3),
                      carried4.meta.feed.locate.eq(slot_locate[slot3]),
                      carried4.meta.stock.eq(Mux(named.bit_select(slot3, 1), stock_rd.data, 0)),
