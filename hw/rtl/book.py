@@ -38,7 +38,7 @@ stage is kept to about a block-RAM read or a carry chain and a few LUT levels, f
   S4      the level's occupancy bit written in the slot's bitmap
   S5      best bucket, first half: the best occupied bit of each group of the row
   S6      best bucket, second half: the best group; the best level read
-  S7      the best level's price
+  S7      the best level's price; the slot's last published BBO read
   S8      BBO compared with the slot's last published one, which it replaces
   out     `o_update`, registered
 Latency: `LATENCY` cycles from an event on `i_event` (queue empty) to its update on `o_update`.
@@ -678,18 +678,29 @@ class BookBuilder(wiring.Component):
         carried8 = stage("carried8", carried7)
         evaluate8, state8, side8, slot8, meta8 = (carried8.evaluate, carried8.state,
                                                   carried8.side, carried8.slot, carried8.meta)
+        # The slot's last published BBO, read here so that S8 starts from registers. The
+        # micro-op in S8 publishes at the end of this cycle, which the read misses: when it
+        # does, and for this slot, S8 takes its BBO instead (`follows8`).
+        m.d.comb += published_rd.addr.eq(carried7.slot)
+        read8, after8, follows8 = Signal(bbo_layout), Signal(bbo_layout), Signal()
+        changed = Signal()
+        after = Signal(bbo_layout)
+        m.d.sync += [read8.eq(Mux(has_published.bit_select(carried7.slot, 1),
+                                  published_rd.data, 0)),
+                     after8.eq(after), follows8.eq(changed & (slot8 == carried7.slot))]
 
         # --- S8: the BBO, against the one last published; published written ----------------------
-        m.d.comb += published_rd.addr.eq(slot8)
         before = Signal(bbo_layout)
-        m.d.comb += before.eq(Mux(has_published.bit_select(slot8, 1), published_rd.data, 0))
-        after = Signal(bbo_layout)
+        m.d.comb += before.eq(Mux(follows8, after8, read8))
         m.d.comb += after.eq(before)
         with m.If(side8):
             m.d.comb += [after.ask_price.eq(side_price8), after.ask_shares.eq(side_shares8)]
         with m.Else():
             m.d.comb += [after.bid_price.eq(side_price8), after.bid_shares.eq(side_shares8)]
-        changed = evaluate8 & (after.as_value() != before.as_value())
+        # Only this side can differ: each side compared beside the other, then one picked.
+        bid_moved = Cat(before.bid_price, before.bid_shares) != Cat(side_price8, side_shares8)
+        ask_moved = Cat(before.ask_price, before.ask_shares) != Cat(side_price8, side_shares8)
+        m.d.comb += changed.eq(evaluate8 & Mux(side8, ask_moved, bid_moved))
         m.d.comb += [published_wr.en.eq(changed), published_wr.addr.eq(slot8),
                      published_wr.data.eq(after)]
         with m.If(changed):

@@ -241,6 +241,16 @@ class RiskGate(wiring.Component):
         due_now = Mux(scheduled.bit_select(slot0, 1), due_rd.data, 0)
 
         mid = (req.bid_price + req.ask_price) >> 1
+        # |price - mid| without forming the mid first: with s = bid + ask = 2*mid + (s & 1),
+        # e = 2*price + (s & 1) - s = 2*(price - mid), and each of e and -e is one three-operand
+        # sum (one carry-save layer and one carry chain) instead of an adder feeding a second
+        # one. The parity of s is its operands' low bits, without a carry.
+        twice_price = Cat(req.bid_price[0] ^ req.ask_price[0], req.price)
+        above = Signal(signed(35))      # 2 * (price - mid)
+        below = Signal(signed(35))      # 2 * (mid - price)
+        m.d.comb += [above.eq(twice_price - req.bid_price - req.ask_price),
+                     below.eq(req.bid_price + req.ask_price - twice_price)]
+        distance = Mux(above[-1], below, above)[1:34]      # |price - mid|
         lim, pos = limits_rd.data, position_rd.data
         growth = req.qty - req.exposure
         added = Mux(req.kind == OrderKind.NEW, req.qty, Mux(req.qty > req.exposure, growth, 0))
@@ -250,7 +260,7 @@ class RiskGate(wiring.Component):
             lim1.enabled.eq(lim.enabled & configured_now),
             position1.eq(pos),
             notional1.eq(req.qty * req.price),
-            deviation1.eq(Mux(req.price >= mid, req.price - mid, mid - req.price) * 10_000),
+            deviation1.eq(distance * 10_000),
             collar1.eq(lim.collar_bps * mid),
             no_reference1.eq((req.bid_price == 0) | (req.ask_price == 0)),
             added1.eq(added),

@@ -344,6 +344,29 @@ def test_back_to_back_requests_on_one_slot_see_each_other():
                    Reason.RATE_LIMITED.code]
 
 
+@pytest.mark.parametrize("bbo", [(99_900, 100_100), (99_901, 100_100)], ids=["even", "odd"])
+def test_collar_edges_on_both_sides_of_a_mid_that_rounds_down(bbo):
+    """Collar 100 bps of mid 100,000 (bid + ask odd: the mid is rounded down, and the gate
+    works from 2 * price - bid - ask): exactly 1,000 units away is inside, one more is out."""
+    dut = RiskGate(slots=1)
+    prices = [101_000, 101_001, 99_000, 98_999, 100_000]
+    reasons = []
+
+    async def script(h: Harness):
+        h.ctx.set(dut.halt, 0)
+        await h.commit(0, limits=DEFAULTS | {"collar_bps": 100, "max_order_qty": 10**6,
+                                             "max_notional": 10**13})
+        await h.drain()
+        for price in prices:
+            await h.send(request(OrderKind.NEW, 0, BUY, price, 1, bbo=bbo))
+        await h.drain()
+        reasons.extend(v["reason"] for v in h.verdicts)
+
+    run(dut, script)
+    outside = Reason.PRICE_OUTSIDE_COLLAR.code
+    assert reasons == [0, outside, 0, outside, 0]
+
+
 @pytest.mark.parametrize("gap", [0, 4], ids=["back_to_back", "spaced"])
 def test_rate_schedule_moves_on_from_the_due_cycle(gap):
     """Interval 1,000 cycles, tolerance 1,000 (a burst of 2): an order taken ahead of its due
