@@ -233,12 +233,10 @@ class ModelCard:
     def _clear(self, name: str, bits: int) -> None:
         if not bits & 1:            # every w1c register here is one sticky bit
             return
-        if name in ("risk_commit_error", "strategy_commit_error"):
+        if name in ("risk_commit_error", "strategy_commit_error", "ptp_refused"):
             self.values[name] = 0
         elif name == "mold_stale":
             self.fast.clear_stale()
-        elif name == "ptp_refused":
-            self.values[name] = 0
         elif name == "event_overflow":
             self.overflow = False
             self._apply_halt()

@@ -408,12 +408,11 @@ class BookBuilder(wiring.Component):
         # by ref keeps the write-position compares below off this path, which decides the
         # order write and the level read address.
         flat = [(t, w) for t in range(TABLES) for w in range(WAYS)]
-        raw_found = 0
+        raw_found, raw_table, raw_way = 0, 0, 0
         for t, w in flat:   # one-hot: a ref is in at most one way
             raw_found = raw_found | Mux(raw_match2[t][w], raw2[t][w].as_value(), 0)
-        raw_way = Cat(*(Cat(*(raw_match2[t][w] for t in range(TABLES) for w in range(WAYS)
-                              if w >> b & 1)).any() for b in range(WAYS.bit_length() - 1)))
-        raw_table = Cat(*raw_match2[1]).any()
+            raw_table = raw_table | Mux(raw_match2[t][w], t, 0)
+            raw_way = raw_way | Mux(raw_match2[t][w], w, 0)
         latest = [same_ref_as_1 & fw[0]["en"], same_ref_as_2 & fw[1]["en"]]
         found = Signal(order_entry)
         hit = Signal()
@@ -680,18 +679,22 @@ class BookBuilder(wiring.Component):
                                                   carried8.side, carried8.slot, carried8.meta)
         # The slot's last published BBO, read here so that S8 starts from registers. The
         # micro-op in S8 publishes at the end of this cycle, which the read misses: when it
-        # does, and for this slot, S8 takes its BBO instead (`follows8`).
+        # does, and for this slot, S8 takes its BBO instead (`follows8`) from the output
+        # register, which holds every micro-op's BBO, published or not.
         m.d.comb += published_rd.addr.eq(carried7.slot)
-        read8, after8, follows8 = Signal(bbo_layout), Signal(bbo_layout), Signal()
+        read8, follows8 = Signal(bbo_layout), Signal()
         changed = Signal()
-        after = Signal(bbo_layout)
         m.d.sync += [read8.eq(Mux(has_published.bit_select(carried7.slot, 1),
                                   published_rd.data, 0)),
-                     after8.eq(after), follows8.eq(changed & (slot8 == carried7.slot))]
+                     follows8.eq(changed & (slot8 == carried7.slot))]
 
         # --- S8: the BBO, against the one last published; published written ----------------------
         before = Signal(bbo_layout)
-        m.d.comb += before.eq(Mux(follows8, after8, read8))
+        m.d.comb += before.eq(read8)
+        with m.If(follows8):
+            m.d.comb += [getattr(before, name).eq(getattr(self.o_update.p, name))
+                         for name in bbo_layout.members]
+        after = Signal(bbo_layout)
         m.d.comb += after.eq(before)
         with m.If(side8):
             m.d.comb += [after.ask_price.eq(side_price8), after.ask_shares.eq(side_shares8)]
