@@ -92,26 +92,88 @@ def test_the_simulated_card_reports_what_the_model_card_reports(tmp_path):
         server.stop()
 
 
-def test_a_full_event_queue_is_flagged_counted_and_halts_trading():
-    frames, symbols = session(3000, seed=6)
-    model = ModelCard()
-    device = Device(ModelTransport(model), REGMAP)
+def flood(device: Device, symbols: list[str]) -> Card:
+    """A card whose every quote is too big: each book change brings a reject per side, a
+    flood of events that nobody pops."""
     card = Card(device, symbols)
     card.listen(DST, DATE)
-    # Every quote is too big: each book change brings a reject per side, a flood of events.
     card.load_limits(load_limits({"defaults": {"max_order_qty": 1}}))
     card.load_strategy(load_strategy({}))
     card.release()
-    for frame in frames:          # nobody pops: the queue fills
-        model.frame(frame)
-    values = device.read_many(["event_count", "event_lost", "event_overflow"])
+    return card
+
+
+def check_overflowed(card: Card) -> None:
+    """The queue is full, the loss flagged and counted, trading halted for it."""
+    values = card.device.read_many(["event_count", "event_lost", "event_overflow"])
     assert values["event_count"] == EVENT_DEPTH
     assert values["event_lost"] > 0 and values["event_overflow"] == 1
     status = card.status()
     assert status.halted and "host events lost" in status.halt_reasons
+
+
+FLOOD_CHUNK = 128    # frames between two looks at event_overflow
+AFTER = 300          # frames sent while the flag is up, and again after the host clears it
+
+
+def overflow_drill(card: Card, send, frames: list[bytes]) -> tuple[list, int, list]:
+    """Flood `card` (nobody pops) until its queue overflows, drain it, send frames while the
+    flag is still up, clear the flag and send more. Returns the events the queue kept, the
+    events queued while the flag was up, and those queued after the clear."""
+    at = 0
+    while card.device.read("event_overflow") == 0:
+        assert at < len(frames), "the feed never filled the queue"
+        send(frames[at:at + FLOOD_CHUNK])
+        at += FLOOD_CHUNK
+    check_overflowed(card)
+    kept = card.events(10_000)
+    assert card.device.read("event_count") == 0
+    send(frames[at:at + AFTER])
+    while_flagged = card.device.read("event_count")
+    assert card.status().halted
     # Clearing the flag is not a release: the kill switch is the host's own decision.
-    device.write("event_overflow", 1)
+    card.device.write("event_overflow", 1)
     assert not card.status().halted
+    send(frames[at + AFTER:at + 2 * AFTER])
+    assert at + 2 * AFTER <= len(frames), "the feed ran out before the drill's end"
+    return kept, while_flagged, card.events(10_000)
+
+
+def test_a_full_event_queue_is_flagged_counted_and_halts_trading():
+    frames, symbols = session(3000, seed=6)
+    model = ModelCard()
+    card = flood(Device(ModelTransport(model), REGMAP), symbols)
+    kept, while_flagged, after_clear = overflow_drill(
+        card, lambda chunk: [model.frame(f) for f in chunk], frames)
+    assert len(kept) == EVENT_DEPTH
+    assert while_flagged == 0            # halted: the strategy stands down, nothing to report
+    assert after_clear                   # cleared: the rejects flow again
+
+
+@pytest.mark.xdist_group("simulated_card")
+def test_the_simulated_card_overflows_its_event_queue_as_the_model_card_does():
+    """The RTL queue, flooded: it keeps the first EVENT_DEPTH events, in order and equal to
+    the model card's, loses the rest loudly, halts trading until the host clears the flag,
+    and then reports what the model card reports. (How many are lost before the halt stops
+    the strategy is timing: the model card takes a message at once, the RTL's pipeline holds
+    a few requests in flight; both lose some and say so.)"""
+    from drivers.sim import SimServer, SimTransport
+
+    frames, symbols = session(3000, seed=6)
+    model = ModelCard()
+    expected = overflow_drill(flood(Device(ModelTransport(model), REGMAP), symbols),
+                              lambda chunk: [model.frame(f) for f in chunk], frames)
+    server = SimServer().start()
+    try:
+        transport = SimTransport.connect(server.address)
+        got = overflow_drill(flood(Device(transport, REGMAP), symbols), transport.frames,
+                             frames)
+        transport.close()
+    finally:
+        server.stop()
+    assert projection(got[0]) == projection(expected[0])
+    assert got[1] == expected[1] == 0
+    assert projection(got[2]) == projection(expected[2]) and got[2]
 
 
 def test_the_model_card_follows_each_chain_and_forgets_it_when_it_ends():
