@@ -48,13 +48,15 @@ from amaranth.lib.memory import Memory  # noqa: E402
 from amaranth.lib.wiring import In, Out  # noqa: E402
 
 from bitstreams import fmax  # noqa: E402
-from hw.rtl.book import TABLES, WAYS  # noqa: E402
+from hw.rtl.book import TABLES, WAYS, BookBuilder  # noqa: E402
 
-SET_BITS = 10        # order_sets = 1024, the book's default
-LEVEL_ADDR = 14      # 32 slots x 2 sides x 256 buckets
-ORDER = data.StructLayout({"valid": 1, "tag": 64 - SET_BITS, "slot": 5, "side": 1,
-                           "bucket": 8, "shares": 32})
-LEVEL = data.StructLayout({"offset": 6, "shares": 32})
+# The book's default build: the widths its entries and addresses have.
+_BOOK = BookBuilder()
+SET_BITS = _BOOK.set_bits                                            # 1,024 sets per table
+LEVEL_ADDR = _BOOK.slot_bits + 1 + _BOOK.level_bits                  # slot, side, bucket
+ORDER = data.StructLayout({"valid": 1, "tag": 64 - SET_BITS, "slot": _BOOK.slot_bits,
+                           "side": 1, "bucket": _BOOK.level_bits, "shares": 32})
+LEVEL = data.StructLayout({"offset": max(_BOOK.bucket_shift, 1), "shares": 32})
 
 
 def _ram(m: Module, name: str, shape, depth: int, write: dict, addr: Signal):
