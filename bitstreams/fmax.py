@@ -172,6 +172,16 @@ def summarise(block: str, result: dict) -> None:
             print(f"  {kind:<13}{used:>7,} / {avail:,} ({100 * used / avail:.1f}%)")
 
 
+def summarise_seeds(results: list[dict]) -> None:
+    """The spread over a seed sweep (nothing for a single seed)."""
+    if len(results) > 1:
+        fmax = sorted(r["fmax"] for r in results)
+        meeting = sum(f >= TARGET_MHZ for f in fmax)
+        print(f"  over seeds 1..{len(fmax)}: min {fmax[0]:.1f}, median "
+              f"{fmax[len(fmax) // 2]:.1f}, max {fmax[-1]:.1f} MHz; {meeting} of "
+              f"{len(fmax)} meet {TARGET_MHZ} MHz")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("blocks", nargs="*", default=["ingress"])
@@ -187,12 +197,7 @@ def main() -> int:
         out = synthesise(block)
         results = sweep(out, args.seeds, args.jobs, args.place_only)
         summarise(block, results[0])
-        if len(results) > 1:
-            fmax = sorted(r["fmax"] for r in results)
-            meeting = sum(f >= TARGET_MHZ for f in fmax)
-            print(f"  over seeds 1..{len(fmax)}: min {fmax[0]:.1f}, median "
-                  f"{fmax[len(fmax) // 2]:.1f}, max {fmax[-1]:.1f} MHz; {meeting} of "
-                  f"{len(fmax)} meet {TARGET_MHZ} MHz")
+        summarise_seeds(results)
     return 0
 
 

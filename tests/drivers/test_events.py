@@ -125,6 +125,7 @@ def overflow_drill(card: Card, send, frames: list[bytes]) -> tuple[list, int, li
         assert at < len(frames), "the feed never filled the queue"
         send(frames[at:at + FLOOD_CHUNK])
         at += FLOOD_CHUNK
+    assert at + 2 * AFTER <= len(frames), "the feed is too short for the rest of the drill"
     check_overflowed(card)
     kept = card.events(10_000)
     assert card.device.read("event_count") == 0
@@ -135,16 +136,22 @@ def overflow_drill(card: Card, send, frames: list[bytes]) -> tuple[list, int, li
     card.device.write("event_overflow", 1)
     assert not card.status().halted
     send(frames[at + AFTER:at + 2 * AFTER])
-    assert at + 2 * AFTER <= len(frames), "the feed ran out before the drill's end"
     return kept, while_flagged, card.events(10_000)
 
 
-def test_a_full_event_queue_is_flagged_counted_and_halts_trading():
-    frames, symbols = session(3000, seed=6)
+def model_overflow_drill(frames: list[bytes], symbols: list[str]) -> tuple[list, int, list]:
+    """`overflow_drill` on a fresh model card, which takes its frames one at a time."""
     model = ModelCard()
-    card = flood(Device(ModelTransport(model), REGMAP), symbols)
-    kept, while_flagged, after_clear = overflow_drill(
-        card, lambda chunk: [model.frame(f) for f in chunk], frames)
+
+    def send(chunk: list[bytes]) -> None:
+        for frame in chunk:
+            model.frame(frame)
+
+    return overflow_drill(flood(Device(ModelTransport(model), REGMAP), symbols), send, frames)
+
+
+def test_a_full_event_queue_is_flagged_counted_and_halts_trading():
+    kept, while_flagged, after_clear = model_overflow_drill(*session(3000, seed=6))
     assert len(kept) == EVENT_DEPTH
     assert while_flagged == 0            # halted: the strategy stands down, nothing to report
     assert after_clear                   # cleared: the rejects flow again
@@ -160,9 +167,7 @@ def test_the_simulated_card_overflows_its_event_queue_as_the_model_card_does():
     from drivers.sim import SimServer, SimTransport
 
     frames, symbols = session(3000, seed=6)
-    model = ModelCard()
-    expected = overflow_drill(flood(Device(ModelTransport(model), REGMAP), symbols),
-                              lambda chunk: [model.frame(f) for f in chunk], frames)
+    expected = model_overflow_drill(frames, symbols)
     server = SimServer().start()
     try:
         transport = SimTransport.connect(server.address)
