@@ -1,3 +1,6 @@
+# amaranth: UnusedElaboratable=no
+# (the constructor test builds FIFOs only to see their arguments checked)
+
 """FallThroughFIFO (hw/rtl/fallthrough.py), in the Amaranth simulator: no cycle when empty,
 order kept and nothing lost under random offers and random backpressure, full refused."""
 
