@@ -55,11 +55,11 @@ from sw.model.clock import CYCLES_PER_MS
 from sw.model.encoder import MAX_SEQ
 
 #: Cycles from a command accepted on `i_command` to its first beat on `o_egress`, when idle.
-LATENCY = 2
+LATENCY = 1
 #: Pipeline depth of the binary-to-BCD converter (cycles from issue to the BCD in its field).
 CONVERTER_STAGES = 6
 #: Cycles from the command to its SendingTime digits (the first stage reads the input port).
-TIME_STAGES = 6
+TIME_STAGES = 5
 #: The largest 8-digit number (ClOrdID, OrigClOrdID, OrderQty, MsgSeqNum).
 MAX_NUMBER = MAX_SEQ
 SOH = "\x01"
@@ -157,6 +157,12 @@ PIECES = {
     "f1": _digits("seq", 8) + _text(f"{SOH}52=") + _digits("date", 8) + _text("-") + _TIME
           + _text(f"{SOH}11="),
 }
+#: The first two steps, the same for every message, byte i in bits 8i.. ("8=FIX.4." and
+#: "4|9=000|": BodyLength's digits are patched in at the packer).
+FIRST_BEAT, SECOND_STEP = (
+    int.from_bytes(bytes(t if isinstance(t, int) else ord("0") for t in PIECES["head"][k:k + 8]),
+                   "little")
+    for k in (0, 8))
 _CFG_LITERALS = _text(f"{SOH}56=") + _text(f"{SOH}34=")
 KIND_CHAR = {OrderKind.NEW: "D", OrderKind.REPLACE: "G", OrderKind.CANCEL: "F"}
 
@@ -311,11 +317,14 @@ class OrderEncoder(wiring.Component):
     taken; rejects alone are accepted at most one every 2 cycles.
 
     Schedule (cycle a: the order is accepted). a: command, config and MsgSeqNum registered,
-    BodyLength summed, step 1 formed. a+1..a+4: ClOrdID, OrigClOrdID, OrderQty, Price issued to
-    the converter, their BCD ready from a+7..a+10. a..a+5: the time pipeline, digits ready from
-    a+6. a+12: CheckSum digits. Step k is formed no earlier than cycle a+k-1 and backpressure
-    only delays it, so a field is never read before it is ready: the time (step 7, a+6) has no
-    slack, ClOrdID (step 9, a+8) one cycle, the rest more (the latency test pins the time).
+    BodyLength summed; with the packer idle the first beat goes into the egress register and
+    step 2 is formed (else step 1 is formed). a+1..a+4: ClOrdID, OrigClOrdID, OrderQty, Price
+    issued to the converter, their BCD ready from a+7..a+10. a..a+4: the time pipeline, digits
+    ready from a+5. a+1: BodyLength's digits, patched into beat 1. a+12: CheckSum digits. Step
+    k is formed no earlier than cycle a+k-2 and backpressure only delays it, so a field is
+    never read before it is ready: the time (step 7, a+5), ClOrdID (step 9, a+7) and
+    OrigClOrdID (step 10 of a G or F, a+8) have no slack, the rest more (the latency test
+    gives every field new digits, so one read early would show).
 
     Commands: `order.rejected` 1 -> an event only (seq 0, `egress_cycle` the `time` of the
     accepting cycle), no bytes, no number taken. The same for an order the 8-digit fields
@@ -442,8 +451,12 @@ class OrderEncoder(wiring.Component):
                            cfg.clordid_prefix_len << 1)
             m.d.sync += length.eq(_by_kind(BASE_LENGTH, 8, kind_in) + cfg.sender_len
                                   + cfg.target_len + prefixes + length_in)
+        # BodyLength's digits: straight off `length` for beat 1, which an idle packer forms
+        # the cycle after the command; registered for the CheckSum.
+        lll_now = Signal(12)
         lll = Signal(12)
-        m.d.sync += lll.eq(Cat(*reversed(_decimal(m, length, 3, "lll"))))
+        m.d.comb += lll_now.eq(Cat(*reversed(_decimal(m, length, 3, "lll"))))
+        m.d.sync += lll.eq(lll_now)
         checksum = Signal(8)
         symbol_bytes = [Mux(j < symbol_len, c, 0) for j, c in enumerate(_chars(cmd_r.symbol))]
         prefix_copies = Mux(kind == OrderKind.NEW, cfg_r["prefix_sum"], cfg_r["prefix_sum"] << 1)
@@ -472,11 +485,20 @@ class OrderEncoder(wiring.Component):
         take = Signal()                # the packer takes `seg` this cycle
         seg_free = ~seg_valid | take
         formed = self._step(m, kind, step, cmd_r, symbol_len, cfg_r, sources)
-        with m.If(start & seg_free):
-            # The first step is the same for every message: formed while the command is taken.
-            m.d.sync += [seg.data.eq(int.from_bytes(bytes(PIECES["head"][:8]), "little")),
-                         seg.length.eq(8), seg.first.eq(1), seg.last.eq(0), seg_valid.eq(1),
-                         step.eq(2)]
+        # The first two steps are the same for every message (BodyLength is patched in at the
+        # packer). An idle packer puts the first straight on the egress (`direct`) while the
+        # command is taken and the second is formed at once; a busy one gets the first as a
+        # step. Either way step k is formed no earlier than cycle a+k-2.
+        packer_idle = Signal()
+        direct = Signal()
+        m.d.comb += direct.eq(start & packer_idle)
+        with m.If(direct):
+            m.d.sync += [seg.data.eq(SECOND_STEP),
+                         seg.length.eq(8), seg.first.eq(0), seg.last.eq(0), seg_valid.eq(1),
+                         step.eq(3)]
+        with m.Elif(start & seg_free):
+            m.d.sync += [seg.data.eq(FIRST_BEAT), seg.length.eq(8), seg.first.eq(1),
+                         seg.last.eq(0), seg_valid.eq(1), step.eq(2)]
         with m.Elif(start):
             m.d.sync += step.eq(1)
         with m.Elif((step != 0) & seg_free):
@@ -487,7 +509,7 @@ class OrderEncoder(wiring.Component):
             m.d.sync += seg_valid.eq(0)
 
         # --- byte packer -> egress -----------------------------------------------------------
-        self._packer(m, seg, seg_valid, take, lll)
+        self._packer(m, seg, seg_valid, take, lll_now, packer_idle, direct)
 
         # --- events --------------------------------------------------------------------------
         with m.If(event.valid & event.ready):
@@ -628,7 +650,7 @@ class OrderEncoder(wiring.Component):
         """cycles -> HHMMSSsss (BCD, 9 digits) in TIME_STAGES cycles; `load` marks the cycle
         the last stage holds the accepted order's time (the digits are kept until the next)."""
         names = [name for name, _ in TimeFields]
-        # T0: each chunk's weight from its table, plus the direct low bits; first adder level.
+        # T0: each chunk's weight from its table, plus the direct low bits; two adder levels.
         operands = {name: [] for name in names}
         for (low, width), table in zip(_CHUNKS, TIME_TABLES, strict=True):
             entry = data.View(TimeFields, Array(Const(v, TimeFields.size) for v in table)
@@ -649,12 +671,13 @@ class OrderEncoder(wiring.Component):
         sums = {}
         for name in names:
             width = _SUM_BITS[name]
-            values = register(add_level(operands[name], width), width, f"0{name}")   # T0
-            values = register(add_level(add_level(values, width), width), width, f"1{name}")
+            # up to 11 operands: two adder levels a stage (11 -> 6 -> 3, then 3 -> 2 -> 1)
+            values = register(add_level(add_level(operands[name], width), width), width,
+                              f"0{name}")                                            # T0
             while len(values) > 1:
                 values = add_level(values, width)
-            sums[name] = register(values, width, f"2{name}")[0]                      # T2
-        # T3: quotient (carry into the next field) and remainder of each field's sum.
+            sums[name] = register(values, width, f"1{name}")[0]                      # T1
+        # T2: quotient (carry into the next field) and remainder of each field's sum.
         quotient, remainder = {}, {}
         for name in names:
             radix, total = _RADIX[name], sums[name]
@@ -663,20 +686,20 @@ class OrderEncoder(wiring.Component):
             for k in range(1, most + 1):
                 q = Mux(total >= k * radix, k, q)
                 r = Mux(total >= k * radix, total - k * radix, r)
-            quotient[name] = Signal(4, name=f"t3_q_{name}")
-            remainder[name] = Signal((radix - 1).bit_length(), name=f"t3_r_{name}")
+            quotient[name] = Signal(4, name=f"t2_q_{name}")
+            remainder[name] = Signal((radix - 1).bit_length(), name=f"t2_r_{name}")
             m.d.sync += [quotient[name].eq(q), remainder[name].eq(r)]
-        # T4: carries, milliseconds up to hours; a carry out of the hours (a day) is dropped.
+        # T3: carries, milliseconds up to hours; a carry out of the hours (a day) is dropped.
         carry = quotient["sub"]
         final = {}
         for name in ("milli", "second", "minute", "hour"):
             radix = _RADIX[name]
             value = remainder[name] + carry
             over = value >= radix
-            final[name] = Signal((radix - 1).bit_length(), name=f"t4_{name}")
+            final[name] = Signal((radix - 1).bit_length(), name=f"t3_{name}")
             m.d.sync += final[name].eq(Mux(over, value - radix, value))
             carry = quotient[name] + over
-        # T5: decimal digits.
+        # T4: decimal digits.
         digits = (_decimal(m, final["hour"], 2, "hour") + _decimal(m, final["minute"], 2, "minute")
                   + _decimal(m, final["second"], 2, "second")
                   + _decimal(m, final["milli"], 3, "milli"))
@@ -741,8 +764,10 @@ class OrderEncoder(wiring.Component):
         ]
         return formed
 
-    def _packer(self, m, seg, seg_valid, take, lll):
-        """Appends segments to a byte window and emits 8 bytes per cycle."""
+    def _packer(self, m, seg, seg_valid, take, lll, idle, direct):
+        """Appends segments to a byte window and emits 8 bytes per cycle. `idle`: nothing of
+        a message is left in it and the egress register is free; `direct` (only when idle):
+        the next message's first beat goes into the egress register now."""
         out = self.o_egress
         advance = ~out.valid | out.ready
         window = Signal(8 * 23)        # bytes not yet emitted (at most 7 + 24 - 8)
@@ -776,3 +801,7 @@ class OrderEncoder(wiring.Component):
                              beat.eq(Mux(last, 0, beat + 1)), tail.eq(ends & ~last)]
             with m.Else():
                 m.d.sync += [window.eq(combined), fill.eq(total), tail.eq(ends)]
+        m.d.comb += idle.eq(advance & ~seg_valid & (fill == 0) & ~tail)
+        with m.If(direct):
+            m.d.sync += [out.valid.eq(1), out.p.data.eq(FIRST_BEAT), out.p.keep.eq(0xFF),
+                         out.p.first.eq(1), out.p.last.eq(0), beat.eq(1)]
