@@ -50,7 +50,8 @@ bench: setup
 	$(PY) bench/tick_to_trade.py
 	$(PY) bench/drivers.py
 	$(PY) bench/control.py
-	# The book and the risk gate do not route yet (docs/development.md, "Fmax"): run them by hand.
+	# The other blocks take 3-10 minutes a seed to route (book, risk, strategy, encoder) and the
+	# whole path does not route in a session (docs/development.md, "Fmax"): run them by hand.
 	$(PY) bitstreams/fmax.py ingress --seeds 5
 	$(PY) bitstreams/bound.py --seeds 3
 

@@ -6,7 +6,7 @@ would place and route faster than the book's real cycle and make the bound a lie
 
 from amaranth.sim import Simulator
 
-from bitstreams.bound import LEVEL, ORDER, TABLES, WAYS, LevelUpdate, OrderLookup
+from bitstreams.bound import LEVEL, ORDER, WAYS, LevelUpdate, OrderLookup
 
 
 def _simulate(dut, bench):
@@ -22,7 +22,7 @@ def test_lookup_reads_the_level_of_the_way_whose_tag_matches():
 
     async def bench(ctx):
         # Table 1, way 2, set 77 holds the order; table 0, way 0 holds another ref in its set.
-        ours = TABLES * 0 + 1 * WAYS + 2
+        ours = 1 * WAYS + 2                     # way index: table * WAYS + way
         other = 0
         orders = {ours: (77, {"valid": 1, "tag": 0x2_3456_789A_BCDE, "slot": 19, "side": 1,
                               "bucket": 200, "shares": 5}),
