@@ -21,7 +21,7 @@ from hw.rtl.book import LATENCY, BookBuilder  # noqa: E402
 from hw.tb import sim  # noqa: E402
 
 LINE_RATE_MSGS = {"one Add Order per packet": 10e6, "Add Orders packed": 31e6,
-                  "Order Deletes packed": 56e6}   # REFERENCE.md, 10 Gb/s
+                  "Order Deletes packed": 56e6}   # docs/references.md, "Line rate at 10 Gb/s"
 
 
 def main() -> int:
@@ -42,7 +42,7 @@ def main() -> int:
           f"every update equal to the golden model's; {f['cycles'] / f['seconds']:,.0f} "
           f"simulated cycles/s")
     print(f"  at 156.25 MHz that is {per_clock * 156.25:.0f} M events/s; line-rate message "
-          "rates (REFERENCE.md): " + ", ".join(f"{k} {v / 1e6:.0f} M/s"
+          "rates (docs/references.md): " + ", ".join(f"{k} {v / 1e6:.0f} M/s"
                                             for k, v in LINE_RATE_MSGS.items()))
     print(f"  latency, event into the book -> BBO update (target 3; pipeline {LATENCY}):")
     for kind, (low, high, n) in sorted(f["latency"].items()):

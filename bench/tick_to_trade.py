@@ -8,7 +8,7 @@ left (`egress_cycle`, stamped by the encoder) minus the cycle of the beat that c
 byte of the ITCH message that caused it (`index`), as the issue defines tick-to-trade.
 Prints min/median/p99/max in cycles and in ns at the design clock (and at each clock given by
 `--clock-mhz`, such as the whole path's place-and-route figure), with the published figures of
-REFERENCE.md beside them.
+docs/references.md beside them.
 
     python bench/tick_to_trade.py [--clock-mhz MHZ ...]
 """
@@ -89,7 +89,7 @@ def main() -> int:
           f"median is {stats['median'] / 8:.1f}x the cycle target")
     print("  the first ns are at the design clock, which no block reaches yet; the whole path's "
           "place-and-route figures are in docs/development.md, Fmax")
-    print("  published (REFERENCE.md), ratio = this median / published:")
+    print("  published (docs/references.md), ratio = this median / published:")
     for name, ns in PUBLISHED_NS.items():
         print(f"    {ns:7.1f} ns  {name}: {stats['median'] * ns_per_cycle / ns:.2f}x")
     return 0

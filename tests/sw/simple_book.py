@@ -1,6 +1,6 @@
 """A second, deliberately simple reference book, for cross-checking `sw.model.book`.
 
-Written from the semantics in `sw/model/book.py`'s docstring and ../shared/REFERENCE.md, not
+Written from the semantics in `sw/model/book.py`'s docstring and docs/references.md, not
 from its code. It consumes ITCH messages decoded by the general-purpose codec (`sw.feed.itch`),
 not the golden model's BookEvents, so comparing the two also cross-checks `sw.model.decoder`.
 

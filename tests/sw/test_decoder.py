@@ -1,6 +1,6 @@
 """ITCH decoder (sw.model.decoder) and the shared BookEvent record (hw.rtl.records).
 
-Expected fields are written out from the ITCH 5.0 layouts in ../shared/REFERENCE.md; message
+Expected fields are written out from the ITCH 5.0 layouts in docs/references.md; message
 bytes come from the toolkit codec, and a few are built by hand with struct to be sure of offsets.
 """
 

@@ -1,7 +1,7 @@
 """FIX 4.4 order encoder (sw/model/encoder.py): exact bytes, counters, clock, QuickFIX validity.
 
 Expected messages are assembled here field by field from the layout in the encoder's docstring,
-and BodyLength / CheckSum are recomputed from their definitions in REFERENCE.md ("BodyLength
+and BodyLength / CheckSum are recomputed from their definitions in docs/references.md ("BodyLength
 counts the bytes from after the 9= field to just before 10=; CheckSum is the byte sum of
 everything before 10= modulo 256, three digits").
 """
@@ -24,7 +24,7 @@ DAY = 86_400_000 * MS                 # cycles per day
 
 
 def frame(fields: list[str]) -> bytes:
-    """A FIX 4.4 message from its body fields (35= onwards), per REFERENCE.md."""
+    """A FIX 4.4 message from its body fields (35= onwards), per docs/references.md, FIX 4.4."""
     body = b"".join(f.encode() + SOH for f in fields)
     head = b"8=FIX.4.4" + SOH + b"9=" + str(len(body)).zfill(3).encode() + SOH
     return head + body + b"10=" + str(sum(head + body) % 256).zfill(3).encode() + SOH

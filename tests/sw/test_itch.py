@@ -9,7 +9,7 @@ from sw.feed import itch
 from sw.feed.generator import MarketConfig, MarketGenerator
 from sw.feed.itch import FeedFormatError
 
-# Message lengths from the ITCH 5.0 specification (REFERENCE.md), not from the code.
+# Message lengths from the ITCH 5.0 specification (docs/references.md), not from the code.
 SPEC_LENGTHS = {"S": 12, "R": 39, "H": 25, "A": 36, "F": 40, "E": 31, "C": 36, "X": 23,
                 "D": 19, "U": 35, "P": 44}
 
