@@ -84,6 +84,15 @@ def write_pcap(out: BinaryIO, frames: Iterable[tuple[int, bytes]]) -> int:
     return n
 
 
+#: The first four bytes of a pcap file: micro- or nanosecond resolution, either byte order.
+PCAP_MAGICS = frozenset(bytes.fromhex(m) for m in ("a1b2c3d4", "d4c3b2a1", "a1b23c4d", "4d3cb2a1"))
+
+
+def is_pcap(data: bytes) -> bool:
+    """Whether a feed file image is a pcap capture (else a NASDAQ ITCH file)."""
+    return data[:4] in PCAP_MAGICS
+
+
 def read_pcap(data: bytes) -> Iterator[tuple[int, bytes]]:
     """Yield (timestamp_ns, frame) from a pcap file image (micro- or nanosecond resolution).
 

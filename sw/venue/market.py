@@ -12,10 +12,16 @@ Prices are ITCH units (1/10,000 dollar) and quantities shares, as on the wire.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from sw.feed import itch
+import dpkt
+
+from sw.feed import itch, mold
+from sw.feed.generator import DEFAULT_DATE
+from sw.feed.net import is_pcap, read_pcap
 
 BUY, SELL = 0, 1     # index of a side: bids, asks
 
@@ -161,3 +167,56 @@ class Market:
             levels.pop(order.price, None)
         return LevelChange(order.symbol, order.side, order.price,
                            shares if traded else 0, 0 if traded else shares, 0)
+
+
+def feed_messages(data: bytes) -> Iterator[itch.Message]:
+    """The market messages of a feed file image, in order: a NASDAQ ITCH file as it is, or a
+    pcap of MoldUDP64 packets with each sequence number taken once (the exchange sent each
+    message once; the capture's duplicates are the member's transport faults, not the market).
+    Frames that are not well-formed UDP MoldUDP64 are skipped, as the card's filter skips them;
+    a malformed ITCH message is skipped (the venue trades on what it can read)."""
+    if not is_pcap(data):
+        for offset, length in itch.iter_framed(data):
+            yield from _decoded(data, offset, length)
+        return
+    next_sequence = None
+    for _, frame in read_pcap(data):
+        payload = _udp_payload(frame)
+        if payload is None:
+            continue
+        try:
+            packet = mold.decode(payload)
+        except itch.FeedFormatError:
+            continue
+        for i, message in enumerate(packet.messages):
+            sequence = packet.sequence + i
+            if next_sequence is not None and sequence < next_sequence:
+                continue
+            next_sequence = sequence + 1
+            yield from _decoded(message, 0, len(message))
+
+
+def _decoded(data: bytes, offset: int, length: int) -> Iterator[itch.Message]:
+    try:
+        yield itch.decode(data, offset, length)
+    except itch.FeedFormatError:
+        return
+
+
+def _udp_payload(frame: bytes) -> bytes | None:
+    try:
+        ip = dpkt.ethernet.Ethernet(frame).data
+        udp = ip.data if isinstance(ip, dpkt.ip.IP) else None
+    except (dpkt.UnpackError, ValueError):
+        return None
+    return bytes(udp.data) if isinstance(udp, dpkt.udp.UDP) else None
+
+
+
+def feed_date(data: bytes) -> dt.date:
+    """The trade date of a feed: a pcap's first capture timestamp (UTC); a NASDAQ ITCH file
+    carries none, so the generator's date."""
+    if is_pcap(data):
+        for ts_ns, _ in read_pcap(data):
+            return dt.datetime.fromtimestamp(ts_ns // 1_000_000_000, dt.UTC).date()
+    return DEFAULT_DATE
