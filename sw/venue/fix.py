@@ -30,7 +30,6 @@ from sw.venue.matching import (
 )
 
 NS_PER_DAY = 86_400 * 1_000_000_000
-_LIQUIDITY = {"A": "1", "R": "2"}         # LastLiquidityInd (851): added, removed
 
 
 class RequestError(ValueError):
@@ -111,7 +110,7 @@ def parse_request(message: quickfix.Message) -> tuple[Request, int]:
         orig = _field(message, 41, "OrigClOrdID")
         return ReplaceRequest(clordid, orig, symbol, side, qty, price), sent_ns
     tif_text = message.getField(59) if message.isSetField(59) else TimeInForce.DAY
-    if tif_text not in (TimeInForce.DAY, TimeInForce.IOC):
+    if tif_text not in (TimeInForce.DAY, TimeInForce.IMMEDIATE_OR_CANCEL):
         raise RequestError(f"TimeInForce (59) {tif_text!r} is not 0 (day) or 3 (IOC)")
     return NewOrder(clordid, symbol, side, qty, price, TimeInForce(tif_text)), sent_ns
 
@@ -140,7 +139,7 @@ def report_message(report: ExecutionReport | CancelReject,
     if report.last_qty:
         fields += [(32, report.last_qty), (31, price_text(report.last_px)),
                    (12, price_text(report.fee)), (13, "3"),          # CommType 3: absolute
-                   (851, _LIQUIDITY[report.liquidity])]
+                   (851, report.liquidity)]
     if report.ord_rej_reason is not None:
         fields.append((103, report.ord_rej_reason))
     if report.text:

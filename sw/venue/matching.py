@@ -40,64 +40,19 @@ import heapq
 import math
 import random
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from sw.feed import itch
+from sw.fix.enums import (
+    CxlRejReason,
+    CxlRejResponseTo,
+    ExecType,
+    LastLiquidityInd,
+    OrdRejReason,
+    OrdStatus,
+    Side,
+    TimeInForce,
+)
 from sw.venue.market import BUY, SELL, LevelChange, Market
-
-
-class Side(StrEnum):
-    """FIX Side (54)."""
-
-    BUY = "1"
-    SELL = "2"
-
-
-class TimeInForce(StrEnum):
-    """FIX TimeInForce (59): the two the venue accepts."""
-
-    DAY = "0"
-    IOC = "3"
-
-
-class ExecType(StrEnum):
-    """FIX 4.4 ExecType (150)."""
-
-    NEW = "0"
-    CANCELED = "4"
-    REPLACED = "5"
-    REJECTED = "8"
-    EXPIRED = "C"
-    TRADE = "F"
-
-
-class OrdStatus(StrEnum):
-    """FIX OrdStatus (39)."""
-
-    NEW = "0"
-    PARTIALLY_FILLED = "1"
-    FILLED = "2"
-    CANCELED = "4"
-    REJECTED = "8"
-    EXPIRED = "C"
-
-
-class OrdRejReason(StrEnum):
-    """FIX OrdRejReason (103), the ones this venue gives."""
-
-    UNKNOWN_SYMBOL = "1"
-    EXCHANGE_CLOSED = "2"
-    INCORRECT_QUANTITY = "13"
-    DUPLICATE_ORDER = "6"
-    OTHER = "99"
-
-
-class CxlRejReason(StrEnum):
-    """FIX CxlRejReason (102)."""
-
-    TOO_LATE = "0"
-    UNKNOWN_ORDER = "1"
-    OTHER = "99"
 
 
 @dataclass(frozen=True)
@@ -160,7 +115,7 @@ class ExecutionReport:
     leaves_qty: int
     avg_px: float
     fee: int
-    liquidity: str                 # "A" added (maker), "R" removed (taker), "" no fill
+    liquidity: LastLiquidityInd | None        # None: not a fill
     transact_ns: int
     report_ns: int
     ord_rej_reason: OrdRejReason | None = None
@@ -175,7 +130,7 @@ class CancelReject:
     orig_clordid: str
     order_id: str
     ord_status: OrdStatus
-    response_to: str               # CxlRejResponseTo (434): "1" cancel, "2" replace
+    response_to: CxlRejResponseTo
     reason: CxlRejReason
     text: str
     transact_ns: int
@@ -354,7 +309,7 @@ class MatchingEngine:
 
     def _cancel(self, req: CancelRequest, now: int) -> None:
         order = self._by_clordid.get(req.orig_clordid)
-        if self._cancel_refused(req, order, now, "1"):
+        if self._cancel_refused(req, order, now, CxlRejResponseTo.ORDER_CANCEL_REQUEST):
             return
         order.done = OrdStatus.CANCELED
         self._unrest(order)
@@ -364,10 +319,12 @@ class MatchingEngine:
 
     def _replace(self, req: ReplaceRequest, now: int) -> None:
         order = self._by_clordid.get(req.orig_clordid)
-        if self._cancel_refused(req, order, now, "2"):
+        if self._cancel_refused(req, order, now,
+                                CxlRejResponseTo.ORDER_CANCEL_REPLACE_REQUEST):
             return
         if req.qty <= order.cum_qty or req.price <= 0:
-            self._cancel_reject(req, order, now, "2", CxlRejReason.OTHER,
+            self._cancel_reject(req, order, now, CxlRejResponseTo.ORDER_CANCEL_REPLACE_REQUEST,
+                                CxlRejReason.OTHER,
                                 f"new OrderQty {req.qty} must exceed CumQty {order.cum_qty} "
                                 "and Price must be positive")
             return
@@ -384,7 +341,7 @@ class MatchingEngine:
         self._rest_or_expire(order, now)
 
     def _cancel_refused(self, req: CancelRequest | ReplaceRequest, order: _Order | None,
-                        now: int, response_to: str) -> bool:
+                        now: int, response_to: CxlRejResponseTo) -> bool:
         if order is None:
             self._cancel_reject(req, None, now, response_to, CxlRejReason.UNKNOWN_ORDER,
                                 f"unknown order {req.orig_clordid}")
@@ -397,11 +354,12 @@ class MatchingEngine:
             why = (f"order {req.orig_clordid} is {order.status.name.lower()}" if order.done
                    else f"{req.orig_clordid} is not the order's latest ClOrdID "
                         f"({order.clordid})")
-            self._cancel_reject(req, order, now, response_to, CxlRejReason.TOO_LATE, why)
+            self._cancel_reject(req, order, now, response_to, CxlRejReason.TOO_LATE_TO_CANCEL, why)
             return True
         return False
 
-    def _cancel_reject(self, req, order: _Order | None, now: int, response_to: str,
+    def _cancel_reject(self, req, order: _Order | None, now: int,
+                       response_to: CxlRejResponseTo,
                        reason: CxlRejReason, text: str) -> None:
         self.reports.append(CancelReject(
             req.clordid, req.orig_clordid, order.order_id if order else "NONE",
@@ -427,7 +385,7 @@ class MatchingEngine:
     def _rest_or_expire(self, order: _Order, now: int) -> None:
         if order.leaves == 0:
             return
-        if order.tif is TimeInForce.IOC:
+        if order.tif is TimeInForce.IMMEDIATE_OR_CANCEL:
             order.done = OrdStatus.EXPIRED
             self._report(order, ExecType.EXPIRED, now)
             return
@@ -510,14 +468,16 @@ class MatchingEngine:
             order.done = OrdStatus.FILLED
         rate = self.settings.maker_fee if maker else self.settings.taker_fee
         self._report(order, ExecType.TRADE, now, last_qty=qty, last_px=price, fee=qty * rate,
-                     liquidity="A" if maker else "R")
+                     liquidity=(LastLiquidityInd.ADDED_LIQUIDITY if maker
+                                else LastLiquidityInd.REMOVED_LIQUIDITY))
 
     # --- reports ------------------------------------------------------------------------------
 
     def _report(self, order: _Order, exec_type: ExecType, now: int, *,
                 status: OrdStatus | None = None, clordid: str | None = None,
                 orig_clordid: str = "", last_qty: int = 0, last_px: int = 0, fee: int = 0,
-                liquidity: str = "", ord_rej_reason: OrdRejReason | None = None,
+                liquidity: LastLiquidityInd | None = None,
+                ord_rej_reason: OrdRejReason | None = None,
                 text: str = "") -> None:
         self._next_exec += 1
         avg = order.notional / order.cum_qty if order.cum_qty else 0.0

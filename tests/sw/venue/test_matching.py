@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from sw.feed import itch
+from sw.fix.enums import LastLiquidityInd
 from sw.venue.matching import (
     CancelReject,
     CancelRequest,
@@ -84,6 +85,9 @@ def sell(clordid: str, qty: int, price: int, tif=TimeInForce.DAY) -> NewOrder:
     return NewOrder(clordid, SYM, Side.SELL, qty, price, tif)
 
 
+MAKER, TAKER = LastLiquidityInd.ADDED_LIQUIDITY, LastLiquidityInd.REMOVED_LIQUIDITY
+
+
 def fills(reports) -> list[tuple[int, int, str]]:
     return [(r.last_qty, r.last_px, r.liquidity) for r in reports
             if getattr(r, "exec_type", None) is ExecType.TRADE]
@@ -96,7 +100,7 @@ def test_marketable_buy_sweeps_levels_at_their_prices_and_rests_the_rest():
     feed.add("S", 100_500, 1_000)
     got = feed.order(buy("C1", 600, 100_200))
     assert [r.exec_type for r in got] == [ExecType.NEW, ExecType.TRADE, ExecType.TRADE]
-    assert fills(got) == [(200, 100_100, "R"), (300, 100_200, "R")]
+    assert fills(got) == [(200, 100_100, TAKER), (300, 100_200, TAKER)]
     last = got[-1]
     assert (last.ord_status, last.cum_qty, last.leaves_qty) == (OrdStatus.PARTIALLY_FILLED,
                                                                 500, 100)
@@ -108,7 +112,7 @@ def test_marketable_buy_sweeps_levels_at_their_prices_and_rests_the_rest():
 def test_ioc_remainder_expires_and_leaves_nothing_resting():
     eng, feed = engine()
     feed.add("S", 100_100, 200)
-    got = feed.order(buy("C1", 500, 100_100, TimeInForce.IOC))
+    got = feed.order(buy("C1", 500, 100_100, TimeInForce.IMMEDIATE_OR_CANCEL))
     assert [r.exec_type for r in got] == [ExecType.NEW, ExecType.TRADE, ExecType.EXPIRED]
     assert (got[-1].ord_status, got[-1].cum_qty, got[-1].leaves_qty) == (OrdStatus.EXPIRED,
                                                                          200, 0)
@@ -118,11 +122,11 @@ def test_ioc_remainder_expires_and_leaves_nothing_resting():
 def test_liquidity_we_took_is_not_taken_twice_until_the_feed_catches_up():
     eng, feed = engine()
     ask = feed.add("S", 100_100, 200)
-    feed.order(buy("C1", 150, 100_100, TimeInForce.IOC))
-    second = feed.order(buy("C2", 150, 100_100, TimeInForce.IOC))
-    assert fills(second) == [(50, 100_100, "R")]         # 200 displayed, 150 already ours
+    feed.order(buy("C1", 150, 100_100, TimeInForce.IMMEDIATE_OR_CANCEL))
+    second = feed.order(buy("C2", 150, 100_100, TimeInForce.IMMEDIATE_OR_CANCEL))
+    assert fills(second) == [(50, 100_100, TAKER)]         # 200 displayed, 150 already ours
     feed.execute(ask, 150)                               # the feed shows someone took 150
-    third = feed.order(buy("C3", 100, 100_100, TimeInForce.IOC))
+    third = feed.order(buy("C3", 100, 100_100, TimeInForce.IMMEDIATE_OR_CANCEL))
     assert fills(third) == []                            # 50 left displayed, all 50 ours
 
 
@@ -137,7 +141,7 @@ def test_resting_order_moves_up_on_trades_at_its_price_and_fills_by_what_passes_
     got = feed.execute(first, 100)                       # exactly the queue ahead: no fill
     assert fills(got) == [] and eng.order("C1").ahead == 0
     got = feed.trade("B", 100_000, 40)                   # a hidden order printed at our price
-    assert fills(got) == [(40, 100_000, "A")]
+    assert fills(got) == [(40, 100_000, MAKER)]
     assert got[-1].fee == 40 * -20                       # maker rebate
     assert (got[-1].cum_qty, got[-1].leaves_qty) == (40, 60)
 
@@ -173,9 +177,9 @@ def test_market_moving_through_a_resting_order_fills_it_at_its_own_price():
     feed.add("B", 99_000, 500)
     feed.order(buy("C1", 300, 100_000))                 # best bid, nothing ahead
     feed.add("S", 99_900, 120)                           # an ask below our bid: it meets us
-    assert fills(feed.reports) == [(120, 100_000, "A")]
+    assert fills(feed.reports) == [(120, 100_000, MAKER)]
     got = feed.trade("B", 99_500, 500)                   # a trade printed below our bid
-    assert fills(got) == [(180, 100_000, "A")]           # up to what is left of ours
+    assert fills(got) == [(180, 100_000, MAKER)]           # up to what is left of ours
     assert got[-1].ord_status is OrdStatus.FILLED and not eng.order("C1").resting
 
 
@@ -198,7 +202,7 @@ def test_cancel_and_its_races():
     late = feed.order(CancelRequest("C4", "C3", SYM, Side.BUY))
     assert isinstance(late[0], CancelReject)
     assert (late[0].reason, late[0].ord_status, late[0].response_to) == (
-        CxlRejReason.TOO_LATE, OrdStatus.FILLED, "1")
+        CxlRejReason.TOO_LATE_TO_CANCEL, OrdStatus.FILLED, "1")
     unknown = feed.order(CancelRequest("C5", "NOPE", SYM, Side.BUY))
     assert unknown[0].reason is CxlRejReason.UNKNOWN_ORDER and "NOPE" in unknown[0].text
 
@@ -211,8 +215,8 @@ def test_fill_racing_a_cancel_in_flight_arrives_before_the_cancel_takes_effect()
     eng.submit(CancelRequest("C2", "C1", SYM, Side.BUY), feed.now)
     feed.add("S", 100_000, 100)                          # at now + 1,000 ns: fills us
     got = eng.advance(feed.tick(10_000))
-    assert fills(feed.reports)[-1] == (100, 100_000, "A")
-    assert isinstance(got[0], CancelReject) and got[0].reason is CxlRejReason.TOO_LATE
+    assert fills(feed.reports)[-1] == (100, 100_000, MAKER)
+    assert isinstance(got[0], CancelReject) and got[0].reason is CxlRejReason.TOO_LATE_TO_CANCEL
 
 
 def test_replace_keeps_priority_only_when_shrinking_at_the_same_price():
@@ -228,7 +232,7 @@ def test_replace_keeps_priority_only_when_shrinking_at_the_same_price():
     feed.order(ReplaceRequest("C3", "C2", SYM, Side.BUY, 300, 100_000))
     assert eng.order("C3").ahead == 250                  # grew: to the back (200 + 50)
     stale = feed.order(ReplaceRequest("C4", "C1", SYM, Side.BUY, 100, 100_000))
-    assert stale[0].reason is CxlRejReason.TOO_LATE and stale[0].response_to == "2"
+    assert stale[0].reason is CxlRejReason.TOO_LATE_TO_CANCEL and stale[0].response_to == "2"
 
 
 def test_replace_to_a_marketable_price_trades():
@@ -237,7 +241,7 @@ def test_replace_to_a_marketable_price_trades():
     feed.order(buy("C1", 100, 100_000))
     got = feed.order(ReplaceRequest("C2", "C1", SYM, Side.BUY, 100, 100_200))
     assert [r.exec_type for r in got] == [ExecType.REPLACED, ExecType.TRADE]
-    assert fills(got) == [(100, 100_200, "R")] and got[-1].clordid == "C2"
+    assert fills(got) == [(100, 100_200, TAKER)] and got[-1].clordid == "C2"
 
 
 @pytest.mark.parametrize(("request_", "reason"), [
@@ -268,13 +272,13 @@ def test_orders_wait_for_feed_time_and_reports_carry_the_way_back():
     feed = Feed(eng)
     feed.add("S", 100_100, 100)
     sent = feed.now
-    eng.submit(buy("C1", 100, 100_100, TimeInForce.IOC), sent)
+    eng.submit(buy("C1", 100, 100_100, TimeInForce.IMMEDIATE_OR_CANCEL), sent)
     assert eng.advance(sent + 9_999) == []               # not there yet
     ask_late = feed.send(itch.AddOrder(1, 0, sent + 5_000, 99, "S", 50, SYM, 100_050))
     assert ask_late == []
     got = eng.advance(sent + 10_000)
     # The better ask that the feed showed before the order arrived is taken first.
-    assert fills(got) == [(50, 100_050, "R"), (50, 100_100, "R")]
+    assert fills(got) == [(50, 100_050, TAKER), (50, 100_100, TAKER)]
     assert {(r.transact_ns, r.report_ns) for r in got} == {(sent + 10_000, sent + 17_000)}
 
 
