@@ -133,6 +133,7 @@ _CxlRejResponseTo = CxlRejResponseTo
 NERVE_FIELDS = frozenset({
     "type", "Session", "FeedState", "GateReason", "NetQty", "CostBasis", "RealisedPnl",
     "UnrealisedPnl", "RiskAction", "Parameter", "Value", "Source", "TcaMetric", "HorizonNs",
+    "IngressCycle", "EgressCycle",
 })
 
 
@@ -188,7 +189,11 @@ class FeedHealth(Event):
 # --- orders --------------------------------------------------------------------------------------
 
 class OrderSent(Event):
-    """An order that left through the gate (the card's D, G or F, or a host order)."""
+    """An order that left through the gate (the card's D, G or F, or a host order).
+
+    The card stamps its own: IngressCycle is the cycle the feed packet that caused the order
+    arrived, EgressCycle the cycle the order's first byte left (the card's clock, 156.25 MHz), so
+    tick-to-trade is EgressCycle - IngressCycle cycles."""
 
     topic: ClassVar[Topic] = Topic.ORDERS
     type: Literal["OrderSent"] = "OrderSent"
@@ -202,6 +207,8 @@ class OrderSent(Event):
     OrdType: _OrdType = OrdType.LIMIT
     TimeInForce: _TimeInForce = TimeInForce.DAY
     MsgSeqNum: int | None = None
+    IngressCycle: Nanos | None = None
+    EgressCycle: Nanos | None = None
     TransactTime: Nanos
 
 
@@ -224,6 +231,7 @@ class OrderRejected(Event):
     OrdRejReason: OrdRejReason
     GateReason: Reason
     Text: str | None = None
+    IngressCycle: Nanos | None = None
     TransactTime: Nanos
 
 
