@@ -346,8 +346,9 @@ class ParameterUpdate(Event):
 
 
 class TcaReport(Event):
-    """One cost measurement. Value: price units for slippage, shortfall and markouts (positive is
-    a cost), basis points (1/10,000) for the fill ratio. HorizonNs: the markout's horizon."""
+    """One cost measurement (sw/tca). Value in parts per million of its reference (100 ppm = 1
+    bp): of the arrival mid for slippage and shortfall, of the fill price for markouts (negative
+    is adverse), of the shares submitted for the fill ratio. HorizonNs: a markout's horizon."""
 
     topic: ClassVar[Topic] = Topic.TCA
     type: Literal["TcaReport"] = "TcaReport"

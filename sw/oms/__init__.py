@@ -1,1 +1,2 @@
-"""Order management: orders, fills, positions, P&L, journal. Not built yet."""
+"""The OMS, the book of record: orders (orders.py), positions and P&L (positions.py), the
+journal (journal.py), and the service on the bus that ties them together (oms.py)."""

@@ -1,1 +1,3 @@
-"""Transaction cost analysis and strategy feedback. Not built yet."""
+"""Transaction-cost analysis: every fill measured against the market (measures.py: the
+vectorised definitions; analysis.py: gathering quotes, orders and fills from the bus,
+aggregating, publishing TcaReport events)."""
