@@ -3,7 +3,7 @@
 Where it sits: between the venue's QuickFIX acceptor (sw/venue/server.py) and its matching
 engine (sw/venue/matching.py). Inbound D, F and G become `NewOrder`, `CancelRequest` and
 `ReplaceRequest`; engine reports become ExecutionReport (35=8) and OrderCancelReject (35=9).
-This is the only place the venue turns ITCH price units into FIX decimal text and back.
+Prices and times cross between FIX text and integers in sw/fix/values.py.
 
 Feed time: an order's TransactTime (60) is the member's clock when it sent the order; the card
 stamps it from the feed's own timestamps, so it is feed time to the millisecond. The venue
@@ -13,11 +13,10 @@ reads it as the order's send time (ns since midnight of the trade date).
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
 
 import quickfix
 
-from spec.itch import PRICE_SCALE
+from sw.fix.values import FieldValueError, price_text, price_units, timestamp_parts, utc_timestamp
 from sw.venue.matching import (
     CancelReject,
     CancelRequest,
@@ -29,11 +28,14 @@ from sw.venue.matching import (
     TimeInForce,
 )
 
-NS_PER_DAY = 86_400 * 1_000_000_000
-
 
 class RequestError(ValueError):
     """An inbound application message the venue cannot take; `text` goes back in Text (58)."""
+
+
+def feed_ns(text: str) -> int:
+    """TransactTime as feed time: ns since its midnight (the venue trades within one day)."""
+    return timestamp_parts(text)[1]
 
 
 def _field(message: quickfix.Message, tag: int, name: str) -> str:
@@ -50,46 +52,6 @@ def _int(message: quickfix.Message, tag: int, name: str) -> int:
         raise RequestError(f"{name} ({tag}) {text!r} is not a whole number") from None
 
 
-def price_units(text: str) -> int:
-    """A FIX price as ITCH units (1/10,000 dollar); more precision than that is refused."""
-    try:
-        units = Decimal(text) * PRICE_SCALE
-    except InvalidOperation:
-        raise RequestError(f"Price {text!r} is not a number") from None
-    if units != units.to_integral_value():
-        raise RequestError(f"Price {text} has more than 4 decimals")
-    return int(units)
-
-
-def price_text(units: int | float) -> str:
-    """ITCH units as FIX decimal text (AvgPx may be fractional: 6 decimals)."""
-    if isinstance(units, int):
-        return str(Decimal(units) / PRICE_SCALE)
-    return f"{units / PRICE_SCALE:.6f}"
-
-
-def feed_ns(timestamp: str) -> int:
-    """A FIX UTCTimestamp (YYYYMMDD-HH:MM:SS[.sss[sss[sss]]]) as ns since its midnight."""
-    try:
-        clock = timestamp.split("-", 1)[1]
-        hms, _, fraction = clock.partition(".")
-        hours, minutes, seconds = (int(part) for part in hms.split(":"))
-        fraction_ns = int((fraction + "000000000")[:9]) if fraction else 0
-    except (IndexError, ValueError):
-        raise RequestError(f"TransactTime {timestamp!r} is not a UTCTimestamp") from None
-    return ((hours * 60 + minutes) * 60 + seconds) * 1_000_000_000 + fraction_ns
-
-
-def utc_timestamp(trade_date: dt.date, ns: int) -> str:
-    """Feed time (ns since the trade date's midnight) as a UTCTimestamp to the microsecond."""
-    day, ns_of_day = divmod(ns, NS_PER_DAY)
-    date = trade_date + dt.timedelta(days=day)
-    seconds, ns_part = divmod(ns_of_day, 1_000_000_000)
-    minutes, sec = divmod(seconds, 60)
-    hours, minute = divmod(minutes, 60)
-    return f"{date:%Y%m%d}-{hours:02d}:{minute:02d}:{sec:02d}.{ns_part // 1000:06d}"
-
-
 def parse_request(message: quickfix.Message) -> tuple[Request, int]:
     """The engine request of an inbound D, F or G, and its send time (feed ns)."""
     msg_type = message.getHeader().getField(35)
@@ -99,13 +61,19 @@ def parse_request(message: quickfix.Message) -> tuple[Request, int]:
     if side_text not in (Side.BUY, Side.SELL):
         raise RequestError(f"Side (54) {side_text!r} is not 1 (buy) or 2 (sell)")
     side = Side(side_text)
-    sent_ns = feed_ns(_field(message, 60, "TransactTime"))
+    try:
+        sent_ns = feed_ns(_field(message, 60, "TransactTime"))
+    except FieldValueError as error:
+        raise RequestError(str(error)) from None
     if msg_type == "F":
         return CancelRequest(clordid, _field(message, 41, "OrigClOrdID"), symbol, side), sent_ns
     if _field(message, 40, "OrdType") != "2":
         raise RequestError("only limit orders (OrdType 40 = 2) are accepted")
+    try:
+        price = price_units(_field(message, 44, "Price"))
+    except FieldValueError as error:
+        raise RequestError(str(error)) from None
     qty = _int(message, 38, "OrderQty")
-    price = price_units(_field(message, 44, "Price"))
     if msg_type == "G":
         orig = _field(message, 41, "OrigClOrdID")
         return ReplaceRequest(clordid, orig, symbol, side, qty, price), sent_ns

@@ -15,6 +15,8 @@ also feeds the card, says how far feed time has gone and how many orders it has 
     end <orders>            the same to the end of the feed; answers  done <reports sent>,
                             then logs out and exits
     status                  answers  status {json counters}
+    drop                    closes the member's connection (a network fault, for drills);
+                            answers  dropped
 
 An order is applied at its TransactTime plus the venue's inbound latency, but never before feed
 time the venue has already replayed (the watermark of the last `advance`): TransactTime has
@@ -154,12 +156,17 @@ class VenueServer:
             case ["end", orders]:
                 self._advance(None, int(orders))
                 return f"done {self.counters.reports}"
+            case ["drop"]:
+                session = quickfix.Session.lookupSession(self.session_id)
+                if session is not None:
+                    session.disconnect()
+                return "dropped"
             case ["status"]:
                 return "status " + json.dumps(vars(self.counters) | {
                     "logged_on": self.logged_on.is_set(), "fault": self.fault,
                     "watermark_ns": self._watermark})
         raise ValueError(f"unknown command {' '.join(words)!r} (advance NS ORDERS, end ORDERS, "
-                         "status)")
+                         "status, drop)")
 
     def _advance(self, until_ns: int | None, orders: int) -> None:
         with self._arrived:
