@@ -205,6 +205,8 @@ class TcaAnalysis:
                          for key in sorted(set(keys.tolist()))}
                   for name, keys in by.items()}
         for symbol, row in groups["symbol"].items():
+            taker = (table.symbol == symbol) & ~table.maker
+            row["taker_slippage_bps"] = _weighted(table.slippage_bps[taker], table.qty[taker])
             mine = [o for o in orders.values() if o["symbol"] == symbol]
             ordered = sum(o["ordered"] for o in mine)
             row["fill_ratio"] = sum(o["filled"] for o in mine) / ordered if ordered else None
