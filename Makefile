@@ -40,7 +40,7 @@ demo: setup
 serve: setup
 	mkdir -p build
 	$(VENV)/bin/nerve token add desk-$$(date +%s) --role risk --db build/nerve.db
-	$(VENV)/bin/nerve serve --backend model --db build/nerve.db --symbols AAPL,MSFT,NVDA,AMZN
+	$(VENV)/bin/nerve serve --backend model --db build/nerve.db --symbols AAPL=1,MSFT=2,NVDA=3,AMZN=4
 
 bench: setup
 	$(PY) -m pip install --quiet -e '.[dev,fpga]'
@@ -50,6 +50,7 @@ bench: setup
 	$(PY) bench/tick_to_trade.py
 	$(PY) bench/drivers.py
 	$(PY) bench/control.py
+	$(PY) bench/bus.py
 	# The other blocks take 3-10 minutes a seed to route (book, risk, strategy, encoder) and the
 	# whole path does not route in a session (docs/development.md, "Fmax"): run them by hand.
 	$(PY) bitstreams/fmax.py ingress --seeds 5

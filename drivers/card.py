@@ -5,15 +5,25 @@ control plane, the replay host). Each operation is the register sequence the har
 documents (hw/rtl/risk.py, strategy.py, nic.py): stage, read back, commit, check the sticky
 error. Nothing here knows HTTP.
 
-Slots: the card trades a symbol in the slot its book gave it, in the order the feed's
-directory (R messages) names symbols. The host knows that directory before the open and gives
-it here (`symbols`, slot order); a symbol outside it has no slot and nothing to configure.
+Slots: symbols are bound by name, never by arrival order. The host gives the symbols it trades
+with the stock locate of each where it knows it (from the feed's stock directory, R, or from
+configuration). `subscribe` turns learning off (`book_learn` 0) and subscribes those locates;
+the card's map (`book_map_*`: which locate, and the name its R gave, each slot holds) is then
+the only source of slot numbers. A symbol is bound to a slot when the map shows its locate
+there and no other name; every per-symbol write (limits, confirmed position, strategy) goes to
+that slot, and a symbol the map does not show is never written: its slot stays disabled as it
+was at reset (fail closed). The card itself never trades a slot no R has named. `sync` reads
+the map again, binds what has appeared, and halts the card on any disagreement (a slot holding
+a locate the host did not subscribe, another name than expected, a subscribed locate no slot
+holds, as after a book reset), naming the slot; until a sync agrees again no per-symbol write
+is made (`bound` is empty). `release` syncs first; the host syncs again after a feed gap
+(`mold_gaps` moved) or a book reset.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from drivers.device import Device, DriverError
@@ -27,6 +37,66 @@ from sw.model.risk import Reason
 
 class CardError(DriverError):
     """The card refused or did not take an operation (commit error, read-back mismatch)."""
+
+
+class SymbolMapError(CardError):
+    """The card's slot map disagrees with the host's subscriptions (the card is halted)."""
+
+
+def stock_field(symbol: str) -> int:
+    """A symbol as an R message's stock field (8 bytes, space padded) read as an integer."""
+    return int.from_bytes(symbol.ljust(8).encode("latin-1"), "big")
+
+
+def stock_text(stock: int) -> str:
+    """An R message's stock field as the symbol ("" for none: 0)."""
+    return stock.to_bytes(8, "big").decode("latin-1").rstrip(" ") if stock else ""
+
+
+@dataclass(frozen=True)
+class SlotEntry:
+    """One slot of the card's map: the locate it holds and the name its R gave (None: no R
+    yet)."""
+
+    slot: int
+    locate: int
+    name: str | None
+
+
+def map_reads(slot: int) -> list[tuple[str, str, int | None]]:
+    """The register batch that reads one slot of the map (select, then its three values)."""
+    return [("write", "book_map_slot", slot), ("read", "book_map_locate", None),
+            ("read", "book_map_named", None), ("read", "book_map_stock", None)]
+
+
+def map_entry(slot: int, locate: int, named: int, stock: int) -> SlotEntry:
+    return SlotEntry(slot, locate, stock_text(stock) if named else None)
+
+
+def confirm(locates: Mapping[str, int],
+            entries: Sequence[SlotEntry]) -> tuple[dict[str, int], list[str]]:
+    """Bind symbols to slots by the card's map: (the slot of each symbol whose locate a slot
+    holds under no other name, what disagrees). `locates`: the host's subscriptions."""
+    symbol_of = {locate: symbol for symbol, locate in locates.items()}
+    slots: dict[str, int] = {}
+    wrong: list[str] = []
+    for entry in entries:
+        expected = symbol_of.get(entry.locate)
+        found = entry.name if entry.name is not None else "no name yet"
+        if expected is None:
+            wrong.append(f"slot {entry.slot} holds locate {entry.locate} ({found}), which the "
+                         f"host did not subscribe")
+        elif entry.name is not None and entry.name != expected:
+            wrong.append(f"slot {entry.slot}: expected {expected} (locate {entry.locate}), "
+                         f"found {entry.name}")
+        elif expected in slots:
+            wrong.append(f"slot {entry.slot}: {expected} (locate {entry.locate}) is already "
+                         f"in slot {slots[expected]}")
+        else:
+            slots[expected] = entry.slot
+    wrong += [f"no slot holds {symbol} (locate {locate}): the card refused or lost its "
+              f"subscription" for symbol, locate in locates.items() if symbol not in slots]
+    return slots, wrong
 
 
 def limits_writes(slot: int, limits: SymbolLimits | None,
@@ -59,7 +129,7 @@ HALT_SOURCES = {
 STATUS_REGISTERS = (
     *HALT_SOURCES, "ingress_cycle", "mold_stale", "mold_messages", "mold_gaps",
     "mold_missing_messages", "itch_malformed", "book_clearing", "book_unreliable",
-    "book_slots_used",
+    "book_slots_used", "book_unsubscribed", "book_subscribe_refused",
     "risk_checked", "risk_accepted", "risk_cancels", "trader_open_chains", "fix_next_seq",
     "event_count", "event_lost", "event_queued",
     *(f"risk_reject_{reason.name.lower()}" for reason in Reason),
@@ -74,15 +144,31 @@ class Status:
 
 
 class Card:
-    """One card through a Device (see the module doc)."""
+    """One card through a Device (see the module doc).
 
-    def __init__(self, device: Device, symbols: Sequence[str] = ()) -> None:
-        if len(symbols) > SLOTS:
-            raise CardError(f"{len(symbols)} symbols do not fit the card's {SLOTS} slots")
-        if len(set(symbols)) != len(symbols):
+    `symbols`: the symbols the host trades, each with its stock locate where the host knows it
+    (a mapping symbol -> locate or None; a plain sequence of symbols knows no locate yet).
+    """
+
+    def __init__(self, device: Device,
+                 symbols: Mapping[str, int | None] | Sequence[str] = ()) -> None:
+        directory = (dict(symbols) if isinstance(symbols, Mapping)
+                     else dict.fromkeys(symbols))
+        if len(directory) != len(symbols):
             raise CardError("the symbol directory names a symbol twice")
+        if len(directory) > SLOTS:
+            raise CardError(f"{len(directory)} symbols do not fit the card's {SLOTS} slots")
         self.device = device
-        self.symbols = list(symbols)
+        self.symbols = list(directory)
+        self.locates: dict[str, int] = {}
+        for symbol, locate in directory.items():
+            if locate is not None:
+                self.learned(symbol, locate)
+        self.slots: dict[str, int] = {}         # symbol -> slot, as the card's map confirmed
+        self.disagrees = False                  # the last sync found the map wrong: halted
+        self._limits: Limits | None = None
+        self._positions = True
+        self._strategy: StrategyConfig | None = None
 
     def listen(self, dst: UdpEndpoint, trade_date: dt.date) -> None:
         """Accept the feed's multicast group and port; date the FIX messages."""
@@ -98,8 +184,101 @@ class Card:
         self.device.write_many([("net_dst_ip", dst.ip_int), ("net_dst_port", dst.port),
                                 ("fix_trade_date", date)])
 
+    # --- the symbol map ---------------------------------------------------------------------
+
+    @property
+    def directory(self) -> dict[str, int | None]:
+        """The symbols the host trades, in its order, with the locates it knows."""
+        return {symbol: self.locates.get(symbol) for symbol in self.symbols}
+
+    def keep(self, *, limits: Limits | None = None,
+             strategy: StrategyConfig | None = None) -> None:
+        """What a symbol bound later (`sync`) is configured with, once the host has changed
+        the documents slot by slot itself."""
+        if limits is not None:
+            self._limits = limits
+        if strategy is not None:
+            self._strategy = strategy
+
+    def learned(self, symbol: str, locate: int) -> None:
+        """The host learned `symbol`'s stock locate (the feed's R, or configuration); the next
+        `subscribe` subscribes it."""
+        if symbol not in self.symbols:
+            raise CardError(f"{symbol} is not in the symbol directory "
+                            f"({', '.join(self.symbols) or 'empty'})")
+        if not 1 <= locate <= 0xFFFF:
+            raise CardError(f"{symbol}: a stock locate is 1..65535, not {locate!r}")
+        holder = next((s for s, loc in self.locates.items() if loc == locate), symbol)
+        if holder != symbol:
+            raise CardError(f"{symbol} and {holder} both have stock locate {locate}")
+        self.locates[symbol] = locate
+
+    def subscribe(self) -> list[str]:
+        """Learning off, then every known locate the card's map does not show yet subscribed,
+        in the host's order; then `sync`. Returns the symbols bound by it.
+
+        After a book reset (a slot the host configured no longer holds its symbol's locate) the
+        card is halted and every slot the host configured is disabled first: the symbols are
+        bound afresh."""
+        entries = self.read_map()
+        shown = {entry.locate for entry in entries}
+        holds = {entry.slot: entry.locate for entry in entries}
+        if any(holds.get(slot) != self.locates[symbol] for symbol, slot in self.slots.items()):
+            self.halt()
+            for slot in sorted(set(self.slots.values())):
+                self.commit_limits(slot, SymbolLimits(enabled=False), 0)
+            self.slots = {}
+        writes = [("book_learn", 0)] + [("book_subscribe", locate)
+                                        for locate in self.locates.values()
+                                        if locate not in shown]
+        self.device.write_many(writes)
+        return self.sync()
+
+    def read_map(self) -> list[SlotEntry]:
+        """Every taken slot of the card's map."""
+        device = self.device
+        with device.lock:
+            used = min(device.read("book_slots_used"), SLOTS)
+            values = device.batch([op for slot in range(used) for op in map_reads(slot)])
+        return [map_entry(slot, *values[4 * slot + 1:4 * slot + 4]) for slot in range(used)]
+
+    def sync(self) -> list[str]:
+        """Read the map; bind the symbols it now confirms and write their limits, position
+        and strategy (those last loaded); on any disagreement halt the card and raise
+        SymbolMapError naming the slot. Returns the symbols bound by this call."""
+        slots, wrong = confirm(self.locates, self.read_map())
+        self.disagrees = bool(wrong)
+        if wrong:
+            self.halt()
+            raise SymbolMapError("the card's symbol map disagrees (halted): "
+                                 + "; ".join(wrong))
+        moved = [s for s, n in self.slots.items() if slots.get(s) != n]
+        if moved:   # subscribed again behind the host's back: the old slots hold its writes
+            self.disagrees = True
+            self.halt()
+            raise SymbolMapError(f"the card's symbol map moved {', '.join(moved)} (halted)")
+        new = [s for s in slots if s not in self.slots]
+        self.slots = slots
+        for symbol in new:
+            self._configure(symbol)
+        return new
+
+    @property
+    def bound(self) -> dict[str, int]:
+        """symbol -> slot for every per-symbol write; none while the map disagrees."""
+        return {} if self.disagrees else dict(self.slots)
+
     def slot_of(self, symbol: str) -> int | None:
-        return self.symbols.index(symbol) if symbol in self.symbols else None
+        """The slot the card's map confirms for `symbol` (None: not bound, nothing written)."""
+        return self.bound.get(symbol)
+
+    def _configure(self, symbol: str) -> None:
+        slot = self.slots[symbol]
+        if self._limits is not None:
+            position = self._limits.positions.get(symbol, 0) if self._positions else None
+            self.commit_limits(slot, self._limits.for_symbol(symbol), position)
+        if self._strategy is not None:
+            self.commit_params(slot, self._strategy.for_symbol(symbol))
 
     # --- kill switch -----------------------------------------------------------------------
 
@@ -108,6 +287,8 @@ class Card:
         self.device.write("risk_halt", 1)
 
     def release(self) -> None:
+        """Release the kill switch, once the card's map agrees with the host's (`sync`)."""
+        self.sync()
         self.device.write("risk_halt", 0)
 
     def status(self) -> Status:
@@ -137,25 +318,34 @@ class Card:
             raise CardError(f"the card refused the limits of slot {slot} (risk_commit_error)")
 
     def commit_params(self, slot: int, params: StrategyParams) -> None:
+        """Stage, read back, commit, check: raises CardError if the card did not take it."""
         writes = strategy_writes(slot, params)
+        staged, commit = writes[:-1], writes[-1]
         device = self.device
         with device.lock:
             device.wait_until("strategy_commit_busy", lambda v: v == 0)
-            device.batch([("write", "strategy_commit_error", 1)]
-                         + [("write", n, v) for n, v in writes])
+            ops = [("write", n, v) for n, v in staged] + [("read", n, None) for n, _ in staged]
+            back = device.batch(ops)[len(staged):]
+            for (name, wrote), got in zip(staged, back, strict=True):
+                if got != wrote:
+                    raise CardError(f"{name} reads back {got}, wrote {wrote}: not committed")
+            device.batch([("write", "strategy_commit_error", 1), ("write", *commit)])
             device.wait_until("strategy_commit_busy", lambda v: v == 0)
             if device.read("strategy_commit_error"):
                 raise CardError(f"the card refused the strategy parameters of slot {slot}")
 
     def load_limits(self, limits: Limits, *, positions: bool = True) -> None:
-        """Every directory symbol's limits (and confirmed position), committed and checked.
-        The kill switch is left as it is: releasing is the host's explicit decision."""
-        for slot, symbol in enumerate(self.symbols):
+        """Every bound symbol's limits (and confirmed position), committed to the slot the
+        card's map gives it and checked; a symbol bound later (`sync`) gets them then. The
+        kill switch is left as it is: releasing is the host's explicit decision."""
+        self._limits, self._positions = limits, positions
+        for symbol, slot in self.bound.items():
             position = limits.positions.get(symbol, 0) if positions else None
             self.commit_limits(slot, limits.for_symbol(symbol), position)
 
     def load_strategy(self, config: StrategyConfig) -> None:
-        for slot, symbol in enumerate(self.symbols):
+        self._strategy = config
+        for symbol, slot in self.bound.items():
             self.commit_params(slot, config.for_symbol(symbol))
 
     # --- events and order ends ------------------------------------------------------------

@@ -9,27 +9,36 @@ overflow flag. Behind the registers is the golden model (sw/model/fastpath.py): 
 `ModelCard.frame()` go through it, its orders and rejects become queued events, its counters
 are the read-only registers.
 
-Slots: as in the RTL with learning on, a symbol takes the next slot when its R message
-arrives, and the limits and parameters the host committed to that slot apply to it.
+Slots: as in the RTL (hw/rtl/book.py). While `book_learn` is 1 (its reset value) a locate takes
+the next free slot the first time an R, an H or an add names it; `book_subscribe` gives a
+locate the next free slot (refused and counted when the slots are used up or the locate is
+beyond the table); with `book_learn` 0 only subscribed locates get slots. An R of a locate
+with a slot names the slot (`book_map_*` read the map back); a locate trades from its R on,
+with the limits, position and parameters the host committed to its slot, and a locate with no
+slot never trades.
+
+FIX session identity (`fix_sender`, `fix_target`, `fix_clordid_prefix`, their lengths,
+`fix_trade_date`): the golden encoder takes them as written, and an invalid value raises
+`fix_config_error`, which halts trading, as in the RTL encoder.
 
 Not modelled (they read as the reset value, and `ModelCard.modelled(name)` is False for them,
 so a dashboard can show them as unknown): the network filter's and decoder's counters, the
-book's capacity flags and counters, the UART bridge's counters, and `book_subscribe` (the golden
-book learns every symbol). The FIX session identity registers are stored but the golden
-encoder's identity is fixed when the card is made.
+book's capacity flags and the counters of what the golden book does not refuse, and the UART
+bridge's counters.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections import Counter, deque
 
 from drivers import events as card_events
 from drivers.device import Transport
-from hw.rtl import nic, risk, strategy
+from hw.rtl import book, nic, risk, strategy
 from hw.rtl.csr import WORD_BITS
 from hw.rtl.fastpath import ORDERS, SLOTS
-from hw.rtl.records import StrategyMode
+from hw.rtl.records import BookEventKind, StrategyMode
 from sw.feed.net import UdpEndpoint
 from sw.model.config import Limits, StrategyConfig, StrategyParams, SymbolLimits
 from sw.model.fastpath import FastPath, OrderRow, RejectRow
@@ -40,26 +49,54 @@ _DISABLED = GateLimits.of(SymbolLimits(enabled=False))
 _OFF = StrategyParams(mode="off")
 _MODES = {StrategyMode.OFF.value: "off", StrategyMode.QUOTE.value: "quote",
           StrategyMode.TAKE.value: "take"}
+#: Book events that give a locate a slot while learning is on (as in hw/rtl/book.py).
+_NAMING = (int(BookEventKind.ADD), int(BookEventKind.TRADING_STATE),
+           int(BookEventKind.DIRECTORY))
+_DIRECTORY = int(BookEventKind.DIRECTORY)
+_FIX = ("sender", "sender_len", "target", "target_len", "clordid_prefix", "clordid_prefix_len",
+        "trade_date")
 _MOLD = ("gaps", "missing_messages", "duplicate_packets", "duplicate_messages", "heartbeats",
          "end_of_session", "wrong_session", "truncated_header", "bad_message_length",
          "trailing_bytes")
 
 
 class _CardFastPath(FastPath):
-    """The golden fast path whose symbols take their limits from the card's slots."""
+    """The golden fast path whose symbols take their slots as the RTL book gives them and
+    their limits from the card's slots."""
 
     def __init__(self, card: ModelCard, dst: UdpEndpoint) -> None:
         super().__init__(Limits(halted=True), StrategyConfig(), dst=dst)
         self.card = card
         self.slot_of: dict[int, int] = {}          # locate -> slot
+        self.slot_locate: list[int] = []           # slot -> locate
+        self.slot_stock: dict[int, int] = {}       # slot -> stock field of its locate's last R
         self.slot_by_symbol: dict[str, int] = {}   # the same, by the symbol events carry
+        self.subscribe_refused = 0
+        self.unsubscribed = 0
+
+    def take_slot(self, locate: int) -> bool:
+        """Give `locate` the next free slot if it has none; False if it cannot have one."""
+        if locate in self.slot_of:
+            return True
+        if len(self.slot_locate) >= SLOTS or locate >> book.DEFAULT_LOCATE_BITS:
+            return False
+        self.slot_of[locate] = len(self.slot_locate)
+        self.slot_locate.append(locate)
+        return True
+
+    def _fields(self, kind: int, locate: int, ref: int, new_ref: int, side: int, shares: int,
+                price: int, stock: int, code: int) -> None:
+        learns = bool(self.card.values["book_learn"])
+        if kind in _NAMING and not (learns and self.take_slot(locate) or locate in self.slot_of):
+            self.unsubscribed += 1
+        if kind == _DIRECTORY and locate in self.slot_of:
+            self.slot_stock[self.slot_of[locate]] = stock
+        super()._fields(kind, locate, ref, new_ref, side, shares, price, stock, code)
 
     def bind(self, locate: int, symbol: str) -> None:
-        if locate not in self.slot_of:
-            if len(self.slot_of) >= SLOTS:
-                return                              # beyond capacity: never traded
-            self.slot_of[locate] = len(self.slot_of)
-        slot = self.slot_of[locate]
+        slot = self.slot_of.get(locate)
+        if slot is None:
+            return                                  # no slot: never traded
         self.slot_by_symbol[symbol] = slot
         self.gate.bind(locate, self.card.slot_limits[slot], self.card.slot_position[slot])
         self.strategy.bind(locate, self.card.slot_params[slot])
@@ -94,6 +131,7 @@ class ModelCard:
         self._latest: dict[int, int] = {}            # chain -> its latest ClOrdID number
         self._next_handle = 0
         self.fast = _CardFastPath(self, dst)
+        self.fix_error = False
         self._reported = 0                  # golden decisions already queued as events
         self.counts = Counter()             # the gate's counters, from the decisions
         self._sources = self._ro_sources()
@@ -181,7 +219,7 @@ class ModelCard:
     # --- halting -----------------------------------------------------------------------------
 
     def _apply_halt(self) -> None:
-        halted = bool(self.values["risk_halt"]) or self.overflow
+        halted = bool(self.values["risk_halt"]) or self.overflow or self.fix_error
         if halted and not self.fast.gate.halted:
             self.fast.halt()
         elif not halted and self.fast.gate.halted:
@@ -225,6 +263,8 @@ class ModelCard:
                 self.values[p.name] = full
                 if p.name == "risk_halt":
                     self._apply_halt()
+                elif p.name.startswith("fix_"):
+                    self._fix_config()
             elif reg.access == "w1c":
                 self._clear(p.name, value & ((1 << reg.width) - 1))
             else:
@@ -263,9 +303,33 @@ class ModelCard:
         elif name == "fix_seq_set":
             if 1 <= value <= 99_999_999:
                 self.fast.encoder.next_seq = value
+        elif name == "book_subscribe":
+            if not self.fast.take_slot(value):
+                self.fast.subscribe_refused += 1
         elif name == "fix_seq_reserve":
             self.values["fix_seq_reserved"] = self.fast.encoder.next_seq
             self.fast.encoder.next_seq += 1
+
+    def _fix_config(self) -> None:
+        """The encoder's session identity as the registers hold it (hw/rtl/encoder.py: an
+        invalid one raises config_error, which halts trading; the last valid one stays)."""
+        v = {name: self.values[f"fix_{name}"] for name in _FIX}
+
+        def text(name: str, length: int) -> bytes:
+            return v[name].to_bytes(8, "big")[:length]
+
+        sender, target = text("sender", v["sender_len"]), text("target", v["target_len"])
+        prefix, date = text("clordid_prefix", v["clordid_prefix_len"]), text("trade_date", 8)
+        printable = all(0x20 <= c <= 0x7E and c != ord("|") for c in sender + target)
+        self.fix_error = not (1 <= v["sender_len"] <= 8 and 1 <= v["target_len"] <= 8
+                              and v["clordid_prefix_len"] <= 8 and printable
+                              and (not prefix or prefix.isalnum()) and date.isdigit())
+        if not self.fix_error:
+            encoder = self.fast.encoder
+            encoder.header_ids = b"49=" + sender + b"\x01" + b"56=" + target + b"\x01"
+            encoder.prefix = prefix
+            encoder.trade_date = _TradeDate(date)
+        self._apply_halt()
 
     def _risk_commit(self, slot: int, limits: bool, position: bool) -> None:
         staged = {lim.name: self.values[f"risk_limit_{lim.name}"] for lim in risk.LIMITS}
@@ -313,7 +377,13 @@ class ModelCard:
             "mold_stale": lambda: int(fast.sequencer.stale),
             "mold_messages": lambda: fast.msg_index,
             "itch_malformed": lambda: fast.malformed,
-            "book_slots_used": lambda: len(fast.slot_of),
+            "book_slots_used": lambda: len(fast.slot_locate),
+            "book_subscribe_refused": lambda: fast.subscribe_refused,
+            "book_unsubscribed": lambda: fast.unsubscribed,
+            "book_map_locate": lambda: self._map_slot(fast.slot_locate, 0),
+            "book_map_named": lambda: int(self._map_slot(fast.slot_stock, None) is not None),
+            "book_map_stock": lambda: self._map_slot(fast.slot_stock, 0),
+            "fix_config_error": lambda: int(self.fix_error),
             "book_clearing": lambda: 0,          # the model's book starts empty at once
             "risk_commit_error": lambda: self.values["risk_commit_error"],
             "risk_checked": lambda: counts["risk_checked"],
@@ -339,9 +409,35 @@ class ModelCard:
             sources[name] = lambda name=name: counts[name]
         return sources
 
+    def _map_slot(self, table, empty):
+        slot = self.values["book_map_slot"]
+        if isinstance(table, list):
+            return table[slot] if slot < len(table) else empty
+        return table.get(slot, empty)
+
     def _read_only(self, name: str) -> int:
         source = self._sources.get(name)
         return source() if source is not None else self.values[name]
+
+
+class _TradeDate(dt.date):
+    """fix_trade_date's eight digits as the encoder writes them, a calendar date or not (the
+    RTL checks digits only; the card's time never passes midnight of the trade date)."""
+
+    def __new__(cls, digits: bytes):
+        try:
+            day = dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+        except ValueError:
+            day = dt.date(1, 1, 1)
+        self = super().__new__(cls, day.year, day.month, day.day)
+        self.digits = digits.decode()
+        return self
+
+    def __add__(self, other):
+        return self
+
+    def __format__(self, spec: str) -> str:
+        return self.digits if spec == "%Y%m%d" else super().__format__(spec)
 
 
 class ModelTransport(Transport):

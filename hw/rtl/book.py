@@ -27,6 +27,10 @@ Structures, each sized by a build parameter (docs/book.md has the block RAM cost
 - Per slot: trading state (ITCH H), name (ITCH R), the last published BBO, the unreliable flag
   (cleared by the host, `book_unreliable`, write 1 to clear). LUT RAM, with a reset valid bit
   per slot in flip-flops.
+- The slot map, for the host: write a slot to `map_slot`; `map_locate`, `map_named` and
+  `map_stock` then read the locate that slot holds and the name the last R of that locate gave
+  it (an R is stored only once its locate has a slot). The host binds symbols by this map,
+  never by the order it subscribed them (docs/book.md, "Symbol slots").
 
 Pipeline (one micro-op per clock; read-modify-write hazards are forwarded, never stalled). Each
 stage is kept to about a block-RAM read or a carry chain and a few LUT levels, for Fmax:
@@ -68,6 +72,8 @@ from hw.rtl.lutram import slot_table
 from hw.rtl.records import BookEventKind, BookUpdate, FeedEvent
 
 DEFAULT_SLOTS = 32
+#: Locates below 2**DEFAULT_LOCATE_BITS can have a slot (the locate table's depth).
+DEFAULT_LOCATE_BITS = 14
 TABLES = 2
 WAYS = 4
 QUEUE = 4
@@ -114,6 +120,15 @@ def registers(slots: int) -> tuple[Register, ...]:
                  "names it (R, H or add); 0: only subscribed locates get slots", reset=1),
         Register("subscribe", 16, "cmd", "write a stock locate to give it the next free slot "
                  "(see subscribe_refused); reads as 0"),
+        Register("map_slot", 8, "rw", "the slot that map_locate, map_named and map_stock "
+                 "describe (read them at least 2 cycles after writing it)"),
+        Register("map_locate", 16, "ro", "the stock locate the selected slot holds (0: the "
+                 "slot is free)"),
+        Register("map_named", 1, "ro", "1 when an R has named the selected slot's locate "
+                 "since it took the slot"),
+        Register("map_stock", 64, "ro", "the selected slot's name: the stock field of the "
+                 "last R of its locate (8 ASCII bytes, space padded, first byte most "
+                 "significant); 0 until map_named"),
         *(Register(name, COUNTER_BITS, "ro", doc) for name, doc in _COUNTER_DOCS.items()),
     )
 
@@ -170,7 +185,7 @@ class BookBuilder(wiring.Component):
     """
 
     def __init__(self, *, slots: int = DEFAULT_SLOTS, order_sets: int = 1024, levels: int = 256,
-                 bucket_shift: int = 6, locate_bits: int = 14):
+                 bucket_shift: int = 6, locate_bits: int = DEFAULT_LOCATE_BITS):
         for name, value in (("order_sets", order_sets), ("levels", levels)):
             if value < 2 or value & (value - 1):
                 raise TypeError(f"{name} must be a power of two of at least 2, not {value!r}")
@@ -196,6 +211,10 @@ class BookBuilder(wiring.Component):
             "clear_unreliable": In(slots),
             "learn": In(1, init=1),
             "subscribe": In(stream.Signature(16)),
+            "map_slot": In(8),
+            "map_locate": Out(16),
+            "map_named": Out(1),
+            "map_stock": Out(64),
             "unreliable": Out(slots),
             "slots_used": Out(8),
             "clearing": Out(1),
@@ -248,7 +267,7 @@ class BookBuilder(wiring.Component):
         (base_add_rd, base_u_rd, base_price_rd), base_wr = slot_table(m, "base", 32, slots,
                                                                       readers=3)
         (state_rd,), state_wr = slot_table(m, "state", 8, slots)
-        (stock_rd,), stock_wr = slot_table(m, "stock", 64, slots)
+        (stock_rd, stock_map_rd), stock_wr = slot_table(m, "stock", 64, slots, readers=2)
         (published_rd,), published_wr = slot_table(m, "published", bbo_layout, slots)
         based, named, stated, has_published = (Signal(slots, name=n) for n in (
             "based", "named", "stated", "has_published"))
@@ -751,4 +770,15 @@ class BookBuilder(wiring.Component):
         })
         m.d.comb += [self.unreliable.eq(unreliable), self.slots_used.eq(next_slot),
                      self.clearing.eq(clearing)]
+
+        # --- the slot map, for the host ---------------------------------------------------------
+        # Registered: the host reads it a bus access after selecting the slot, and the select's
+        # fan-out stays off every other path.
+        taken = (self.map_slot < next_slot) & ~clearing
+        map_index = self.map_slot[:slot_bits]
+        map_named = taken & named.bit_select(map_index, 1)
+        m.d.comb += stock_map_rd.addr.eq(map_index)
+        m.d.sync += [self.map_locate.eq(Mux(taken, slot_locate[map_index], 0)),
+                     self.map_named.eq(map_named),
+                     self.map_stock.eq(Mux(map_named, stock_map_rd.data, 0))]
         return m

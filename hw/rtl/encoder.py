@@ -51,8 +51,8 @@ from hw.rtl.records import (
     OrderKind,
     Side,
 )
-from sw.model.clock import CYCLES_PER_MS
-from sw.model.encoder import MAX_SEQ
+from spec.clock import CYCLES_PER_MS
+from spec.fix import MAX_SEQ
 
 #: Cycles from a command accepted on `i_command` to its first beat on `o_egress`, when idle.
 LATENCY = 1

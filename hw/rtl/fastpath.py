@@ -149,6 +149,10 @@ class FastPath(wiring.Component):
             bank.ro["book_unreliable"].eq(books.unreliable),
             bank.ro["book_slots_used"].eq(books.slots_used),
             bank.ro["book_clearing"].eq(books.clearing),
+            books.map_slot.eq(bank.rw["book_map_slot"]),
+            bank.ro["book_map_locate"].eq(books.map_locate),
+            bank.ro["book_map_named"].eq(books.map_named),
+            bank.ro["book_map_stock"].eq(books.map_stock),
         ]
         for name, _ in books.counters.shape():
             m.d.comb += bank.ro[f"book_{name}"].eq(getattr(books.counters, name))

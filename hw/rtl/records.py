@@ -14,28 +14,19 @@ from collections import namedtuple
 from amaranth.hdl import Cat, signed, unsigned
 from amaranth.lib import data, enum
 
-
-class BookEventKind(enum.IntEnum, shape=4):
-    """What a normalised book event asks the book builder to do.
-
-    IntEnum, like `Side`, so that the model's vectorised paths can carry plain integers that
-    compare equal to the members. 0 and 15 are never kinds (the model uses them for "no event"
-    and "malformed").
-    """
-
-    ADD = 1            # ITCH A and F: new order (ref, side, shares, price, stock)
-    EXECUTE = 2        # ITCH E and C: reduce the order by `shares`
-    CANCEL = 3         # ITCH X: reduce the order by `shares`
-    DELETE = 4         # ITCH D: remove the order
-    REPLACE = 5        # ITCH U: remove `ref`, add `new_ref` with same side/stock, new shares/price
-    TRADING_STATE = 6  # ITCH H: `code` is the trading state (H, P, Q, T)
-    DIRECTORY = 7      # ITCH R: `stock` names the locate
-    SYSTEM = 8         # ITCH S: `code` is the event code
-
-
-class Side(enum.IntEnum, shape=1):
-    BUY = 0
-    SELL = 1
+# The codes are the card's contract (spec/codes.py); the blocks take them from here, with the
+# records that carry them.
+from spec.codes import (  # noqa: F401
+    REASON_BITS,
+    BookEventKind,
+    OrderCause,
+    OrderKind,
+    Reason,
+    Side,
+    StrategyMode,
+)
+from spec.fix import MAX_CLORDID, MAX_SEQ
+from spec.itch import BOOK_EVENT_FIELDS, ITCH_HEADER_BYTES
 
 
 class BookEvent(data.Struct):
@@ -64,6 +55,12 @@ def big_endian(byte_values) -> Cat:
 
 def field_names(struct: type[data.Struct]) -> tuple[str, ...]:
     return tuple(name for name, _ in struct.as_shape())
+
+
+if field_names(BookEvent) != BOOK_EVENT_FIELDS:
+    # The golden model builds its events from spec.itch.BOOK_EVENT_FIELDS, not from this Struct.
+    raise TypeError(f"BookEvent's fields {field_names(BookEvent)} are not those of "
+                    f"spec.itch.BOOK_EVENT_FIELDS {BOOK_EVENT_FIELDS}")
 
 
 def as_tuple_type(struct: type[data.Struct]) -> type:
@@ -119,10 +116,8 @@ def unpack(layout, word: int) -> dict[str, int]:
     return {name: (word >> field.offset) & ((1 << field.width) - 1) for name, field in shape}
 
 
-#: The ITCH 5.0 common header: type (0), locate (1-2), tracking number (3-4), timestamp (5-10).
-#: No message is shorter. No decoded field comes from bytes 3-10, so the MoldUDP64 stage does
-#: not carry them (see ItchMessage).
-ITCH_HEADER_BYTES = 11
+# No decoded field comes from the header's bytes 3-10 (spec.itch.ITCH_HEADER_BYTES), so the
+# MoldUDP64 stage does not carry them (see ItchMessage).
 ITCH_BODY_START = ITCH_HEADER_BYTES
 ITCH_BODY_BYTES = 25   # bytes 11..35: every field a BookEvent takes lies before byte 36
 
@@ -178,15 +173,6 @@ class BookUpdate(data.Struct):
     ingress_cycle: unsigned(64)
 
 
-class OrderKind(enum.IntEnum, shape=2):
-    """What a request asks of the risk gate (FIX D/G/F, or the host ending an order)."""
-
-    NEW = 0        # FIX 35=D: checked
-    REPLACE = 1    # FIX 35=G: checked; exposure only grows
-    CANCEL = 2     # FIX 35=F: never blocked, uses no rate token
-    END = 3        # the host confirmed the order ended at the venue: release its exposure
-
-
 class OrderRequest(data.Struct):
     """An order the strategy (or the kill switch, or the host) asks the risk gate to pass.
 
@@ -217,23 +203,15 @@ class OrderRequest(data.Struct):
 
 class GateVerdict(data.Struct):
     """The risk gate's answer to a D, G or F: `reason` is the first failing check's code
-    (`sw.model.risk.Reason.code`, 0 when accepted) and bit n-1 of `failed` is check n."""
+    (`spec.codes.Reason.code`, 0 when accepted) and bit n-1 of `failed` is check n."""
 
     request: OrderRequest
     accepted: unsigned(1)
-    reason: unsigned(4)
-    failed: unsigned(11)
+    reason: unsigned(REASON_BITS)
+    failed: unsigned(len(Reason))
 
 
 # --- strategy, order table and encoder (tick-to-trade) -------------------------------------
-
-class StrategyMode(enum.IntEnum, shape=2):
-    """A slot's strategy mode (sw/model/config.py StrategyParams.mode)."""
-
-    OFF = 0        # pull any live quotes, send nothing new
-    QUOTE = 1      # one bid and one ask around the reservation price
-    TAKE = 2       # IOC orders when the opposite best crosses a threshold
-
 
 class Quote(data.Struct):
     """A slot's live quote on one side, as the order table holds it (`live` 0: none)."""
@@ -276,17 +254,8 @@ class Intents(data.Struct):
     sides: data.ArrayLayout(Intent, 2)
 
 
-class OrderCause(enum.IntEnum, shape=2):
-    """Why an order was sent (sw/model/fastpath.py CAUSE_*)."""
-
-    STRATEGY = 0
-    REJECTED_REPLACE = 1   # a G was refused: its quote is pulled with an F
-    KILL_SWITCH = 2
-    FEED_STALE = 3
-
-
-#: ClOrdID and MsgSeqNum numbers: the fixed-width 8-digit fields (at most 99,999,999).
-NUMBER_BITS = 27
+#: ClOrdID and MsgSeqNum numbers: the fixed-width 8-digit fields (at most 99,999,999): 27 bits.
+NUMBER_BITS = max(MAX_CLORDID, MAX_SEQ).bit_length()
 
 
 class OrderRecord(data.Struct):
@@ -309,8 +278,8 @@ class OrderRecord(data.Struct):
     qty: unsigned(32)
     ioc: unsigned(1)
     cause: OrderCause
-    reason: unsigned(4)
-    failed: unsigned(11)
+    reason: unsigned(REASON_BITS)
+    failed: unsigned(len(Reason))
     handle: unsigned(16)
     index: unsigned(48)
     ingress_cycle: unsigned(64)

@@ -8,7 +8,7 @@ for a symbol whose live quotes are the decision's `quotes`.
 
 Parameters: per slot, written by the host in two steps so that none is ever half-applied: it
 writes the staged values (`param_*` registers), then a `commit` command naming the slot. A
-commit with a value out of the model's bounds (`PARAMS`), for a slot that does not exist, or
+commit with a value out of the table of bounds (`PARAMS`), for a slot that does not exist, or
 while an earlier commit is still being applied, is refused whole and raises the sticky
 `commit_error` (write 1 to clear). An accepted commit precomputes the slot's constants (the
 tick's reciprocal by a bit-serial divider, the grid distances) over `COMMIT_CYCLES` cycles, with
@@ -48,8 +48,6 @@ routed at 47.8 MHz (62.8 ns). Each yosys-mapped multiplier with its adder tree t
 10 ns on the ECP5, so 156.25 MHz would need every product itself split over two stages.
 """
 
-from dataclasses import dataclass
-
 from amaranth import Cat, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
@@ -57,7 +55,7 @@ from amaranth.lib.wiring import In, Out
 
 from hw.rtl.csr import Register
 from hw.rtl.records import Decision, Intents, OrderKind, StrategyMode
-from sw.model.config import StrategyParams
+from spec.bounds import STRATEGY, STRATEGY_PARAMS, HostStrategy
 
 #: Cycles from a decision on `i_decision` to its intents on `o_intents`.
 LATENCY = 4
@@ -68,43 +66,9 @@ RECIPROCAL_SHIFT = 52
 COMMIT_CYCLES = RECIPROCAL_SHIFT + 2
 
 
-@dataclass(frozen=True)
-class Param:
-    name: str
-    bits: int
-    low: int
-    high: int
-    doc: str
-
-
-def _bounds(name: str) -> tuple[int, int]:
-    """StrategyParams' own bounds for a numeric field (one definition of the ranges)."""
-    metadata = StrategyParams.model_fields[name].metadata
-    low = next(c.ge for c in metadata if hasattr(c, "ge"))
-    high = next(c.le for c in metadata if hasattr(c, "le"))
-    return low, high
-
-
-def _param(name: str, bits: int, doc: str) -> Param:
-    low, high = _bounds(name)
-    if high >= 1 << bits:
-        raise AssertionError(f"{name} needs more than {bits} bits")
-    return Param(name, bits, low, high, doc)
-
-
-#: Per-slot parameters: register `param_<name>`, range checked on commit (StrategyParams' bounds).
-PARAMS = (
-    Param("mode", 2, StrategyMode.OFF.value, StrategyMode.TAKE.value,
-          "StrategyMode: 0 off, 1 quote, 2 take"),
-    _param("size", 27, "shares per quote or take order"),
-    _param("tick", 20, "price grid, ITCH units"),
-    _param("half_spread_ticks", 14, "quote half spread, ticks"),
-    _param("skew_ticks", 14, "reservation shift per inventory unit, ticks"),
-    _param("inventory_unit_shift", 5, "inventory unit = 2**shift shares"),
-    _param("requote_ticks", 14, "replace a quote only if its price moves this far, ticks"),
-    _param("take_buy_at_or_below", 32, "IOC buy at the ask when ask <= this; 0 off"),
-    _param("take_sell_at_or_above", 32, "IOC sell at the bid when bid >= this; 0 off"),
-)
+#: Per-slot parameters: register `param_<name>`, range checked on commit (the table of bounds,
+#: spec/bounds.py: the strategy file's bounds are the same).
+PARAMS = STRATEGY_PARAMS
 StrategyParamsLayout = data.StructLayout(
     {p.name: StrategyMode if p.name == "mode" else p.bits for p in PARAMS})
 
@@ -118,11 +82,8 @@ DISTANCE_BITS = 34      # skew, half spread or requote ticks x tick: at most 10*
 #: What a slot holds: the parameters a decision reads, with the commit's precomputed constants.
 SlotParams = data.StructLayout({
     "mode": StrategyMode,
-    "size": 27,
-    "tick": 20,
-    "inventory_unit_shift": 5,
-    "take_buy_at_or_below": 32,
-    "take_sell_at_or_above": 32,
+    **{name: STRATEGY[name].bits for name in ("size", "tick", "inventory_unit_shift",
+                                              "take_buy_at_or_below", "take_sell_at_or_above")},
     "reciprocal": RECIPROCAL_SHIFT + 1,   # ceil(2**52 / tick): 2**52 for tick 1
     "skew_step": DISTANCE_BITS,           # skew_ticks * tick: price offset per inventory unit
     "half_spread": DISTANCE_BITS,         # half_spread_ticks * tick
@@ -155,7 +116,7 @@ def registers() -> tuple[Register, ...]:
     )
 
 
-def register_values(params: StrategyParams) -> dict[str, int]:
+def register_values(params: HostStrategy) -> dict[str, int]:
     """The staged `param_*` register values of one symbol's parameters (a commit's host side)."""
     values = {p.name: int(getattr(params, p.name)) for p in PARAMS if p.name != "mode"}
     return {"mode": StrategyMode[params.mode.upper()].value} | values

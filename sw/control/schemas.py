@@ -45,7 +45,8 @@ class LimitsPublic(BaseModel):
 
 class SymbolPublic(BaseModel):
     symbol: str
-    slot: int
+    slot: int | None = Field(description="the slot the card's map confirms for the symbol's "
+                                  "stock locate; null: not bound, nothing written to the card")
     limits: SymbolLimits = Field(description="effective limits, as committed to the card")
     override: dict = Field(description="the keys this symbol overrides")
     reduce_only: ReduceOnlyPublic | None
@@ -80,7 +81,8 @@ class StatusPublic(BaseModel):
     halted: bool
     halt_reasons: list[str]
     backend: str = Field(description="model, sim, uart or pcie")
-    symbols: list[str] = Field(description="the symbol directory, in slot order")
+    symbols: list[str] = Field(description="the symbol directory, in the desk's order (the "
+                               "card's map gives each symbol's slot)")
     limits_loaded: bool = Field(
         description="every slot's persisted limits were staged, read back equal, committed "
                     "and checked by the card")
@@ -100,7 +102,8 @@ PNL_NOTE = ("P&L comes from the OMS, which is not built yet: it is unknown (null
 
 class PositionPublic(BaseModel):
     symbol: str
-    slot: int
+    slot: int | None = Field(description="the slot the card's map confirms for the symbol's "
+                                  "stock locate; null: not bound, nothing written to the card")
     position: int = Field(description="host-confirmed position, shares (+ long, - short)")
     pnl: float | None = Field(None, description="unknown until the OMS exists")
 

@@ -62,9 +62,9 @@ def build(settings: Settings, say: Callable[[str], None] = print) -> tuple[FastA
     store = Store(settings.db)
     device = None
     try:
-        symbols = settings.symbols or store.directory()
+        symbols = settings.symbols or store.locates()
         if not symbols:
-            raise ValueError(f"no symbol directory: pass --symbols A,B,... (the store "
+            raise ValueError(f"no symbol directory: pass --symbols A=1,B=2,... (the store "
                              f"{settings.db} has none yet)")
         try:
             device = open_device(settings.backend, settings.device)
@@ -113,9 +113,10 @@ def serve(settings: Settings, say: Callable[[str], None] = print) -> None:
         raise
     config = uvicorn.Config(app, log_level="info", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
     logging.getLogger("uvicorn.access").addFilter(TokenRedaction())
-    symbols = app.state.card.symbols
-    say(f"nerve serve: {settings.backend} card, symbols {', '.join(symbols)} (slots 0-"
-        f"{len(symbols) - 1}), store {settings.db}")
+    directory = app.state.card.directory
+    listed = ", ".join(s if loc is None else f"{s}={loc}" for s, loc in directory.items())
+    say(f"nerve serve: {settings.backend} card, symbols {listed} (slots from the card's map), "
+        f"store {settings.db}")
     say(f"  listening on http://{settings.host}:{sock.getsockname()[1]}/ (dashboard), /docs "
         "(API), /metrics (Prometheus)")
     say("  the card starts HALTED: a risk officer releases it (POST /api/v1/release)")

@@ -21,9 +21,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65_535)
     db: Path = Field(Path("nerve.db"), description="the SQLite store")
-    # NERVE_SYMBOLS=AAPL,MSFT (comma-separated, not JSON); empty: the store's directory.
-    symbols: Annotated[list[Symbol], NoDecode] = Field(
-        default_factory=list, description="the symbol directory, in slot order")
+    # NERVE_SYMBOLS=AAPL=13,MSFT=2 (comma-separated, not JSON): each symbol the desk trades,
+    # with its stock locate where it is known; empty: the store's directory.
+    symbols: Annotated[dict[Symbol, Annotated[int, Field(ge=1, le=65_535)] | None],
+                       NoDecode] = Field(
+        default_factory=dict, description="the symbols traded, SYMBOL or SYMBOL=LOCATE")
     limits: Path | None = Field(None, description="limits JSON seeding an empty store")
     strategy: Path | None = Field(None, description="strategy JSON seeding an empty store")
     poll_interval: float = Field(0.2, gt=0, le=10, description="telemetry poll, seconds")
@@ -32,5 +34,11 @@ class Settings(BaseSettings):
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
-            return [s.strip() for s in value.split(",") if s.strip()]
+            value = [s.strip() for s in value.split(",") if s.strip()]
+        if isinstance(value, list):
+            entries = [s.partition("=") if isinstance(s, str) else (s, "", "") for s in value]
+            names = [name.strip() for name, _, _ in entries]
+            if len(set(names)) != len(names):
+                raise ValueError("the symbol directory names a symbol twice")
+            return {name.strip(): (locate.strip() or None) for name, _, locate in entries}
         return value

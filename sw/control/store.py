@@ -16,7 +16,7 @@ import hmac
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,9 +35,10 @@ CREATE TABLE IF NOT EXISTS documents (      -- 'limits', 'strategy', 'reduce_onl
     body TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS directory (      -- the symbol directory, in slot order
+CREATE TABLE IF NOT EXISTS directory (      -- the symbols the desk trades, in its order
     slot INTEGER PRIMARY KEY,
-    symbol TEXT NOT NULL UNIQUE
+    symbol TEXT NOT NULL UNIQUE,
+    locate INTEGER                          -- the symbol's stock locate; NULL: not known
 );
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -92,10 +93,13 @@ class Transaction:
             "updated_at = excluded.updated_at",
             (kind, json.dumps(body, sort_keys=True), utc_now()))
 
-    def set_directory(self, symbols: Sequence[str]) -> None:
+    def set_directory(self, symbols: Mapping[str, int | None] | Sequence[str]) -> None:
+        """The symbols the desk trades, each with its stock locate (None: not known)."""
+        entries = dict(symbols) if isinstance(symbols, Mapping) else dict.fromkeys(symbols)
         self._conn.execute("DELETE FROM directory")
-        self._conn.executemany("INSERT INTO directory (slot, symbol) VALUES (?, ?)",
-                               list(enumerate(symbols)))
+        self._conn.executemany(
+            "INSERT INTO directory (slot, symbol, locate) VALUES (?, ?, ?)",
+            [(n, symbol, locate) for n, (symbol, locate) in enumerate(entries.items())])
 
     def audit(self, user: User, action: str, target: str, old: object, new: object) -> None:
         self._conn.execute(
@@ -129,6 +133,9 @@ class Store:
             conn = self._conn()
             conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(directory)")}
+            if "locate" not in columns:         # a store made before locates were kept
+                conn.execute("ALTER TABLE directory ADD COLUMN locate INTEGER")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the database {self.path}: {exc}") from None
 
@@ -168,8 +175,13 @@ class Store:
         return None if row is None else json.loads(row[0])
 
     def directory(self) -> list[str]:
-        rows = self._conn().execute("SELECT symbol FROM directory ORDER BY slot").fetchall()
-        return [symbol for (symbol,) in rows]
+        return list(self.locates())
+
+    def locates(self) -> dict[str, int | None]:
+        """The directory's symbols, in order, with their stock locates (None: not known)."""
+        rows = self._conn().execute(
+            "SELECT symbol, locate FROM directory ORDER BY slot").fetchall()
+        return dict(rows)
 
     # --- audit -----------------------------------------------------------------------------
 

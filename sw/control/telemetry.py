@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from drivers.device import DriverError
 from drivers.events import CardEvent
+from hw.rtl.fastpath import ORDERS
 from hw.rtl.nic import EVENT_DEPTH
 from sw.model.clock import CLOCK_HZ, cycles_to_ns
 from sw.model.risk import Reason
@@ -112,46 +113,79 @@ class LatencyHistogram:
 
 @dataclass
 class Chain:
-    """One order chain the card sent, as its events tell it."""
+    """A live order chain the card sent, as its events tell it: what a G or F of it needs."""
 
     symbol: str
     side: str
     exposure: int
-    live: bool = True
+
+
+@dataclass
+class SymbolExposure:
+    """One symbol's live orders and open-order exposure over every chain seen."""
+
+    open_orders: int = 0
+    open_buy: int = 0
+    open_sell: int = 0
 
 
 class Exposure:
     """Live orders and open-order exposure per symbol, rebuilt from the card's events.
 
     Chains are followed by ClOrdID: a G or F names the chain's latest ClOrdID as its
-    OrigClOrdID (as FIX does), so no other identifier is needed."""
+    OrigClOrdID (as FIX does), so no other identifier is needed. Only live chains are kept, for
+    the G or F that may still name them; an F ends a chain's liveness and its entry, and its
+    exposure (which only the host's order end releases) stays in its symbol's totals. The
+    totals move with each event, so a poll reads them per symbol, never going over chains.
 
-    def __init__(self) -> None:
-        self.chains: dict[int, Chain] = {}           # the chain's first ClOrdID -> chain
-        self._latest: dict[int, int] = {}            # a live chain's latest ClOrdID -> first
+    Bounded: one entry per live chain and one per symbol. The card holds at most `capacity`
+    chains (its order table); more live chains than that mean the events no longer describe
+    the card (`overflowed`: the exposure is unknown from then on, and the chains are dropped).
+    """
+
+    def __init__(self, capacity: int = ORDERS) -> None:
+        self.capacity = capacity
+        self.live: dict[int, Chain] = {}            # a live chain's latest ClOrdID -> chain
+        self.symbols: dict[str, SymbolExposure] = {}
+        self.overflowed = False
 
     def apply(self, event: CardEvent) -> None:
-        if event.rejected:
+        if event.rejected or self.overflowed:
             return
         if event.msg_type == "D":
-            self.chains[event.clordid] = Chain(event.symbol, event.side, event.qty)
-            self._latest[event.clordid] = event.clordid
+            if len(self.live) >= self.capacity:
+                self.overflowed = True
+                self.live.clear()
+                return
+            chain = Chain(event.symbol, event.side, event.qty)
+            self.live[event.clordid] = chain
+            totals = self.symbols.setdefault(event.symbol, SymbolExposure())
+            totals.open_orders += 1
+            self._expose(totals, chain.side, chain.exposure)
             return
-        first = self._latest.pop(event.orig_clordid, None)
-        if first is None:
+        chain = self.live.pop(event.orig_clordid, None)
+        if chain is None:
             return                                  # a chain opened before we listened
-        chain = self.chains[first]
+        totals = self.symbols[chain.symbol]
         if event.msg_type == "G":
-            chain.exposure = max(chain.exposure, event.qty)
-            self._latest[event.clordid] = first
+            grown = max(chain.exposure, event.qty)
+            self._expose(totals, chain.side, grown - chain.exposure)
+            chain.exposure = grown
+            self.live[event.clordid] = chain
         else:
-            chain.live = False
+            totals.open_orders -= 1
+
+    @staticmethod
+    def _expose(totals: SymbolExposure, side: str, shares: int) -> None:
+        if side == "B":
+            totals.open_buy += shares
+        elif side == "S":
+            totals.open_sell += shares
 
     def of(self, symbol: str) -> dict[str, int]:
-        mine = [c for c in self.chains.values() if c.symbol == symbol]
-        return {"open_orders": sum(c.live for c in mine),
-                "open_buy": sum(c.exposure for c in mine if c.side == "B"),
-                "open_sell": sum(c.exposure for c in mine if c.side == "S")}
+        totals = self.symbols.get(symbol, SymbolExposure())
+        return {"open_orders": totals.open_orders, "open_buy": totals.open_buy,
+                "open_sell": totals.open_sell}
 
 
 class Telemetry:
@@ -186,6 +220,7 @@ class Telemetry:
         regs = status.registers if status is not None else {}
         if status is not None:
             self._check_exposure(regs)
+            self.desk.watch(regs)
         counters = {
             "messages": regs.get("mold_messages"),
             "orders": total(regs.get("risk_accepted"), regs.get("risk_cancels")),
@@ -228,7 +263,8 @@ class Telemetry:
                 return
 
     def _take(self, event: CardEvent) -> None:
-        self.exposure.apply(event)
+        if self.exposure_known is not False:        # unknown for good: nothing to follow
+            self.exposure.apply(event)
         # Tick-to-trade is feed-to-order: orders the strategy sent on a market-data tick.
         if event.cause == "strategy" and event.tick_to_trade_cycles is not None:
             self.tick_to_trade.add(event.tick_to_trade_cycles)
@@ -243,6 +279,10 @@ class Telemetry:
             self._first_lost = lost
         elif lost is None or lost != self._first_lost:
             self.exposure_known = False
+        if self.exposure.overflowed:
+            self.exposure_known = False
+        if self.exposure_known is False:
+            self.exposure = Exposure()              # its chains and totals are no use now
 
     def _rates(self, now: float, counters: dict) -> dict:
         keys = ("messages", "orders", "rejects")
@@ -260,14 +300,14 @@ class Telemetry:
 
     def _feed(self, regs: dict) -> dict:
         stale, mask = regs.get("mold_stale"), regs.get("book_unreliable")
-        symbols = self.desk.symbols
+        symbols = {slot: symbol for symbol, slot in self.desk.card.bound.items()}
         return {
             "gaps": regs.get("mold_gaps"),
             "missing_messages": regs.get("mold_missing_messages"),
             "malformed_messages": regs.get("itch_malformed"),
             "stale": None if stale is None else bool(stale),
             "unreliable_books": None if mask is None else [
-                symbols[slot] if slot < len(symbols) else f"slot {slot}"
+                symbols.get(slot, f"slot {slot}")
                 for slot in range(32) if mask >> slot & 1],
         }
 
@@ -276,7 +316,8 @@ class Telemetry:
         reduce_only = self.desk.reduce_only()
         mask = regs.get("book_unreliable")
         rows = []
-        for slot, symbol in enumerate(self.desk.symbols):
+        for symbol in self.desk.symbols:
+            slot = self.desk.card.slot_of(symbol)
             bound = limits.for_symbol(symbol)
             position = limits.positions.get(symbol, 0)
             orders = long = short = None
@@ -287,7 +328,7 @@ class Telemetry:
             rows.append({
                 "symbol": symbol, "slot": slot, "enabled": bound.enabled,
                 "reduce_only": symbol in reduce_only, "position": position,
-                "unreliable": None if mask is None else bool(mask >> slot & 1),
+                "unreliable": None if mask is None or slot is None else bool(mask >> slot & 1),
                 # used against limit, as the gate checks them: live orders, position plus
                 # open buy exposure (max_long), open sell exposure minus position (max_short)
                 "open_orders": {"used": orders, "limit": bound.max_open_orders},

@@ -11,6 +11,11 @@ Invariants (tested): every E/C/X/D/U names a live order; executed or cancelled s
 what remains; order refs are unique; timestamps never decrease; prices sit on the tick grid; every
 locate is announced by R before any other message names it; the same seed gives the same bytes.
 
+A mid-session feed (as a card that joins late sees it) breaks the announcement rule on purpose:
+`late_symbols` (the first, most active symbols) get their R and H only a quarter of the way into
+the session, after their first adds, and `unnamed_symbols` (the last ones) never get an R (their
+H arrives with the late announcements).
+
 Output: a NASDAQ file (2-byte length per message) or a pcap of MoldUDP64 packets in
 Ethernet/IPv4/UDP frames, optionally with dropped (gap) and repeated (duplicate) packets.
 """
@@ -50,10 +55,17 @@ class MarketConfig:
     halt_rate: float = 1e-4         # chance per message that a trading symbol is halted
     halt_messages: int = 300        # a halt lasts about this many messages
     max_orders_per_symbol: int = 400
+    late_symbols: int = 0           # announced (R, H) after their first adds: a mid-session join
+    unnamed_symbols: int = 0        # never announced by an R
 
     def __post_init__(self) -> None:
         if not 1 <= self.symbols <= 65_535:
             raise ValueError(f"symbols must be 1..65535, not {self.symbols}")
+        if min(self.late_symbols, self.unnamed_symbols) < 0 or \
+                self.late_symbols + self.unnamed_symbols > self.symbols:
+            raise ValueError(f"late_symbols ({self.late_symbols}) and unnamed_symbols "
+                             f"({self.unnamed_symbols}) must be at least 0 and together at "
+                             f"most symbols ({self.symbols})")
         if self.messages < self.header_messages + 3:
             raise ValueError(f"messages must be at least {self.header_messages + 3} for "
                              f"{self.symbols} symbols, not {self.messages}")
@@ -159,22 +171,34 @@ class MarketGenerator:
 
     def __iter__(self) -> Iterator[itch.Message]:
         cfg = self.cfg
+        late = self.symbols[:cfg.late_symbols]
+        unnamed = self.symbols[cfg.symbols - cfg.unnamed_symbols:]
+        on_time = self.symbols[cfg.late_symbols:cfg.symbols - cfg.unnamed_symbols]
         yield itch.SystemEvent(0, 0, self.now, "O")
-        for sym in self.symbols:
+        for sym in on_time:
             self.now += 1_000
-            yield itch.StockDirectory(sym.locate, 0, self.now, sym.name, "Q", "N", 100, "N", "C",
-                                      "Z ", "P", "N", "N", "1", "N", 0, "N")
-        for sym in self.symbols:
+            yield self._directory(sym)
+        for sym in on_time:
             self.now += 1_000
             yield itch.StockTradingAction(sym.locate, 0, self.now, sym.name, "T", " ", "    ")
         self.now = max(self.now, MARKET_OPEN_NS)  # many symbols: announcements run past it
         yield itch.SystemEvent(0, 0, self.now, "Q")
-        body = cfg.messages - cfg.header_messages - 3
+        body = cfg.messages - cfg.header_messages - 3 + cfg.unnamed_symbols
         for n in range(body):
+            if n == body // 4 and (late or unnamed):
+                for sym in late:
+                    yield self._directory(sym)
+                for sym in late + unnamed:
+                    yield itch.StockTradingAction(sym.locate, 0, self.now, sym.name, "T", " ",
+                                                  "    ")
             yield self._event(n)
         for code in ("M", "E", "C"):
             self._tick_clock()
             yield itch.SystemEvent(0, 0, self.now, code)
+
+    def _directory(self, sym: _Symbol) -> itch.Message:
+        return itch.StockDirectory(sym.locate, 0, self.now, sym.name, "Q", "N", 100, "N", "C",
+                                   "Z ", "P", "N", "N", "1", "N", 0, "N")
 
     def _event(self, n: int) -> itch.Message:
         rng = self.rng

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from hw.rtl.records import BookEventKind
+from spec.codes import BookEventKind
 
 # Plain ints: the batch replay passes ints, and int == int is the cheapest comparison.
 _ADD, _EXECUTE, _CANCEL, _DELETE, _REPLACE, _TRADING_STATE, _DIRECTORY = (

@@ -6,8 +6,12 @@ A file that is malformed or out of range is refused whole, naming the offending 
 half-applied.
 
 Prices are integer ITCH units (1/10000 dollar) and quantities are shares everywhere, except the
-notional limit, which the file gives in dollars and which is converted once, here, to integer
-share x ITCH-unit so the gate compares integers.
+notional limit, which the file gives in dollars and which is converted once (by the card's own
+conversion, spec/bounds.py `notional_units`) to integer share x ITCH-unit so the gate compares
+integers.
+
+Every numeric key's range is the card's, from the table of bounds (spec/bounds.py): a file or
+an API body that passes these models is one the card's commit accepts.
 """
 
 from __future__ import annotations
@@ -26,16 +30,22 @@ from pydantic import (
     field_validator,
 )
 
-from sw.model.encoder import MAX_QTY as MAX_ORDER_QTY  # the 8-digit OrderQty (38) field
-
-U32 = (1 << 32) - 1
-PRICE_SCALE = 10_000  # ITCH price units per dollar
+from spec.bounds import HOST, POSITION, STRATEGY, Bound, notional_units
 
 Symbol = Annotated[str, Field(pattern=r"^[\x21-\x7e]{1,8}$")]
 
 
 class ConfigError(ValueError):
     """A limits or strategy file that cannot be used; the message names the bad key."""
+
+
+def _within(bound: Bound, default, description: str | None = None):
+    """A field whose range is the card's, from the table of bounds (spec/bounds.py): a value
+    accepted here is one the card accepts."""
+    low, high = bound.low, bound.high
+    if isinstance(low, Decimal):        # dollars: a float field, bounded by floats
+        low, high = float(low), float(high)
+    return Field(default, ge=low, le=high, description=description)
 
 
 class _Strict(BaseModel):
@@ -46,20 +56,22 @@ class _Strict(BaseModel):
 class SymbolLimits(_Strict):
     """Pre-trade limits for one symbol (every key optional in a per-symbol override)."""
 
-    max_order_qty: int = Field(500, ge=1, le=U32, description="shares per order")
-    max_order_notional: float = Field(
-        50_000.0, gt=0, le=1e9, description="dollars per order: qty * price / 10000")
-    collar_bps: int = Field(100, ge=0, le=10_000, description="max |price - mid| / mid, bps")
-    max_long: int = Field(2_000, ge=0, le=(1 << 31) - 1,
-                          description="position + open buy qty may not exceed this, shares")
-    max_short: int = Field(2_000, ge=0, le=(1 << 31) - 1,
-                           description="open sell qty - position may not exceed this, shares")
-    max_open_orders: int = Field(4, ge=0, le=255, description="live orders per symbol")
-    max_orders_per_sec: int = Field(
-        1_000, ge=0, le=1_000_000,
-        description="sustained order rate, orders/s (one per ceil(156,250,000 / rate) cycles)")
-    rate_burst: int = Field(10, ge=1, le=65_535,
-                            description="orders that may go at once, the rest paced")
+    max_order_qty: int = _within(HOST["max_order_qty"], 500, "shares per order")
+    max_order_notional: float = _within(
+        HOST["max_order_notional"], 50_000.0,
+        "dollars per order: qty * price / 10000; at least 0.0001, one ITCH unit (the card's "
+        "least: less would round to 0)")
+    collar_bps: int = _within(HOST["collar_bps"], 100, "max |price - mid| / mid, bps")
+    max_long: int = _within(HOST["max_long"], 2_000,
+                            "position + open buy qty may not exceed this, shares")
+    max_short: int = _within(HOST["max_short"], 2_000,
+                             "open sell qty - position may not exceed this, shares")
+    max_open_orders: int = _within(HOST["max_open_orders"], 4, "live orders per symbol")
+    max_orders_per_sec: int = _within(
+        HOST["max_orders_per_sec"], 1_000,
+        "sustained order rate, orders/s (one per ceil(156,250,000 / rate) cycles)")
+    rate_burst: int = _within(HOST["rate_burst"], 10,
+                              "orders that may go at once, the rest paced")
     enabled: bool = Field(True, description="false rejects every order: SYMBOL_DISABLED")
 
     @field_validator("max_order_notional")
@@ -72,7 +84,7 @@ class SymbolLimits(_Strict):
     @property
     def max_notional_units(self) -> int:
         """max_order_notional as an integer bound on shares x ITCH price units."""
-        return int(Decimal(repr(self.max_order_notional)) * PRICE_SCALE)
+        return notional_units(self.max_order_notional)
 
 
 def _partial(model: type[_Strict], name: str, doc: str) -> type[_Strict]:
@@ -96,7 +108,7 @@ class Limits(_Strict):
     halted: bool = Field(False, description="global kill switch")
     defaults: SymbolLimits = SymbolLimits()
     symbols: dict[Symbol, SymbolLimitsUpdate] = {}
-    positions: dict[Symbol, Annotated[int, Field(ge=-(1 << 31), le=(1 << 31) - 1)]] = Field(
+    positions: dict[Symbol, Annotated[int, Field(ge=POSITION.low, le=POSITION.high)]] = Field(
         default_factory=dict, description="host-confirmed position per symbol, shares")
 
     def for_symbol(self, symbol: str) -> SymbolLimits:
@@ -119,16 +131,18 @@ class StrategyParams(_Strict):
     """Per-symbol strategy parameters (see docs/golden-model.md, "Strategy")."""
 
     mode: Literal["quote", "take", "off"] = "quote"
-    size: int = Field(100, ge=1, le=MAX_ORDER_QTY, description="shares per quote / take order")
-    tick: int = Field(100, ge=1, le=1_000_000, description="price grid, ITCH units")
-    half_spread_ticks: int = Field(2, ge=0, le=10_000)
-    skew_ticks: int = Field(1, ge=0, le=10_000, description="ticks per inventory unit")
-    inventory_unit_shift: int = Field(7, ge=0, le=31,
-                                      description="inventory unit = 2**shift shares")
-    requote_ticks: int = Field(1, ge=1, le=10_000,
-                               description="replace a quote only if its price moves this far")
-    take_buy_at_or_below: int = Field(0, ge=0, le=U32, description="0 = off; ITCH units")
-    take_sell_at_or_above: int = Field(0, ge=0, le=U32, description="0 = off; ITCH units")
+    size: int = _within(STRATEGY["size"], 100, "shares per quote / take order")
+    tick: int = _within(STRATEGY["tick"], 100, "price grid, ITCH units")
+    half_spread_ticks: int = _within(STRATEGY["half_spread_ticks"], 2)
+    skew_ticks: int = _within(STRATEGY["skew_ticks"], 1, "ticks per inventory unit")
+    inventory_unit_shift: int = _within(STRATEGY["inventory_unit_shift"], 7,
+                                        "inventory unit = 2**shift shares")
+    requote_ticks: int = _within(STRATEGY["requote_ticks"], 1,
+                                 "replace a quote only if its price moves this far")
+    take_buy_at_or_below: int = _within(STRATEGY["take_buy_at_or_below"], 0,
+                                        "0 = off; ITCH units")
+    take_sell_at_or_above: int = _within(STRATEGY["take_sell_at_or_above"], 0,
+                                         "0 = off; ITCH units")
 
 
 StrategyParamsUpdate = _partial(StrategyParams, "StrategyParamsUpdate",

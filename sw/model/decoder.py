@@ -1,23 +1,26 @@
 """Golden model of the ITCH 5.0 decoder: message bytes -> normalised BookEvent.
 
-Data flow: Sequencer -> Decoder -> BookBuilder. The event record is `hw.rtl.records.BookEvent`,
-shared with the RTL. Messages that do not change the book (P, and types this stage does not
-model) produce no event but still count in the message index. A message of a modelled type whose
-length is wrong for the type, or whose side byte is neither B nor S, is malformed: it produces no
-event and the caller raises the stale flag, because the book may now be wrong.
+Data flow: Sequencer -> Decoder -> BookBuilder. The event record has the fields of the RTL's
+`hw.rtl.records.BookEvent` (both take them from spec.itch.BOOK_EVENT_FIELDS). Messages that do
+not change the book (P, and types this stage does not model) produce no event but still count in
+the message index. A message of a modelled type whose length is wrong for the type, or whose side
+byte is neither B nor S, is malformed: it produces no event and the caller raises the stale flag,
+because the book may now be wrong.
 """
 
 from __future__ import annotations
 
 import struct
 from array import array
+from collections import namedtuple
 
 import numpy as np
 
-from hw.rtl.records import BookEvent, BookEventKind, Side, as_tuple_type
+from spec.codes import BookEventKind, Side
+from spec.itch import BOOK_EVENT_FIELDS
 from sw.feed.itch import frame_offsets
 
-Event = as_tuple_type(BookEvent)
+Event = namedtuple("BookEvent", BOOK_EVENT_FIELDS)
 
 # Offsets: type 0, locate 1-2, tracking 3-4, timestamp 5-10, body from 11.
 _A = struct.Struct(">Q c I 8s I")            # ref, side, shares, stock, price  (A, F at 11)

@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from spec.fix import MAX_CLORDID, MAX_QTY, MAX_SEQ  # the fixed-width fields: 8 digits each
 from sw.model.clock import utc_timestamp
 
 SOH = b"\x01"
 FIX_SIDE = (b"1", b"2")  # BUY, SELL
-# The fixed-width fields' capacity: 8 digits each.
-MAX_SEQ = 99_999_999
-MAX_CLORDID = 99_999_999
-MAX_QTY = 99_999_999
 
 
 def checksum(data: bytes) -> bytes:

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from hw.rtl.records import BookEventKind
+from spec.codes import BookEventKind
 from sw.feed.net import UdpEndpoint
 from sw.model import decoder
 from sw.model.book import BookBuilder

@@ -153,10 +153,12 @@ class ReplayResult:
 def replay(feed_path: Path, out_dir: Path, *, limits: Limits | None = None,
            strategy: StrategyConfig | None = None, control: list[_Action] = (),
            dst: UdpEndpoint = UdpEndpoint(), trade_date: dt.date | None = None,
+           clordid_prefix: str | None = None,
            progress: Callable[[int, int], None] | None = None) -> ReplayResult:
     feed = Feed.open(feed_path)
+    session = {} if clordid_prefix is None else {"clordid_prefix": clordid_prefix}
     fast = FastPath(limits or load_limits({}), strategy or load_strategy({}), dst=dst,
-                    trade_date=trade_date or feed.trade_date())
+                    trade_date=trade_date or feed.trade_date(), **session)
     pending = list(control)
     # Walk the whole file's framing first: a truncated feed is refused before any work is done.
     if feed.kind == "itch":

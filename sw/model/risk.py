@@ -11,49 +11,18 @@ can only make the gate more conservative, never less. See docs/golden-model.md f
 
 The gate works in its own units (`GateLimits`: shares x ITCH price units, cycles), which are the
 hardware's limit registers; the host's `SymbolLimits` (dollars, orders per second) are converted
-once, by `GateLimits.of`.
+once, by `GateLimits.of` (the card's own conversion, spec/bounds.py `gate_values`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, fields
-from enum import StrEnum
 
-from sw.model.clock import CLOCK_HZ
+from spec.bounds import NEVER, gate_values, order_interval  # noqa: F401 (the model's API)
+from spec.codes import Reason
 from sw.model.config import SymbolLimits
 from sw.model.orders import BUY, LiveOrder, OrderRequest, OrderState
-
-
-class Reason(StrEnum):
-    """Reject reasons, in priority order (the first failing one is reported)."""
-
-    KILL_SWITCH = "KILL_SWITCH"
-    SYMBOL_DISABLED = "SYMBOL_DISABLED"
-    SYMBOL_HALTED = "SYMBOL_HALTED"
-    BOOK_STALE = "BOOK_STALE"
-    QTY_EXCEEDS_MAX = "QTY_EXCEEDS_MAX"
-    NOTIONAL_EXCEEDS_MAX = "NOTIONAL_EXCEEDS_MAX"
-    NO_REFERENCE_PRICE = "NO_REFERENCE_PRICE"
-    PRICE_OUTSIDE_COLLAR = "PRICE_OUTSIDE_COLLAR"
-    POSITION_LIMIT = "POSITION_LIMIT"
-    OPEN_ORDERS_LIMIT = "OPEN_ORDERS_LIMIT"
-    RATE_LIMITED = "RATE_LIMITED"
-
-    @property
-    def code(self) -> int:
-        """Numeric reject code carried in hardware events (1-based priority)."""
-        return list(Reason).index(self) + 1
-
-
-#: The interval of a rate of 0 orders/s: 2**44 cycles (31 hours) is longer than any trading
-#: day, so the burst is all such a symbol ever sends.
-NEVER = (1 << 44) - 1
-
-
-def order_interval(orders_per_sec: int) -> int:
-    """Cycles per order at a sustained `orders_per_sec`, rounded up: never faster than asked."""
-    return -(-CLOCK_HZ // orders_per_sec) if orders_per_sec else NEVER
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +50,7 @@ class GateLimits:
         """The gate's units of the host's limits (gate limits pass as they are)."""
         if isinstance(limits, GateLimits):
             return limits
-        interval = order_interval(limits.max_orders_per_sec)
-        return cls(limits.max_order_qty, limits.max_notional_units, limits.collar_bps,
-                   limits.max_long, limits.max_short, limits.max_open_orders, interval,
-                   (limits.rate_burst - 1) * interval, limits.enabled)
+        return cls(**(gate_values(limits) | {"enabled": limits.enabled}))
 
     def registers(self) -> dict[str, int]:
         """The limit register values, by field name."""

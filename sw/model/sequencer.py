@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 
-from hw.rtl.records import ITCH_HEADER_BYTES
+from spec.itch import ITCH_HEADER_BYTES
 from sw.feed.mold import END_OF_SESSION, HEADER, HEADER_SIZE, HEARTBEAT
 
 #: The ITCH 5.0 common header (type, locate, tracking number, timestamp): no message is shorter.

@@ -26,16 +26,16 @@ LIMITS = load_limits({"defaults": {"max_open_orders": 3, "rate_burst": 4,
                                    "max_orders_per_sec": 50}})
 
 
-def session(messages: int = 900, seed: int = 4) -> tuple[list[bytes], list[str]]:
+def session(messages: int = 900, seed: int = 4) -> tuple[list[bytes], dict[str, int]]:
     market = list(Market(MarketConfig(symbols=5, messages=messages, seed=seed)))
     frames = [frame for _, frame in pcap_frames(market, PcapOptions(dst=DST), seed)]
-    symbols, _ = directory([(0, f) for f in frames], DST)
-    return frames, symbols
+    return frames, directory([(0, f) for f in frames], DST).locates
 
 
-def trade(device: Device, symbols: list[str]) -> Card:
+def trade(device: Device, symbols: dict[str, int]) -> Card:
     card = Card(device, symbols)
     card.listen(DST, DATE)
+    card.subscribe()
     card.load_limits(LIMITS)
     card.load_strategy(load_strategy({}))
     card.release()
@@ -92,11 +92,12 @@ def test_the_simulated_card_reports_what_the_model_card_reports(tmp_path):
         server.stop()
 
 
-def flood(device: Device, symbols: list[str]) -> Card:
+def flood(device: Device, symbols: dict[str, int]) -> Card:
     """A card whose every quote is too big: each book change brings a reject per side, a
     flood of events that nobody pops."""
     card = Card(device, symbols)
     card.listen(DST, DATE)
+    card.subscribe()
     card.load_limits(load_limits({"defaults": {"max_order_qty": 1}}))
     card.load_strategy(load_strategy({}))
     card.release()
@@ -139,7 +140,8 @@ def overflow_drill(card: Card, send, frames: list[bytes]) -> tuple[list, int, li
     return kept, while_flagged, card.events(10_000)
 
 
-def model_overflow_drill(frames: list[bytes], symbols: list[str]) -> tuple[list, int, list]:
+def model_overflow_drill(frames: list[bytes],
+                         symbols: dict[str, int]) -> tuple[list, int, list]:
     """`overflow_drill` on a fresh model card, which takes its frames one at a time."""
     model = ModelCard()
 

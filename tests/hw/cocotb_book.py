@@ -164,6 +164,22 @@ class TB:
         for _ in range(3):
             await RisingEdge(self.dut.clk)
 
+    async def check_map(self):
+        """The slot map the host reads (`map_slot` -> `map_locate`, `map_named`, `map_stock`)
+        against the reference, slot by slot and one past the last (free: all zero)."""
+        ref = self.ref
+        for slot in range(min(len(ref.slot_locate) + 1, ref.cap.slots)):
+            await FallingEdge(self.dut.clk)
+            self.dut.map_slot.value = slot
+            for _ in range(2):                  # registered: a cycle after the select
+                await FallingEdge(self.dut.clk)
+            taken = slot < len(ref.slot_locate)
+            want = (ref.slot_locate[slot] if taken else 0, int(slot in ref.stock),
+                    ref.stock.get(slot, 0))
+            got = (self.dut.map_locate.value.to_unsigned(), int(self.dut.map_named.value),
+                   self.dut.map_stock.value.to_unsigned())
+            assert got == want, f"slot {slot}: map {got}, reference {want}"
+
     def check(self, *, spaced: bool = True) -> dict[str, int]:
         """Every update in order and in content, latencies, counters, unreliable flags."""
         want = self.ref.out
@@ -353,8 +369,10 @@ async def host_subscription_list(dut):
     events = list(market_events(12, int(3_000 * SCALE), SEED + 4))
     await tb.send(events[:len(events) // 2])
     assert tb.ref.slots == {loc: n for n, loc in enumerate(wanted)}
+    await tb.check_map()
     await tb.subscribe(range(1, cap.slots + 2), learn=True)   # fills the slots, then refused
     await tb.send(events[len(events) // 2:])
+    await tb.check_map()
     counters = tb.check()
     assert counters["subscribe_refused"] >= 2, counters
     assert counters["unsubscribed"] > 0, counters

@@ -118,3 +118,96 @@ def test_rtl_nasdaq_file_outputs_are_the_models_byte_for_byte(feeds, tmp_path):
     assert rtl["messages"] == model["messages"]
     for name in FILES:
         assert (tmp_path / "rtl" / name).read_bytes() == (tmp_path / "model" / name).read_bytes()
+
+
+# --- symbols bound by name: mid-session feeds --------------------------------------------------
+# One run per feed through each backend, all on the one card build. The host learns locates from
+# the feed's R messages, subscribes them by name (not in the feed's order) and configures each
+# symbol in the slot the card's map shows; a symbol that never has an R is never subscribed.
+
+MID_LIMITS = {"defaults": {"max_open_orders": 4, "rate_burst": 4, "max_orders_per_sec": 100},
+              "symbols": {"MSFT": {"enabled": False}, "META": {"max_order_qty": 60}},
+              "positions": {"NVDA": 300}}
+MID_STRATEGY = {"defaults": {"mode": "quote", "size": 100, "half_spread_ticks": 1}}
+
+
+def without_late_directory(pcap, out):
+    """`pcap` with the packet holding the late symbols' R messages lost (a sequence gap)."""
+    from drivers.card import stock_text
+    from hw.rtl.records import BookEventKind
+    from sw.feed.net import UdpEndpoint, read_pcap, write_pcap
+    from sw.model import decoder
+    from sw.model.netfilter import NetFilter
+    from sw.model.sequencer import Sequencer
+
+    frames = list(read_pcap(pcap.read_bytes()))
+    net, sequencer = NetFilter(UdpEndpoint()), Sequencer()
+
+    def names_msft(frame):
+        events = [decoder.as_row(decoder.decode(m))
+                  for m in sequencer.packet(net.filter(frame) or b"")]
+        return any(e[0] == BookEventKind.DIRECTORY and stock_text(e[7]) == "MSFT"
+                   for e in events)
+
+    n = next(n for n, (_, frame) in enumerate(frames) if names_msft(frame))
+    with out.open("wb") as f:
+        write_pcap(f, frames[:n] + frames[n + 1:])
+    return out
+
+
+@pytest.fixture(scope="module")
+def mid_session_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mid_session")
+    late, join = root / "late.pcap", root / "join.pcap"
+    assert main(["gen", "--symbols", "8", "--messages", "3000", "--seed", "3",
+                 "--late-symbols", "4", "--unnamed-symbols", "1", "--out", str(late)]) == 0
+    assert main(["gen", "--symbols", "8", "--messages", "3000", "--seed", "3",
+                 "--late-symbols", "7", "--unnamed-symbols", "1", "--out", str(join)]) == 0
+    feeds = {"late": late, "lost": without_late_directory(late, root / "lost.pcap"),
+             "join": join}
+    (root / "limits.json").write_text(json.dumps(MID_LIMITS))
+    (root / "strategy.json").write_text(json.dumps(MID_STRATEGY))
+    # After the gap the host clears the stale feed (once it has checked the card's map).
+    (root / "control.json").write_text(json.dumps([{"before_msg": 1200,
+                                                    "action": "clear_stale"}]))
+    args = ("--limits", str(root / "limits.json"), "--strategy", str(root / "strategy.json"),
+            "--control", str(root / "control.json"), "--clordid-prefix", "QX")
+    runs = {}
+    for name, feed in feeds.items():
+        runs[name] = (root / name, replay(feed, root / name / "model", *args),
+                      replay(feed, root / name / "rtl", *args, backend="rtl"))
+    return runs
+
+
+@pcap_group
+@pytest.mark.parametrize("feed", ["late", "lost", "join"])
+def test_rtl_mid_session_limits_apply_to_the_symbol_they_name(mid_session_runs, feed):
+    """R after the symbols' first adds (late: four symbols; join: all, so adds come before any
+    R), one symbol never named, and (lost) the late symbols' R lost in a gap: the RTL card
+    sends exactly the model's orders, under the ClOrdID prefix written to the card."""
+    root, model, rtl = mid_session_runs[feed]
+    assert rtl["map_errors"] == []
+    # Subscribed by name: slot order is the host's, not the feed's (R or first add).
+    assert list(rtl["slots"]) == sorted(rtl["slots"]) and rtl["slots"] == {
+        s: n for n, s in enumerate(sorted(rtl["slots"]))}
+    for name in ("orders.fix", "orders.csv", "rejects.csv"):
+        assert (root / "rtl" / name).read_bytes() == (root / "model" / name).read_bytes()
+    # The book's updates agree for every locate the host subscribed (the model books all).
+    subscribed = {str(locate) for locate in rtl["locates"].values()}
+    model_bbo = [r for r in rows(root / "model" / "bbo.csv") if r["locate"] in subscribed]
+    rtl_bbo = rows(root / "rtl" / "bbo.csv")
+    assert rtl_bbo == model_bbo and len(rtl_bbo) > 100
+    orders = rows(root / "rtl" / "orders.csv")
+    assert orders and all(o["clordid"].startswith("QX") for o in orders)
+    traded = {o["symbol"] for o in orders}
+    assert not traded & {"MSFT", "META", "AVGO"}        # disabled, capped below size, unnamed
+    disabled = [r for r in rows(root / "rtl" / "rejects.csv") if r["symbol"] == "MSFT"]
+    assert all(r["reason"] == "SYMBOL_DISABLED" for r in disabled)
+    if feed != "lost":
+        assert {"AAPL", "NVDA"} <= traded and disabled
+        assert rtl["slots"] == {s: n for n, s in enumerate(
+            ["AAPL", "AMZN", "GOOGL", "META", "MSFT", "NVDA", "TSLA"])}
+    else:       # their R lost: never subscribed, never traded, booked by the model alone
+        assert rtl["registers"]["mold_gaps"] == 1
+        assert set(rtl["slots"]) == {"GOOGL", "META", "TSLA"}
+        assert not traded & {"AAPL", "MSFT", "NVDA", "AMZN"} and traded

@@ -53,10 +53,11 @@ class DecisionCore(wiring.Component):
         return m
 
 
-def update(slot: int, bid: int, ask: int, index: int) -> int:
+def update(slot: int, bid: int, ask: int, index: int, named: bool = True) -> int:
     fields = {"locate": slot + 1, "slot": slot, "bid_price": bid, "bid_shares": 100,
-              "ask_price": ask, "ask_shares": 100, "stock": int.from_bytes(b"SYM%d    " % slot),
-              "named": 1, "state": ord("T"), "unreliable": 0, "bbo_changed": 1,
+              "ask_price": ask, "ask_shares": 100,
+              "stock": int.from_bytes(b"SYM%d    " % slot) if named else 0,
+              "named": int(named), "state": ord("T"), "unreliable": 0, "bbo_changed": 1,
               "state_changed": 0, "index": index, "ingress_cycle": 1000 + index}
     return pack(BookUpdate, tuple(fields[name] for name, _ in BookUpdate.as_shape()))
 
@@ -256,3 +257,20 @@ def test_order_ends_free_their_chain_and_unknown_ones_are_refused():
     assert (state["ends"], state["refused"]) == (1, 3)
     news = sent(commands, OrderKind.NEW)
     assert [(n["side"], n["handle"]) for n in news] == [(0, 0), (1, 1), (0, 2)]
+
+
+def test_a_slot_no_r_has_named_never_trades_whatever_its_limits():
+    """Trading state T and permissive limits, but no name (no R yet, as after a mid-session
+    join): nothing is sent, as in the golden model, where a locate trades from its R on."""
+    core = DecisionCore(orders=16, queue=8)
+
+    async def script(ctx, t, tick):
+        await send_update(ctx, t, tick, update(0, 100_000, 100_400, 0, named=False))
+        await tick(60)
+        await send_update(ctx, t, tick, update(1, 100_000, 100_400, 1))
+        await tick(60)
+
+    commands = run(core, script)
+    assert [(c["kind"], c["side"]) for c in sent(commands)] == [
+        (OrderKind.NEW, 0), (OrderKind.NEW, 1)]
+    assert all(c["rejected"] == 0 for c in commands)

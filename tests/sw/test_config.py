@@ -44,7 +44,8 @@ LIMIT_RANGES = {
     "rate_burst": (1, 65_535, 0, 65_536),
 }
 NOTIONAL_GOOD = (1e-4, 0.01, 50_000.0, 1e9)
-NOTIONAL_BAD = (0.0, -0.01, -50_000.0, 1_000_000_000.0001, 1e10,
+# Above 0 but under one ITCH unit (1e-5, 9.999e-5) would be 0 units, which the card refuses.
+NOTIONAL_BAD = (0.0, 1e-5, 9.999e-5, -0.01, -50_000.0, 1_000_000_000.0001, 1e10,
                 float("nan"), float("inf"), float("-inf"))
 
 STRATEGY_RANGES = {
@@ -314,7 +315,7 @@ def test_max_notional_units_exact(dollars, units):
         .max_notional_units == units
 
 
-@pytest.mark.parametrize("dollars, units", [(0.00015, 1), (0.00001, 0), (2.00019, 20_001)])
+@pytest.mark.parametrize("dollars, units", [(0.00015, 1), (0.00019, 1), (2.00019, 20_001)])
 def test_max_notional_units_sub_unit_floors(dollars, units):
     # qty * price is an integer, so qty * price <= dollars * 10000 <=> qty * price <= floor(.)
     assert SymbolLimits(max_order_notional=dollars).max_notional_units == units

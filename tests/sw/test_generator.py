@@ -197,11 +197,35 @@ def test_smallest_valid_session():
     {"symbols": 0}, {"symbols": -1}, {"symbols": 65_536},
     {"symbols": 3, "messages": 10}, {"symbols": 1, "messages": 0},
     {"rate": 0.0}, {"rate": -5.0}, {"rate": float("nan")},
+    {"symbols": 3, "late_symbols": 2, "unnamed_symbols": 2}, {"late_symbols": -1},
 ])
 def test_invalid_config(kwargs):
     """Impossible configurations are refused with ValueError."""
     with pytest.raises(ValueError):
         MarketConfig(**kwargs)
+
+
+def test_mid_session_feed_names_late_symbols_after_their_first_adds():
+    """late_symbols: R and H only after the symbol's first adds; unnamed_symbols: never an R.
+    Everything else is a normal session (the invariants hold once the names are known)."""
+    cfg = MarketConfig(symbols=6, messages=3_000, seed=3, late_symbols=2, unnamed_symbols=1)
+    msgs = list(MarketGenerator(cfg))
+    assert len(msgs) == cfg.messages
+    first: dict[tuple[int, str], int] = {}
+    for n, m in enumerate(msgs):
+        first.setdefault((m.locate, itch.message_type(m)), n)
+    for locate in (1, 2):       # late: adds, then R, then H
+        assert first[(locate, "A")] < first[(locate, "R")] < first[(locate, "H")]
+    assert (6, "R") not in first and first[(6, "H")] > first[(6, "A")]
+    for locate in (3, 4, 5):    # on time: announced before anything else names them
+        named = [n for (loc, kind), n in first.items() if loc == locate and kind != "R"]
+        assert first[(locate, "R")] < min(named)
+    checker = Checker()         # the names as a card that saw them all would know them
+    checker.names = {m.locate: m.stock for m in msgs if itch.message_type(m) in "AF"}
+    checker.state = dict.fromkeys(checker.names, "T")
+    for m in msgs:
+        if itch.message_type(m) not in "RH":
+            checker.feed(m)
 
 
 def test_same_seed_same_bytes_different_seed_different():

@@ -167,12 +167,25 @@ def test_bad_control_file_names_the_entry(feeds, tmp_path, capsys):
     assert "control file" in capsys.readouterr().err
 
 
+def test_clordid_prefix_is_the_one_given(feeds, tmp_path, capsys):
+    replay(feeds / "clean.itch", tmp_path, "--clordid-prefix", "QX7")
+    orders = rows(tmp_path / "orders.csv")
+    assert orders and all(o["clordid"].startswith("QX7") and len(o["clordid"]) == 11
+                          for o in orders)
+    assert b"\x0111=QX7" in (tmp_path / "orders.fix").read_bytes()
+    assert replay(feeds / "clean.itch", tmp_path / "bad", "--clordid-prefix", "Q-X") == 2
+    assert "clordid prefix" in capsys.readouterr().err
+
+
 def test_gen_rejects_bad_arguments(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["gen", "--symbols", "0", "--out", str(tmp_path / "x.itch")])
     assert main(["gen", "--symbols", "3", "--messages", "100", "--out",
                  str(tmp_path / "x.csv")]) == 2
     assert ".itch or .pcap" in capsys.readouterr().err
+    assert main(["gen", "--symbols", "3", "--late-symbols", "2", "--unnamed-symbols", "2",
+                 "--out", str(tmp_path / "x.itch")]) == 2
+    assert "late_symbols (2) and unnamed_symbols (2)" in capsys.readouterr().err
 
 
 def test_console_script_runs_without_traceback(tmp_path):

@@ -13,5 +13,5 @@ router = APIRouter(prefix="/positions", tags=["positions"])
 @router.get("", response_model=PositionsPublic)
 def read_positions(desk: DeskDep, user: Viewer) -> PositionsPublic:
     return PositionsPublic(positions=[
-        PositionPublic(symbol=symbol, slot=slot, position=position)
-        for slot, (symbol, position) in enumerate(desk.positions().items())])
+        PositionPublic(symbol=symbol, slot=desk.slot_of(symbol), position=position)
+        for symbol, position in desk.positions().items()])

@@ -131,7 +131,7 @@ function render(s) {
   $("symbols_error").textContent = s.store_error || "";
   renderRows("symbols", s.symbols || [], (row, sym) => {
     cell(row, sym.symbol);
-    cell(row, String(sym.slot));
+    cell(row, sym.slot === null ? "unbound" : String(sym.slot));
     const state = !sym.enabled ? "disabled" : sym.reduce_only ? "reduce-only" : "enabled";
     cell(row, state, sym.enabled && !sym.reduce_only ? "" : "warn");
     cell(row, number(sym.position));

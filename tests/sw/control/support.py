@@ -9,11 +9,13 @@ from sw.feed.generator import MarketConfig, MarketGenerator, PcapOptions, pcap_f
 from sw.model.clock import ns_to_cycles
 
 SYMBOLS = [ticker(i) for i in range(4)]          # AAPL, MSFT, NVDA, AMZN: the feed's first four
+#: Their stock locates (the generator's), as the desk's configuration gives them.
+LOCATES = {symbol: n + 1 for n, symbol in enumerate(SYMBOLS)}
 ROLES = tuple(Role)
 RISK = User("rita", Role.RISK)           # a risk officer, for the desk without HTTP
 
 
-def model_card(symbols=SYMBOLS) -> Card:
+def model_card(symbols=LOCATES) -> Card:
     return Card(open_device("model"), symbols)
 
 

@@ -55,7 +55,8 @@ def test_token_db_from_the_environment(db, monkeypatch, capsys):
     (["serve", "--backend", "fpga"], "invalid choice: 'fpga'"),
     (["serve"], "nerve serve: error: no symbol directory: pass --symbols"),
     (["serve", "--symbols", "AAPL,AAPL"], "the symbol directory names a symbol twice"),
-    (["serve", "--symbols", "AAPL,WAYTOOLONG"], "nerve serve: error: settings: symbols.1"),
+    (["serve", "--symbols", "AAPL,WAYTOOLONG"], "nerve serve: error: settings: symbols.WAYTOOLONG"),
+    (["serve", "--symbols", "AAPL=0"], "nerve serve: error: settings: symbols.AAPL"),
     (["serve", "--symbols", "AAPL", "--backend", "uart"],
      "cannot open the uart card: the uart backend needs --device"),
 ])

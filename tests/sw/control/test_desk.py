@@ -24,7 +24,7 @@ from sw.model.config import (
 )
 from sw.model.risk import GateLimits
 
-from .support import RISK, model_of
+from .support import RISK, feed, model_card, model_of
 
 
 def test_start_halts_and_loads(desk, card):
@@ -109,3 +109,34 @@ def test_seed_writes_only_what_the_store_lacks(store):
     assert seed_documents(store, symbols=["AAPL", "MSFT"]) == ["directory"]
     assert store.directory() == ["AAPL", "MSFT"]
     assert store.audit(1)[0].old == ["AAPL"]
+
+
+def test_the_desk_writes_each_symbol_to_the_slot_the_card_s_map_gives_it(store):
+    # Subscribed in the desk's order (not the feed's); AMZN's locate is not configured.
+    card = model_card({"NVDA": 3, "AMZN": None, "MSFT": 2, "AAPL": 1})
+    desk = Desk(card, store)
+    assert desk.start().limits_loaded
+    assert card.slots == {"NVDA": 0, "MSFT": 1, "AAPL": 2} and desk.slot_of("AMZN") is None
+    model = model_of(card)
+    desk.disable(RISK, "MSFT")
+    assert [model.slot_limits[slot].enabled for slot in range(4)] == [True, False, True, False]
+    desk.disable(RISK, "AMZN")              # persisted; the card has no slot to write
+    assert "AMZN" in desk.limits().symbols and not model.slot_limits[3].enabled
+    feed(card)
+    assert {e.symbol for e in card.events(10_000)} <= {"NVDA", "MSFT", "AAPL"}
+
+
+def test_a_feed_gap_checks_the_map_again_and_a_wrong_one_halts_the_card(store):
+    # The configuration swapped two locates: the feed's R messages name them the other way.
+    card = model_card({"AAPL": 2, "MSFT": 1, "NVDA": 3, "AMZN": 4})
+    desk = Desk(card, store)
+    desk.start()
+    desk.release(RISK)                      # nothing named yet: the map agrees so far
+    desk.watch(card.status().registers)
+    feed(card, gaps=2)
+    assert card.device.read("risk_halt") == 0
+    desk.watch(card.status().registers)     # the poll sees the gap
+    assert card.device.read("risk_halt") == 1 and not desk.load_state.limits_loaded
+    assert "slot 0: expected AAPL (locate 2), found MSFT" in desk.load_state.error
+    with pytest.raises(Conflict):
+        desk.release(RISK)

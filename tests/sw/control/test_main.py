@@ -14,6 +14,7 @@ from .support import model_card, model_of
 
 
 def test_the_card_is_halted_at_start_even_if_it_was_released(card, store, settings, auth):
+    card.subscribe()
     card.release()
     assert card.device.read("risk_halt") == 0
     with TestClient(create_app(card, store, settings)) as client:

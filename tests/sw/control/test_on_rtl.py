@@ -16,7 +16,7 @@ from sw.control.main import create_app
 from sw.control.settings import Settings
 from sw.control.store import Store
 
-from .support import SYMBOLS
+from .support import LOCATES
 
 pytestmark = pytest.mark.xdist_group("simulated_card")
 
@@ -26,7 +26,7 @@ def rtl_card():
     from drivers.sim import SimServer, SimTransport
 
     server = SimServer().start()
-    card = Card(Device(SimTransport.connect(server.address), REGMAP), SYMBOLS)
+    card = Card(Device(SimTransport.connect(server.address), REGMAP), LOCATES)
     yield card
     card.device.close()
     server.stop()

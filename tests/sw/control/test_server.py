@@ -19,15 +19,16 @@ def test_build_seeds_an_empty_store_from_the_files(tmp_path, db):
     limits = tmp_path / "limits.json"
     limits.write_text(json.dumps({"defaults": {"max_order_qty": 250}}))
     said = []
-    app, store = build(Settings(db=db, symbols="AAPL,MSFT", limits=limits), said.append)
+    app, store = build(Settings(db=db, symbols="AAPL=13,MSFT", limits=limits), said.append)
     assert app.state.card.symbols == ["AAPL", "MSFT"]
+    assert app.state.card.directory == {"AAPL": 13, "MSFT": None}
     assert store.document("limits")["defaults"]["max_order_qty"] == 250
-    assert store.directory() == ["AAPL", "MSFT"]
+    assert store.locates() == {"AAPL": 13, "MSFT": None}
     store.close()
 
     limits.write_text(json.dumps({"defaults": {"max_order_qty": 9}}))
     app, store = build(Settings(db=db, limits=limits), said.append)     # directory: stored
-    assert app.state.card.symbols == ["AAPL", "MSFT"]
+    assert app.state.card.directory == {"AAPL": 13, "MSFT": None}
     assert store.document("limits")["defaults"]["max_order_qty"] == 250   # the store wins
     assert said == [f"  {db} already holds the limits: {limits} not used (the store is the "
                     "record; change it through the API)"]

@@ -72,3 +72,19 @@ def test_audit_is_newest_first(store):
 def test_an_unopenable_database_is_one_line(tmp_path):
     with pytest.raises(StoreError, match="cannot open the database"):
         Store(tmp_path / "no" / "such" / "dir.db")
+
+
+def test_the_directory_keeps_each_symbol_s_locate_and_an_older_store_gains_the_column(tmp_path):
+    old = tmp_path / "old.db"
+    conn = sqlite3.connect(old)
+    conn.execute("CREATE TABLE directory (slot INTEGER PRIMARY KEY, symbol TEXT NOT NULL UNIQUE)")
+    conn.execute("INSERT INTO directory VALUES (0, 'AAPL')")
+    conn.commit()
+    conn.close()
+    store = Store(old)
+    assert store.locates() == {"AAPL": None} and store.directory() == ["AAPL"]
+    with store.transaction() as tx:
+        tx.set_directory({"MSFT": 2, "AAPL": None, "NVDA": 13})
+    assert store.locates() == {"MSFT": 2, "AAPL": None, "NVDA": 13}
+    assert store.directory() == ["MSFT", "AAPL", "NVDA"]
+    store.close()

@@ -186,3 +186,22 @@ def test_concurrent_updates_lose_nothing_and_chain_in_the_audit(client, auth, ca
         changes = [row.new[key] for row in rows if row.old[key] != row.new[key]]
         assert changes == [value(j) for j in range(rounds)]   # each client's order kept
     assert all(sum(row.old[k] != row.new[k] for k in row.old) == 1 for row in rows)
+
+
+def test_a_notional_under_one_itch_unit_is_422_before_the_card(client, auth, card, store):
+    """$0.00001 is above 0 but under one ITCH unit: 0 units, which the card's gate refuses (its
+    least notional is 1). The API refuses it first, naming the key, and nothing changes; the
+    least the card takes, $0.0001, goes through."""
+    gate_before = list(model_of(card).slot_limits)
+    for path in ("/api/v1/limits/defaults", "/api/v1/limits/symbols/AAPL"):
+        response = client.put(path, headers=auth("risk"), json={"max_order_notional": 0.00001})
+        assert response.status_code == 422, response.json()
+        detail = response.json()["detail"][0]
+        assert detail["loc"] == ["body", "max_order_notional"]
+        assert "greater than or equal to 0.0001" in detail["msg"]
+    assert model_of(card).slot_limits == gate_before
+    assert limits_in_store(store) == Limits()
+    response = client.put("/api/v1/limits/symbols/AAPL", headers=auth("risk"),
+                          json={"max_order_notional": 0.0001})
+    assert response.status_code == 200
+    assert model_of(card).slot_limits[0].max_notional == 1
