@@ -30,6 +30,7 @@ from drivers.device import Device, DriverError
 from drivers.events import CardEvent, decode
 from hw.rtl import risk, strategy
 from hw.rtl.fastpath import SLOTS
+from spec.itch import stock_field, stock_text  # noqa: F401 (part of the card API)
 from sw.feed.net import UdpEndpoint
 from sw.model.config import Limits, StrategyConfig, StrategyParams, SymbolLimits
 from sw.model.risk import Reason
@@ -41,16 +42,6 @@ class CardError(DriverError):
 
 class SymbolMapError(CardError):
     """The card's slot map disagrees with the host's subscriptions (the card is halted)."""
-
-
-def stock_field(symbol: str) -> int:
-    """A symbol as an R message's stock field (8 bytes, space padded) read as an integer."""
-    return int.from_bytes(symbol.ljust(8).encode("latin-1"), "big")
-
-
-def stock_text(stock: int) -> str:
-    """An R message's stock field as the symbol ("" for none: 0)."""
-    return stock.to_bytes(8, "big").decode("latin-1").rstrip(" ") if stock else ""
 
 
 @dataclass(frozen=True)

@@ -12,3 +12,14 @@ PRICE_SCALE = 10_000
 #: golden model's event tuple (sw/model/decoder.py) both have exactly these.
 BOOK_EVENT_FIELDS = ("kind", "locate", "ref", "new_ref", "side", "shares", "price", "stock",
                      "code")
+
+
+def stock_field(symbol: str) -> int:
+    """A symbol as an R message's stock field (8 bytes, space padded) read as an integer: how
+    the card's book keeps it and its `book_map_stock` register shows it."""
+    return int.from_bytes(symbol.ljust(8).encode("latin-1"), "big")
+
+
+def stock_text(stock: int) -> str:
+    """An R message's stock field as the symbol ("" for none: 0)."""
+    return stock.to_bytes(8, "big").decode("latin-1").rstrip(" ") if stock else ""

@@ -40,7 +40,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 
-from drivers.card import confirm, limits_writes, map_entry, map_reads, stock_text, strategy_writes
+from drivers.card import confirm, limits_writes, map_entry, map_reads, strategy_writes
 from hw.rtl import book, risk, trader
 from hw.rtl.encoder import ascii_word
 from hw.rtl.fastpath import SLOTS
@@ -58,11 +58,8 @@ from hw.rtl.records import (
 from hw.tb import card, sim
 from hw.tb.csr import CsrMaster
 from hw.tb.frames import beats_of
-from sw.feed import itch, mold
-from sw.feed.generator import SESSION
-from sw.feed.net import UdpEndpoint, read_pcap, udp_frame
-from sw.model import decoder
-from sw.model.clock import NS_PER_DAY, ns_to_cycles
+from spec.itch import stock_text
+from sw.feed.net import UdpEndpoint
 from sw.model.config import Limits, StrategyConfig
 from sw.model.fastpath import (
     CAUSE_FEED_STALE,
@@ -74,10 +71,9 @@ from sw.model.fastpath import (
     RejectRow,
     tradable_symbol,
 )
-from sw.model.netfilter import NetFilter
+from sw.model.ingress import directory, feed_frames
 from sw.model.orders import SIDE_CHAR
 from sw.model.risk import Reason
-from sw.model.sequencer import Sequencer
 
 _FRAME = struct.Struct("<IQ")          # frame length, PTP time stamp (cycles)
 IDLE_BETWEEN_FRAMES = 2                # cycles: the MAC's inter-frame gap, roughly
@@ -100,56 +96,6 @@ class Plan:
     after: list[list] = field(default_factory=list)       # ops after the feed
     locates: dict[str, int] = field(default_factory=dict)  # symbol -> locate, subscribed
     named: int = 0                                        # symbols the feed's R messages name
-
-
-def feed_frames(data: bytes, kind: str, dst: UdpEndpoint) -> list[tuple[int, bytes]]:
-    """(ingress cycle, frame) per frame, stamped as the model stamps its ingress units."""
-    if kind == "pcap":
-        return [(ns_to_cycles(ts % NS_PER_DAY), frame) for ts, frame in read_pcap(data)]
-    frames = []
-    cols = decoder.decode_batch(data, itch.frame_offsets(data))
-    stamps = ns_to_cycles(cols["timestamp"]).tolist()
-    for sequence, ((start, length), stamp) in enumerate(
-            zip(itch.iter_framed(data), stamps, strict=True), 1):
-        payload = mold.encode(SESSION, sequence, [bytes(data[start:start + length])])
-        frames.append((stamp, udp_frame(payload, dst, ip_id=sequence & 0xFFFF)))
-    return frames
-
-
-@dataclass
-class Directory:
-    """What the feed file tells the host: the locate of each symbol its R messages name (the
-    first R of a locate), the frames after which the card's map is checked (an R delivered,
-    or a sequence gap), and the number of messages delivered before each frame (where host
-    actions go)."""
-
-    locates: dict[str, int]
-    check_after: set[int]
-    before: list[int]
-
-
-def directory(frames: list[tuple[int, bytes]], dst: UdpEndpoint) -> Directory:
-    net, sequencer = NetFilter(dst), Sequencer()
-    locates: dict[str, int] = {}
-    check_after: set[int] = set()
-    before, delivered = [], 0
-    for n, (_, frame) in enumerate(frames):
-        before.append(delivered)
-        payload = net.filter(frame)
-        if payload is None:
-            continue
-        gaps = sequencer.counts["gaps"]
-        for msg in sequencer.packet(payload):
-            delivered += 1
-            row = decoder.as_row(decoder.decode(msg))
-            if row[0] == DIRECTORY:
-                symbol = stock_text(row[7])
-                if row[1] not in locates.values() and symbol not in locates:
-                    locates[symbol] = row[1]
-                check_after.add(n)
-        if sequencer.counts["gaps"] != gaps:
-            check_after.add(n)
-    return Directory(locates, check_after, before)
 
 
 def _slot_ops(writes: list[tuple[str, int]]) -> list[list]:

@@ -8,11 +8,12 @@ import datetime as dt
 
 import pytest
 
-from drivers.card import Card, CardError, SymbolMapError, stock_field
+from drivers.card import Card, CardError, SymbolMapError
 from drivers.device import Device
 from drivers.model import ModelCard, ModelTransport
 from hw.rtl.nic import REGMAP
 from hw.rtl.records import BookEventKind
+from spec.itch import stock_field
 from sw.feed.generator import MarketConfig, MarketGenerator, PcapOptions, pcap_frames, ticker
 from sw.feed.net import UdpEndpoint
 from sw.model import decoder

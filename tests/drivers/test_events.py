@@ -13,11 +13,11 @@ from drivers.device import Device
 from drivers.events import decode, encode
 from drivers.model import ModelCard, ModelTransport
 from hw.rtl.nic import EVENT_DEPTH, REGMAP
-from hw.tb.replay import directory
 from sw.feed.generator import MarketConfig, PcapOptions, pcap_frames
 from sw.feed.generator import MarketGenerator as Market
 from sw.feed.net import UdpEndpoint
 from sw.model.config import load_limits, load_strategy
+from sw.model.ingress import directory
 
 DST = UdpEndpoint()
 DATE = dt.date(2026, 11, 20)

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from drivers.card import Card, stock_text
+from drivers.card import Card
 from drivers.device import Device
 from drivers.model import ModelCard, ModelTransport
 from hw.rtl.encoder import ascii_word
 from hw.rtl.nic import REGMAP
+from spec.itch import stock_text
 from sw.feed.generator import MarketConfig, MarketGenerator, PcapOptions, pcap_frames, ticker
 from sw.feed.net import UdpEndpoint
 from sw.model.config import load_limits, load_strategy
