@@ -133,6 +133,7 @@ class ModelCard:
         self.fast = _CardFastPath(self, dst)
         self.fix_error = False
         self._reported = 0                  # golden decisions already queued as events
+        self._egressed = 0                  # FIX messages already taken by `egress`
         self.counts = Counter()             # the gate's counters, from the decisions
         self._sources = self._ro_sources()
 
@@ -145,6 +146,14 @@ class ModelCard:
                 self.time = max(self.time, ingress_cycle)
             self.fast.frame(frame, self.time)
             self._report()
+
+    def egress(self) -> list[bytes]:
+        """The FIX messages the card has sent since the last call, in order (the egress port:
+        on a board, each leaves in a UDP datagram to the session host)."""
+        with self.lock:
+            sent = self.fast.out.fix[self._egressed:]
+            self._egressed += len(sent)
+            return sent
 
     def advance(self, cycles: int) -> None:
         """Let the PTP clock run (the model has no clock of its own)."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 import time
 from pathlib import Path
@@ -161,39 +160,76 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from sw.model.config import Limits, StrategyConfig, load_limits, load_strategy
+    from sw.run.appliance import Appliance, RunConfig
+    from sw.venue.matching import VenueSettings
+    from sw.venue.process import VenueLaunch
+
+    config = RunConfig(
+        args.feed, args.out,
+        load_limits(args.limits) if args.limits else Limits(),
+        load_strategy(args.strategy) if args.strategy else StrategyConfig(),
+        VenueLaunch(VenueSettings(args.venue_name, args.latency_in_ns, args.latency_out_ns,
+                                  args.maker_fee, args.taker_fee, args.fill_probability,
+                                  seed=args.venue_seed), queue_model=args.queue_model),
+        cadence_ns=args.cadence_ms * 1_000_000, feedback=not args.no_feedback,
+        duration_s=args.duration)
+    start = time.perf_counter()
+    summary = asyncio.run(Appliance(config).run())
+    print_run_summary(summary, time.perf_counter() - start, args.out)
+    return 0
+
+
+def print_run_summary(summary, seconds: float, out: Path) -> None:
+    totals = summary.totals
+
+    def money(value: float | None) -> str:
+        return "unknown" if value is None else f"${value:,.2f}"
+
+    print(f"ran {summary.frames:,} packets ({summary.feed_seconds:.2f} s of feed) in "
+          f"{seconds:.1f} s{' (stopped early: --duration)' if summary.stopped_early else ''}")
+    print(f"  orders sent {summary.orders_sent:,}, refused by the gate {summary.gate_rejects:,}, "
+          f"venue reports {summary.reports:,}, fills {summary.fills:,}")
+    print(f"  P&L: realised {money(totals.get('realised_pnl'))}, unrealised "
+          f"{money(totals.get('unrealised_pnl'))}, fees {money(totals.get('fees'))}, net "
+          f"{money(totals.get('net_pnl'))}")
+    print(f"  feedback changes {summary.parameter_changes}, risk decisions "
+          f"{summary.risk_decisions}; open orders: OMS {summary.open_orders_oms}, card "
+          f"{summary.open_chains_card} ({'LEAK' if summary.exposure_leak else 'no exposure leak'})")
+    tca = summary.tca
+    if tca.get("fills"):
+        horizon = tca["all"]["markout_bps"]
+        known = ", ".join(f"{int(h) / 1e9:g} s {v:+.2f}" for h, v in horizon.items()
+                          if v is not None)
+        print(f"  TCA: arrival slippage {tca['all']['slippage_bps']:+.2f} bps, markouts "
+              f"(bps) {known or 'unknown yet'}")
+    print(f"  outputs in {out}: fills.csv, positions.csv, tca.json, summary.json, "
+          "events.duckdb, parquet/, control.db (audit)")
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from sw.feed.generator import MarketConfig, PcapOptions, generate
-    from sw.fix.dictionary import split_messages, validate
-    from sw.model.replay import load_control, replay
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     feed = out / "feed.pcap"
-    config = MarketConfig(symbols=20, messages=args.messages, seed=7)
-    print(f"1/3 generating {config.messages:,} messages over {config.symbols} symbols with "
-          f"2 dropped and 2 repeated packets -> {feed}")
-    generate(config, feed, pcap=PcapOptions(gaps=2, duplicates=2))
-    third = config.messages // 3
-    drill = [{"before_msg": third // 2, "action": "set_limits", "symbol": "NFLX",
-              "limits": {"max_order_qty": 50}},
-             # re-arm after any earlier gap, so the kill switch finds live orders to cancel
-             {"before_msg": third - 1_000, "action": "clear_stale"},
-             {"before_msg": third, "action": "halt"},
-             {"before_msg": third + 2_000, "action": "release"},
-             {"before_msg": 2 * third, "action": "clear_stale"}]
-    (out / "control.json").write_text(json.dumps(drill, indent=1) + "\n")
-    print(f"2/3 replaying through the golden model; NFLX max_order_qty 50 from message "
-          f"{third // 2:,}, stale feed cleared at {third - 1_000:,} and {2 * third:,}, "
-          f"kill switch at {third:,}, release at {third + 2_000:,}")
-    start = time.perf_counter()
-    result = replay(feed, out / "replay", control=load_control(out / "control.json"))
-    print_summary(result.summary, time.perf_counter() - start, out / "replay")
-    messages = split_messages((out / "replay" / "orders.fix").read_bytes())
-    for raw in messages:
-        validate(raw)  # raises FixValidationError (a ValueError): reported as an error
-    print(f"3/3 all {len(messages):,} FIX messages pass QuickFIX's FIX 4.4 data dictionary; "
-          f"outputs in {out / 'replay'}")
-    return 0
+    config = MarketConfig(symbols=6, messages=args.messages, seed=7, rate=args.rate)
+    print(f"1/2 generating {config.messages:,} messages over {config.symbols} symbols "
+          f"({config.messages / config.rate:.1f} s of feed time) -> {feed}")
+    generate(config, feed, pcap=PcapOptions())
+    print("2/2 the appliance end to end: the card (golden model) trades the feed, its orders go "
+          "over FIX to the venue simulator, fills come back to the OMS, TCA measures them and "
+          "the feedback policy adjusts the strategy")
+    run = argparse.Namespace(
+        feed=feed, out=out / "run", limits=Path("docs/examples/limits.json"),
+        strategy=Path("docs/examples/strategy.json"), venue_name="SIM",
+        latency_in_ns=50_000, latency_out_ns=50_000, maker_fee=-20, taker_fee=30,
+        fill_probability=1.0, venue_seed=7, queue_model="risk_averse", cadence_ms=500,
+        no_feedback=False, duration=None)
+    return cmd_run(run)
 
 
 REGMAP_DOC_HEAD = """# Register map
@@ -320,9 +356,34 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", type=Path, required=True, help="output directory")
     rep.set_defaults(func=cmd_replay)
 
-    demo = sub.add_parser("demo", help="generate a faulty feed and replay it with a drill")
+    run = sub.add_parser("run", help="the appliance end to end: card, FIX session, venue, "
+                                     "OMS, TCA and feedback, in lock-step with the feed")
+    run.add_argument("--feed", type=Path, required=True, help="NASDAQ file or pcap")
+    run.add_argument("--limits", type=Path, help="limits JSON (docs/limits.md)")
+    run.add_argument("--strategy", type=Path, help="strategy JSON (docs/golden-model.md)")
+    run.add_argument("--out", type=Path, required=True, help="output directory")
+    run.add_argument("--duration", type=float, default=None,
+                     help="stop after this many wall-clock seconds (default: the whole feed)")
+    run.add_argument("--venue-name", default="SIM")
+    run.add_argument("--latency-in-ns", type=_count, default=50_000)
+    run.add_argument("--latency-out-ns", type=_count, default=50_000)
+    run.add_argument("--maker-fee", type=int, default=-20,
+                     help="ITCH price units per share (1/10,000 $); negative: a rebate")
+    run.add_argument("--taker-fee", type=int, default=30)
+    run.add_argument("--fill-probability", type=float, default=1.0)
+    run.add_argument("--queue-model", default="risk_averse", help="risk_averse or prob:POWER")
+    run.add_argument("--venue-seed", type=int, default=0)
+    run.add_argument("--cadence-ms", type=_positive, default=1_000,
+                     help="feed-time interval of risk, TCA and feedback (default 1000)")
+    run.add_argument("--no-feedback", action="store_true",
+                     help="measure but never change the strategy")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="generate a feed and run the appliance end to end")
     demo.add_argument("--out", type=Path, default=Path("build/demo"))
-    demo.add_argument("--messages", type=_positive, default=200_000)
+    demo.add_argument("--messages", type=_positive, default=60_000)
+    demo.add_argument("--rate", type=float, default=10_000.0,
+                      help="mean message rate, messages/s of feed time")
     demo.set_defaults(func=cmd_demo)
 
     regs = sub.add_parser("regmap", help="export the hardware register map")

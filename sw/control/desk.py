@@ -362,7 +362,11 @@ class Desk:
 
     # --- strategy --------------------------------------------------------------------------
 
-    def update_strategy(self, user: User, update: StrategyUpdate) -> StrategyConfig:
+    def update_strategy(self, user: User, update: StrategyUpdate,
+                        why: dict | None = None) -> StrategyConfig:
+        """Apply a strategy change to the store and the card together, audited; `why` (the
+        figures behind an automatic change, such as the feedback policy's) is audited with
+        it, in the same transaction."""
         for symbol in update.symbols or {}:
             self.slot_of(symbol)
         with self._lock:
@@ -375,6 +379,8 @@ class Desk:
             def record(tx: Transaction) -> None:
                 tx.put_document("strategy", after)
                 tx.audit(user, "strategy.update", "strategy", before, after)
+                if why is not None:
+                    tx.audit(user, "strategy.reason", "strategy", None, why)
 
             self._apply(record, [
                 (lambda slot=slot, s=s: self.card.commit_params(slot, new.for_symbol(s)),

@@ -28,7 +28,7 @@ from sw.bus.events import (
     Quote,
 )
 from sw.oms.journal import Journal
-from sw.oms.orders import Order, OrderBook, Outcome
+from sw.oms.orders import Fill, Order, OrderBook, Outcome
 from sw.oms.positions import PositionBook
 
 #: The events that change the book of record (and so are journaled).
@@ -46,6 +46,7 @@ class Oms:
         self.on_position = on_position
         self.on_ended = on_ended
         self.duplicates = 0
+        self.fills: list[Fill] = []                  # every fill booked, in order
         self.journal = Journal(journal)
         for event in self.journal.events:
             self._apply(event)
@@ -91,6 +92,7 @@ class Oms:
             self.duplicates += 1
         fill = outcome.fill
         if fill is not None:
+            self.fills.append(fill)
             self.positions.fill(fill.symbol, fill.venue, 1 if fill.side == "1" else -1,
                                 fill.qty, fill.price, fill.fee)
         return outcome

@@ -125,6 +125,8 @@ class Market:
             # A non-displayed order traded: the book is unchanged, but it printed at its price
             # against the side it names (the resting side).
             return [LevelChange(msg.stock, side_index(msg.side), msg.price, msg.shares, 0, 0)]
+        if not hasattr(msg, "ref"):
+            return []                   # system events and the like: no order, no level
         order = self._orders.get(msg.ref)
         if order is None:
             self.unknown_refs += 1

@@ -18,10 +18,13 @@ also feeds the card, says how far feed time has gone and how many orders it has 
     drop                    closes the member's connection (a network fault, for drills);
                             answers  dropped
 
-An order is applied at its TransactTime plus the venue's inbound latency, but never before feed
-time the venue has already replayed (the watermark of the last `advance`): TransactTime has
-millisecond resolution, and the engine cannot go back in time. Such orders are counted as
-`clamped`. Errors are answered as `error <text>` and the venue carries on.
+Send times. The driver advances the venue whenever the card has sent orders, to the feed time
+it sent them at, so the orders that an `advance NS` hands over were sent at NS: they reach the
+engine NS plus the inbound latency. TransactTime (60) cannot say it: the card stamps it to the
+millisecond, coarser than the venue's latencies. The orders `end` hands over were sent at the
+last time the venue was advanced to; an order whose TransactTime is later than its send time
+is counted as `late_stamps` (a member clock ahead of the feed). Errors are answered as
+`error <text>` and the venue carries on.
 
 The venue answers on its standard output only with these lines; it writes a `ready <port>` line
 first, once the acceptor listens.
@@ -51,7 +54,7 @@ WAIT_SECONDS = 10.0        # default: how long `advance` waits for orders the dr
 class Counters:
     received: int = 0          # D/F/G that reached the acceptor
     refused: int = 0           # of those, unreadable (answered with a reject)
-    clamped: int = 0           # applied later than TransactTime + latency (see the module doc)
+    late_stamps: int = 0       # TransactTime later than the send time (see the module doc)
     reports: int = 0           # ExecutionReports and OrderCancelRejects sent
     market_messages: int = 0
 
@@ -175,11 +178,11 @@ class VenueServer:
                 raise TimeoutError(f"{orders} orders expected, {self.counters.received} arrived "
                                    f"in {self.wait_seconds:g} s")
             inbox, self._inbox = self._inbox, []
-        for request, sent_ns in inbox:
-            earliest = self._watermark - self.engine.settings.latency_in_ns
-            if sent_ns < earliest:
-                self.counters.clamped += 1
-            self.engine.submit(request, max(sent_ns, earliest))
+        sent_at = until_ns if until_ns is not None else self._watermark
+        for request, stamped_ns in inbox:
+            if stamped_ns > sent_at:
+                self.counters.late_stamps += 1
+            self.engine.submit(request, sent_at)
         start = len(self.engine.reports)
         while True:
             message = self._peek()

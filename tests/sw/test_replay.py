@@ -205,21 +205,6 @@ def test_control_file_that_is_not_utf8_is_a_one_line_error(feeds, tmp_path, caps
     assert "not UTF-8" in err and "Traceback" not in err
 
 
-def test_demo_runs_the_drill_and_validates_every_order(tmp_path, capsys):
-    # 40k messages: with the demo's fixed seed, live orders exist when the kill switch fires
-    assert main(["demo", "--out", str(tmp_path), "--messages", "40000"]) == 0
-    out = capsys.readouterr().out
-    summary = json.loads((tmp_path / "replay" / "summary.json").read_text())
-    orders = rows(tmp_path / "replay" / "orders.csv")
-    halt_at = 40_000 // 3
-    kills = [o for o in orders if o["cause"] == "kill_switch"]
-    assert kills and {o["msg_index"] for o in kills} == {str(halt_at)}
-    assert not [o for o in orders if halt_at <= int(o["msg_index"]) < halt_at + 2_000
-                and o["cause"] != "kill_switch"]
-    assert f"all {summary['orders']:,} FIX messages pass QuickFIX" in out
-    assert summary["gaps"] >= 1
-
-
 def test_one_message_feed_replays(tmp_path):
     from sw.feed import itch
 

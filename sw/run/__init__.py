@@ -1,0 +1,1 @@
+"""The appliance's main job, end to end (appliance.py; `nerve run`)."""

@@ -1,0 +1,426 @@
+"""The appliance's main job, end to end on one machine: feed -> card -> FIX session -> venue ->
+fills -> OMS -> positions back into the card, measured by TCA, adjusted by the feedback policy.
+
+Where it sits: `nerve run`. One process hosts the card (the model backend: the golden model
+behind the card's register map, drivers/model.py), the FIX session (sw/session), the OMS
+(sw/oms), TCA (sw/tca), portfolio risk (sw/risk) and the control plane's desk (sw/control), and
+publishes every event on the bus (sw/bus) for the event store (sw/store) and any other listener.
+The venue is its own process (sw/venue), a QuickFIX acceptor trading against the same feed.
+
+Lock-step in feed time, so a run is reproducible at any speed. For each feed packet, in order:
+
+1. the packet enters the card; its new orders and gate rejects come out as card events, and its
+   order bytes leave by the egress port;
+2. each order is booked by the OMS (`OrderSent`) and its bytes go to the session unchanged;
+3. the venue is told how far feed time has gone and how many orders were sent; once it has
+   them all it replays its market that far and answers how many reports it has sent; the run
+   waits until the session has delivered them all;
+4. each report is booked by the OMS; a fill's confirmed position goes into the card's position
+   register for that symbol, and an ended order's exposure is released in the card's gate;
+5. every `cadence_ns` of feed time: portfolio risk assesses (its decisions halt the card or
+   put symbols into reduce-only through the desk), TCA measures, and the feedback policy's
+   parameter changes go through the desk's audited strategy update, under its own name.
+
+The hardware gate checks every order whatever the host does; the host's position writes only
+make its view exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from drivers.card import Card
+from drivers.device import Device
+from drivers.events import CardEvent
+from drivers.model import ModelCard, ModelTransport
+from hw.rtl.fastpath import SLOTS
+from hw.rtl.nic import REGMAP
+from spec.itch import PRICE_SCALE
+from sw.bus import open_bus
+from sw.bus.events import (
+    GATE_REJECT_REASON,
+    Event,
+    MsgType,
+    OrderRejected,
+    OrderSent,
+    Quote,
+    RiskAction,
+    Side,
+    TimeInForce,
+)
+from sw.control.auth import Role, User
+from sw.control.desk import Desk, StrategyUpdate, seed_documents
+from sw.control.store import Store
+from sw.feed.net import UdpEndpoint
+from sw.model.clock import cycles_to_ns
+from sw.model.config import Limits, StrategyConfig, StrategyParamsUpdate
+from sw.model.fastpath import tradable_symbol
+from sw.model.ingress import directory, feed_frames
+from sw.model.replay import Feed
+from sw.model.risk import Reason
+from sw.oms.oms import Oms
+from sw.risk.portfolio import PortfolioRisk, RiskLimits
+from sw.session.edge import event_of
+from sw.session.session import FixSession, SessionConfig
+from sw.store.store import EventStore
+from sw.tca.analysis import TcaAnalysis
+from sw.tca.feedback import FeedbackPolicy
+from sw.venue.process import VenueLaunch, VenueProcess
+
+log = logging.getLogger("sw.run")
+
+#: Who the audit log names for the feedback policy's changes.
+POLICY = User("feedback-policy", Role.TRADER)
+RISK_ENGINE = User("portfolio-risk", Role.RISK)
+NS_PER_DAY = 86_400 * 10**9
+
+
+@dataclass
+class RunConfig:
+    feed: Path
+    out: Path
+    limits: Limits
+    strategy: StrategyConfig
+    venue: VenueLaunch
+    risk: RiskLimits = field(default_factory=RiskLimits)
+    cadence_ns: int = 1_000_000_000            # risk, TCA and feedback: once a feed second
+    step_ns: int = 1_000_000                   # the venue catches up at least this often
+    feedback: bool = True
+    duration_s: float | None = None            # wall-clock limit (None: the whole feed)
+    report_timeout_s: float = 10.0
+    dst: UdpEndpoint = field(default_factory=UdpEndpoint)
+
+
+@dataclass
+class RunSummary:
+    frames: int = 0
+    orders_sent: int = 0
+    gate_rejects: int = 0
+    reports: int = 0
+    fills: int = 0
+    parameter_changes: int = 0
+    risk_decisions: int = 0
+    seconds: float = 0.0
+    feed_seconds: float = 0.0
+    stopped_early: bool = False
+    totals: dict = field(default_factory=dict)
+    open_orders_oms: int = 0
+    open_chains_card: int | None = None
+    exposure_leak: bool | None = None
+    tca: dict = field(default_factory=dict)
+
+
+class SequenceOnCard:
+    """The session's MsgSeqNum source: the card's encoder counter (fix_seq_* registers)."""
+
+    def __init__(self, device: Device) -> None:
+        self.device = device
+
+    def reserve(self) -> int:
+        with self.device.lock:
+            return self.device.batch([("write", "fix_seq_reserve", 1),
+                                      ("read", "fix_seq_reserved", None)])[1]
+
+    def next(self) -> int:
+        return self.device.read("fix_next_seq")
+
+
+class Appliance:
+    """See the module doc."""
+
+    def __init__(self, config: RunConfig, say: Callable[[str], None] = print) -> None:
+        self.config = config
+        self.say = say
+        self.summary = RunSummary()
+        config.out.mkdir(parents=True, exist_ok=True)
+        feed = Feed.open(config.feed)
+        self.trade_date = feed.trade_date()
+        self.frames = feed_frames(feed.data, feed.kind, config.dst)
+        known = directory(self.frames, config.dst).locates
+        tradable = sorted(s for s in known if tradable_symbol(s))[:SLOTS]
+        self.locates = {s: known[s] for s in tradable}
+        self.model = ModelCard(config.dst)
+        self.device = Device(ModelTransport(self.model), REGMAP)
+        self.card = Card(self.device, self.locates)
+        self.store = Store(config.out / "control.db")
+        self.desk = Desk(self.card, self.store)
+        self.oms = Oms(config.out / "oms-journal.jsonl", on_position=self._confirm_position,
+                       on_ended=self._release)
+        self.tca = TcaAnalysis()
+        self.risk = PortfolioRisk(config.risk)
+        self.policy = FeedbackPolicy()
+        self.events = EventStore(config.out / "events.duckdb")
+        self._handles: dict[str, int] = {}          # a chain's first ClOrdID -> card entry
+        self._prefix = "NRV"
+        self._delivered = 0
+        self._arrived = asyncio.Event()
+        self._bus = None
+
+    # --- the loop into the hardware --------------------------------------------------------
+
+    def _confirm_position(self, symbol: str, qty: int) -> None:
+        slot = self.card.slot_of(symbol)
+        if slot is not None:
+            self.card.commit_limits(slot, None, qty)
+
+    def _release(self, order) -> None:
+        handle = self._handles.pop(order.first_clordid, None)
+        if handle is not None:
+            self.card.order_ended(handle)
+
+    # --- running ---------------------------------------------------------------------------
+
+    async def run(self) -> RunSummary:
+        started = time.perf_counter()
+        cfg = self.config
+        seed_limits = cfg.limits.model_copy(update={"halted": False})
+        self.store_documents(seed_limits, cfg.strategy)
+        self.card.listen(cfg.dst, self.trade_date)
+        self.desk.start()                         # halted, documents loaded by name
+        if self.desk.load_state.error:
+            raise RuntimeError(f"the card did not take its documents: "
+                               f"{self.desk.load_state.error}")
+        venue = VenueProcess(cfg.feed, cfg.venue, cfg.out / "venue")
+        session = FixSession(
+            SessionConfig("127.0.0.1", venue.port, cfg.venue.member, cfg.venue.comp_id, 30,
+                          0.2, cfg.out / "session"),
+            SequenceOnCard(self.device), self._inbound, on_undelivered=self._undelivered)
+        async with await open_bus() as bus:
+            self._bus = bus
+            store_task = asyncio.create_task(self.events.follow(bus))
+            session.start()
+            try:
+                await asyncio.wait_for(session.logged_on.wait(), 10)
+                self.desk.release(User("run", Role.RISK))
+                await self._feed(venue, session, started)
+                self.summary.reports = await venue.end(self.summary.orders_sent)
+                await self._await_reports(self.summary.reports)
+                await self._cadence(self._feed_ns())
+            finally:
+                await session.stop()
+                venue.close()
+                await asyncio.sleep(self.events.flush_seconds * 2)
+                store_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await store_task
+        self.summary.seconds = time.perf_counter() - started
+        self._finish()
+        return self.summary
+
+    def store_documents(self, limits: Limits, strategy: StrategyConfig) -> None:
+        seed_documents(self.store, limits=limits, strategy=strategy, symbols=self.locates)
+
+    async def _feed(self, venue: VenueProcess, session: FixSession, started: float) -> None:
+        cfg = self.config
+        next_cadence = last_advance = None
+        bbo_seen = 0
+        for n, (cycle, frame) in enumerate(self.frames):
+            if cfg.duration_s is not None and time.perf_counter() - started > cfg.duration_s:
+                self.summary.stopped_early = True
+                break
+            self.model.frame(frame, cycle)
+            self.summary.frames += 1
+            now = self._ns_of(cycle)
+            published: list[Event] = []
+            rows = self.model.fast.out.bbo
+            for row in rows[bbo_seen:]:
+                if row.symbol in self.locates:
+                    published.append(Quote(Symbol=row.symbol, BidPx=row.bid_px or None,
+                                           BidSize=row.bid_qty, OfferPx=row.ask_px or None,
+                                           OfferSize=row.ask_qty, TransactTime=now))
+            bbo_seen = len(rows)
+            for event in self.card.events():
+                published.append(self._card_event(event, now))
+            self.oms.handle(published)              # orders booked; quotes mark positions
+            egress = self.model.egress()
+            for raw in egress:
+                session.send_order(raw)
+                self.summary.orders_sent += 1
+            for event in published:
+                self.tca.add(event)
+                self.risk.add(event)
+                await self._bus.publish(event)
+            # The venue catches up whenever orders went out, and at least every step_ns of
+            # feed time (resting orders fill as the market trades): deterministic either way.
+            if egress or last_advance is None or now - last_advance >= cfg.step_ns:
+                reports = await venue.advance(self._day_ns(cycle), self.summary.orders_sent)
+                await self._await_reports(reports)
+                last_advance = now
+            if next_cadence is None:
+                next_cadence = now + cfg.cadence_ns
+            if now >= next_cadence:
+                await self._cadence(now)
+                next_cadence = now + cfg.cadence_ns
+            if n % max(len(self.frames) // 10, 1) == 0:
+                self.say(f"  {n:,}/{len(self.frames):,} packets, "
+                         f"{self.summary.orders_sent:,} orders, {self.summary.fills:,} fills")
+        self.summary.feed_seconds = (self._ns_of(self.frames[-1][0]) - self._ns_of(
+            self.frames[0][0])) / 1e9 if self.frames else 0.0
+
+    def _card_event(self, event: CardEvent, now: int) -> Event:
+        side = Side.BUY if event.side == "B" else Side.SELL
+        if event.rejected:
+            self.summary.gate_rejects += 1
+            reason = Reason(event.reason)
+            return OrderRejected(MsgType=MsgType(event.msg_type), Symbol=event.symbol,
+                                 Side=side, OrderQty=event.qty, Price=event.price,
+                                 OrdRejReason=GATE_REJECT_REASON[reason], GateReason=reason,
+                                 IngressCycle=event.ingress_cycle, TransactTime=now)
+        clordid = f"{self._prefix}{event.clordid:08d}"
+        orig = f"{self._prefix}{event.orig_clordid:08d}" if event.orig_clordid else None
+        if event.msg_type == "D":
+            self._handles[clordid] = event.handle
+        return OrderSent(MsgType=MsgType(event.msg_type), ClOrdID=clordid, OrigClOrdID=orig,
+                         Symbol=event.symbol, Side=side, OrderQty=event.qty,
+                         Price=event.price if event.msg_type != "F" else None,
+                         TimeInForce=(TimeInForce.IMMEDIATE_OR_CANCEL if event.ioc
+                                      else TimeInForce.DAY),
+                         MsgSeqNum=event.seq, IngressCycle=event.ingress_cycle,
+                         EgressCycle=event.egress_cycle, TransactTime=now)
+
+    def _inbound(self, message) -> None:
+        event = event_of(message, self.config.venue.settings.name)
+        self.oms.handle([event])
+        self.tca.add(event)
+        if getattr(event, "ExecType", None) == "F":
+            self.summary.fills += 1
+        asyncio.get_running_loop().create_task(self._bus.publish(event))
+        self._delivered += 1
+        self._arrived.set()
+
+    def _undelivered(self, raw: bytes) -> None:
+        log.warning("an order was emitted while the session was down: not sent (%r)", raw[:60])
+
+    async def _await_reports(self, count: int) -> None:
+        deadline = time.perf_counter() + self.config.report_timeout_s
+        while self._delivered < count:
+            self._arrived.clear()
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                raise TimeoutError(f"{count} venue reports expected, {self._delivered} arrived")
+            try:
+                await asyncio.wait_for(self._arrived.wait(), left)
+            except TimeoutError:
+                continue
+
+    async def _cadence(self, now: int) -> None:
+        for event in self.oms.handle([]):
+            self.risk.add(event)
+        for report in [self.oms.position_report(s, now) for s in self.oms.positions.by_symbol]:
+            self.risk.add(report)
+            await self._bus.publish(report)
+        assessment = self.risk.assess()
+        for decision in assessment.decisions:
+            self.summary.risk_decisions += 1
+            await self._bus.publish(decision)
+            self._apply_risk(decision)
+        for report in self.tca.reports(now):
+            await self._bus.publish(report)
+        if self.config.feedback:
+            self._feedback(now)
+
+    def _apply_risk(self, decision) -> None:
+        if decision.RiskAction == RiskAction.HALT:
+            self.desk.halt(RISK_ENGINE)
+        elif decision.RiskAction == RiskAction.REDUCE_ONLY and decision.Symbol:
+            self.desk.enter_reduce_only(RISK_ENGINE, decision.Symbol)
+        elif decision.RiskAction == RiskAction.RELEASE and decision.Symbol:
+            self.desk.leave_reduce_only(RISK_ENGINE, decision.Symbol)
+
+    def _feedback(self, now: int) -> None:
+        figures = self.tca.measure()["symbol"]
+        current = self.desk.effective_strategy()
+        base = self.config.strategy
+        limits = self.desk.effective_limits()
+        for symbol, row in figures.items():
+            if symbol not in current:
+                continue
+            params = current[symbol].model_dump()
+            position = self.oms.positions.by_symbol.get(symbol)
+            changes = self.policy.propose(
+                symbol, row, params, base.for_symbol(symbol).model_dump(),
+                position.qty if position else 0, limits[symbol].max_long, now)
+            if not changes:
+                continue
+            update = StrategyParamsUpdate(**{c.parameter: c.new for c in changes})
+            self.desk.update_strategy(POLICY, StrategyUpdate(symbols={symbol: update}),
+                                      why={c.parameter: {"old": c.old, "new": c.new,
+                                                            "why": c.reason,
+                                                            "figures": _plain(c.figures)}
+                                              for c in changes})
+            self.summary.parameter_changes += len(changes)
+
+    # --- time ------------------------------------------------------------------------------
+
+    def _ns_of(self, cycle: int) -> int:
+        """Feed time as the bus carries it: ns since the Unix epoch."""
+        midnight = dt.datetime.combine(self.trade_date, dt.time(), dt.UTC).timestamp()
+        return int(midnight) * 10**9 + cycles_to_ns(cycle)
+
+    def _day_ns(self, cycle: int) -> int:
+        return cycles_to_ns(cycle) % NS_PER_DAY
+
+    def _feed_ns(self) -> int:
+        return self._ns_of(self.frames[-1][0]) if self.frames else 0
+
+    # --- outputs ---------------------------------------------------------------------------
+
+    def _finish(self) -> None:
+        out = self.config.out
+        with open(out / "fills.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["exec_id", "clordid", "venue", "symbol", "side", "last_qty", "last_px",
+                        "fee", "transact_time"])
+            for fill in self._fills():
+                w.writerow(fill)
+        with open(out / "positions.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["symbol", "qty", "avg_px", "realized_pnl", "unrealized_pnl", "fees"])
+            for symbol, p in sorted(self.oms.positions.by_symbol.items()):
+                unrealised = self.oms.positions.unrealised(symbol)
+                w.writerow([symbol, p.qty, f"{p.avg_price / PRICE_SCALE:.4f}",
+                            f"{p.realised_pnl / PRICE_SCALE:.4f}",
+                            "" if unrealised is None else f"{unrealised / PRICE_SCALE:.4f}",
+                            f"{p.fees / PRICE_SCALE:.4f}"])
+        totals = self.oms.positions.totals()
+        self.summary.totals = {k: (None if v is None else v / PRICE_SCALE)
+                               for k, v in totals.items()}
+        self.summary.open_orders_oms = len(self.oms.orders.open_orders())
+        chains = self.device.read("trader_open_chains")
+        self.summary.open_chains_card = chains
+        self.summary.exposure_leak = chains != self.summary.open_orders_oms
+        self.events.export_parquet(out / "parquet")
+        self.events.close()
+        self.summary.tca = _plain(self.tca.measure())
+        (out / "tca.json").write_text(json.dumps(self.summary.tca, indent=2) + "\n")
+        summary = {k: v for k, v in vars(self.summary).items() if k != "tca"}
+        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        self.oms.close()
+
+    def _fills(self):
+        for fill in self.oms.fills:
+            yield [fill.exec_id, fill.clordid, fill.venue, fill.symbol,
+                   "buy" if fill.side == "1" else "sell", fill.qty,
+                   f"{fill.price / PRICE_SCALE:.4f}", f"{fill.fee / PRICE_SCALE:.4f}",
+                   fill.transact_ns]
+
+
+def _plain(value):
+    """Figures as JSON: numpy numbers as Python ones, dict keys as strings."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+

@@ -1,0 +1,93 @@
+"""The main job end to end (sw/run/appliance.py, `nerve run`): a generated feed through the
+model card, over a real FIX session to the venue process, into the OMS, TCA and back.
+
+One short session is run twice (module fixture); the tests read its outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+
+import duckdb
+import pytest
+
+from sw.cli.main import main
+from sw.feed.generator import MarketConfig, PcapOptions, generate
+
+FEED = MarketConfig(symbols=4, messages=12_000, seed=3, rate=20_000.0)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    feed = root / "feed.pcap"
+    generate(FEED, feed, pcap=PcapOptions())
+    for name in ("first", "second"):
+        assert main(["run", "--feed", str(feed), "--out", str(root / name),
+                     "--limits", "docs/examples/limits.json",
+                     "--strategy", "docs/examples/strategy.json",
+                     "--cadence-ms", "100"]) == 0
+    return root
+
+
+def rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_the_run_trades_and_writes_its_outputs(runs):
+    summary = json.loads((runs / "first" / "summary.json").read_text())
+    assert summary["orders_sent"] > 20 and summary["fills"] > 10
+    assert summary["frames"] > 0 and not summary["stopped_early"]
+    fills = rows(runs / "first" / "fills.csv")
+    assert list(fills[0]) == ["exec_id", "clordid", "venue", "symbol", "side", "last_qty",
+                              "last_px", "fee", "transact_time"]
+    assert len(fills) == summary["fills"]
+    positions = rows(runs / "first" / "positions.csv")
+    assert list(positions[0]) == ["symbol", "qty", "avg_px", "realized_pnl", "unrealized_pnl",
+                                  "fees"]
+
+
+def test_a_run_is_reproducible(runs):
+    for name in ("fills.csv", "positions.csv"):
+        assert (runs / "first" / name).read_bytes() == (runs / "second" / name).read_bytes()
+
+
+def test_positions_follow_from_the_fills(runs):
+    net: dict[str, int] = {}
+    for fill in rows(runs / "first" / "fills.csv"):
+        sign = 1 if fill["side"] == "buy" else -1
+        net[fill["symbol"]] = net.get(fill["symbol"], 0) + sign * int(fill["last_qty"])
+    assert {p["symbol"]: int(p["qty"]) for p in rows(runs / "first" / "positions.csv")} == net
+
+
+def test_no_exposure_leaks_between_the_card_and_the_oms(runs):
+    summary = json.loads((runs / "first" / "summary.json").read_text())
+    assert summary["exposure_leak"] is False
+    assert summary["open_chains_card"] == summary["open_orders_oms"]
+
+
+def test_every_event_reached_the_store_and_the_audit_names_the_policy(runs):
+    summary = json.loads((runs / "first" / "summary.json").read_text())
+    store = duckdb.connect(str(runs / "first" / "events.duckdb"), read_only=True)
+    sent = store.execute("SELECT count(*) FROM order_sent").fetchone()[0]
+    fills = store.execute("SELECT count(*) FROM execution_report WHERE ExecType = 'F'")
+    assert sent == summary["orders_sent"] and fills.fetchone()[0] == summary["fills"]
+    audit = sqlite3.connect(runs / "first" / "control.db")
+    policy = audit.execute("SELECT action, new FROM audit WHERE who = 'feedback-policy'")
+    entries = policy.fetchall()
+    assert len([a for a, _ in entries if a == "strategy.update"]) <= summary["parameter_changes"]
+    for action, new in entries:
+        if action == "strategy.reason":
+            for change in json.loads(new).values():
+                assert {"old", "new", "why", "figures"} <= set(change)
+
+
+def test_tca_measured_the_fills(runs):
+    tca = json.loads((runs / "first" / "tca.json").read_text())
+    summary = json.loads((runs / "first" / "summary.json").read_text())
+    assert tca["fills"] == summary["fills"]
+    assert tca["all"]["slippage_bps"] is not None
+    # The venue's inbound latency, 50 us; its reports carry microseconds.
+    assert abs(tca["latency"]["order_to_ack_ns"]["median"] - 50_000) < 1_000
