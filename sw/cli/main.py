@@ -176,7 +176,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                                   args.maker_fee, args.taker_fee, args.fill_probability,
                                   seed=args.venue_seed), queue_model=args.queue_model),
         cadence_ns=args.cadence_ms * 1_000_000, feedback=not args.no_feedback,
-        duration_s=args.duration)
+        duration_s=args.duration,
+        api=(args.api.ip, args.api.port) if args.api else None, api_linger_s=args.api_linger)
     start = time.perf_counter()
     summary = asyncio.run(Appliance(config).run())
     print_run_summary(summary, time.perf_counter() - start, args.out)
@@ -228,7 +229,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         strategy=Path("docs/examples/strategy.json"), venue_name="SIM",
         latency_in_ns=50_000, latency_out_ns=50_000, maker_fee=-20, taker_fee=30,
         fill_probability=1.0, venue_seed=7, queue_model="risk_averse", cadence_ms=500,
-        no_feedback=False, duration=None)
+        no_feedback=False, duration=None, api=None, api_linger=0.0)
     return cmd_run(run)
 
 
@@ -377,6 +378,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="feed-time interval of risk, TCA and feedback (default 1000)")
     run.add_argument("--no-feedback", action="store_true",
                      help="measure but never change the strategy")
+    run.add_argument("--api", type=_endpoint, default=None, metavar="HOST:PORT",
+                     help="serve the control plane and dashboard while the run lasts")
+    run.add_argument("--api-linger", type=float, default=0.0, metavar="SECONDS",
+                     help="keep serving the control plane this long after the run ends")
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="generate a feed and run the appliance end to end")

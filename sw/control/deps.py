@@ -17,6 +17,7 @@ from sw.control.auth import Role, User
 from sw.control.desk import Desk
 from sw.control.store import Store
 from sw.control.telemetry import Telemetry
+from sw.control.trading import TradingView
 from sw.model.config import Symbol
 
 
@@ -32,10 +33,15 @@ def get_telemetry(request: Request) -> Telemetry:
     return request.app.state.telemetry
 
 
+def get_trading(request: Request) -> TradingView:
+    return request.app.state.trading
+
+
 DeskDep = Annotated[Desk, Depends(get_desk)]
 StoreDep = Annotated[Store, Depends(get_store)]
 SymbolPath = Annotated[Symbol, Path(description="a symbol of the card's directory")]
 TelemetryDep = Annotated[Telemetry, Depends(get_telemetry)]
+TradingDep = Annotated[TradingView, Depends(get_trading)]
 
 _bearer = HTTPBearer(auto_error=False, description="an API token from `nerve token add`")
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]

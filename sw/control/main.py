@@ -30,6 +30,7 @@ from sw.control.routes import api_router, dashboard, metrics
 from sw.control.settings import Settings
 from sw.control.store import Store
 from sw.control.telemetry import Telemetry
+from sw.control.trading import NO_TRADING, TradingView
 
 #: Domain errors -> HTTP status. A card that refuses or cannot be reached is a bad gateway; a
 #: store that fails is an unavailable service.
@@ -37,10 +38,15 @@ ERROR_STATUS = ((UnknownSymbol, 404, ""), (Conflict, 409, ""), (DriverError, 502
                 (StoreFailure, 503, ""), (sqlite3.Error, 503, "the store failed: "))
 
 
-def create_app(card: Card, store: Store, settings: Settings | None = None) -> FastAPI:
+def create_app(card: Card, store: Store, settings: Settings | None = None, *,
+               trading: TradingView = NO_TRADING, card_events: bool = True) -> FastAPI:
+    """The app over `card` and `store`; `trading`: the OMS and TCA of a running trading loop
+    (nerve run --api), or none (their figures are unknown). `card_events` False: the loop
+    reads the card's events and hands them to the telemetry (`Telemetry.observe`)."""
     settings = settings or Settings()
     desk = Desk(card, store)
-    telemetry = Telemetry(desk, interval=settings.poll_interval)
+    telemetry = Telemetry(desk, interval=settings.poll_interval, trading=trading,
+                          card_events=card_events)
     desk.on_change = telemetry.poke
 
     @contextlib.asynccontextmanager
@@ -71,6 +77,7 @@ def create_app(card: Card, store: Store, settings: Settings | None = None) -> Fa
     app.state.store = store
     app.state.desk = desk
     app.state.telemetry = telemetry
+    app.state.trading = trading
     app.state.registry = registry_for(telemetry)
 
     app.include_router(api_router)

@@ -95,19 +95,57 @@ class StatusPublic(BaseModel):
 
 # --- positions ------------------------------------------------------------------------------
 
-PNL_NOTE = ("P&L comes from the OMS, which is not built yet: it is unknown (null), not zero. "
-            "Positions are the host-confirmed ones in the limits document, as loaded into the "
-            "card's risk gate.")
+PNL_NOTE = ("P&L comes from the OMS of a running trading loop (nerve run --api); without one "
+            "it is unknown (null), not zero. Positions are the OMS's when one runs, else the "
+            "host-confirmed ones in the limits document, as loaded into the card's risk gate. "
+            "Money in dollars.")
 
 
 class PositionPublic(BaseModel):
     symbol: str
     slot: int | None = Field(description="the slot the card's map confirms for the symbol's "
                                   "stock locate; null: not bound, nothing written to the card")
-    position: int = Field(description="host-confirmed position, shares (+ long, - short)")
-    pnl: float | None = Field(None, description="unknown until the OMS exists")
+    position: int = Field(description="confirmed position, shares (+ long, - short)")
+    avg_px: float | None = Field(None, description="average cost of the position, dollars")
+    realised_pnl: float | None = None
+    unrealised_pnl: float | None = Field(None, description="marked to the card's mid; null "
+                                         "when unknown (no OMS, or no mark yet)")
+    fees: float | None = None
 
 
 class PositionsPublic(BaseModel):
     positions: list[PositionPublic]
+    totals: dict[str, float | None] | None = Field(
+        None, description="realised_pnl, unrealised_pnl, fees, net_pnl; null: no OMS")
     note: str = PNL_NOTE
+
+
+class OrderPublic(BaseModel):
+    clordid: str = Field(description="the chain's latest ClOrdID")
+    first_clordid: str
+    order_id: str
+    symbol: str
+    side: str
+    qty: int
+    price: float | None
+    status: str = Field(description="FIX OrdStatus, by name (pending states while a request "
+                                    "is in flight)")
+    cum_qty: int
+    leaves_qty: int
+    avg_px: float | None
+    venue: str
+    flags: list[str] = Field(description="anomalies: a fill after a cancel, and the like")
+    sent_ns: int
+    ended_ns: int | None
+
+
+class FillPublic(BaseModel):
+    exec_id: str
+    clordid: str
+    venue: str
+    symbol: str
+    side: str
+    qty: int
+    price: float
+    fee: float = Field(description="dollars; negative: a rebate")
+    transact_ns: int

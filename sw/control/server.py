@@ -129,10 +129,11 @@ def serve(settings: Settings, say: Callable[[str], None] = print) -> None:
 
 
 @contextmanager
-def serve_in_thread(app: FastAPI, host: str = "127.0.0.1",
-                    timeout: float = 10.0) -> Iterator[str]:
-    """Run `app` on a free port of `host` in a thread; yields its base URL, stops on exit."""
-    sock = listening_socket(host, 0)
+def serve_in_thread(app: FastAPI, host: str = "127.0.0.1", timeout: float = 10.0, *,
+                    port: int = 0) -> Iterator[str]:
+    """Run `app` on `port` of `host` (0: a free one) in a thread; yields its base URL, stops
+    on exit."""
+    sock = listening_socket(host, port)
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1)
     server = ControlServer(config)

@@ -41,6 +41,7 @@ from sw.model.risk import Reason
 
 if TYPE_CHECKING:
     from sw.control.desk import Desk
+from sw.control.trading import NO_TRADING, TradingView
 
 log = logging.getLogger(__name__)
 
@@ -191,9 +192,15 @@ class Exposure:
 class Telemetry:
     """The poller and its latest snapshot (see the module doc)."""
 
-    def __init__(self, desk: Desk, interval: float = 0.2) -> None:
+    def __init__(self, desk: Desk, interval: float = 0.2, *,
+                 trading: TradingView = NO_TRADING, card_events: bool = True) -> None:
+        """`card_events` False: another reader owns the card's event queue (a running trading
+        loop) and hands the events over with `observe`; the poll does not pop them."""
         self.desk = desk
         self.interval = interval
+        self.trading = trading
+        self.card_events = card_events
+        self._events_lock = threading.Lock()
         self.tick_to_trade = LatencyHistogram()
         self.exposure = Exposure()
         self.exposure_known: bool | None = None      # decided at the first poll
@@ -214,7 +221,8 @@ class Telemetry:
         try:
             status = card.status()
             error = None
-            self._drain(card)
+            if self.card_events:
+                self._drain(card)
         except DriverError as exc:
             status, error = None, str(exc)
         regs = status.registers if status is not None else {}
@@ -250,7 +258,31 @@ class Telemetry:
             "feed": self._feed(regs),
             "symbols": symbols,
             "store_error": store_error,
+            "trading": self._trading(),
         }
+
+    def observe(self, events: list[CardEvent]) -> None:
+        """The card's events, from the reader that owns its queue (see __init__)."""
+        for event in events:
+            self._take(event)
+
+    def _trading(self) -> dict | None:
+        """What the trading loop says, for the dashboard (None: no loop runs)."""
+        totals = self.trading.totals()
+        if totals is None:
+            return None
+        tca = self.trading.tca() or {}
+        every = tca.get("all") or {}
+        changes = [{"at": e.at, "who": e.who, "change": e.new}
+                   for e in self.desk.store.audit(200)
+                   if e.who == "feedback-policy" and e.action == "strategy.reason"][:10]
+        return {"totals": totals, "positions": self.trading.positions(),
+                "fills": self.trading.fills(10),
+                "tca": {"fills": tca.get("fills"), "slippage_bps": every.get("slippage_bps"),
+                        "markout_1s_bps": (every.get("markout_bps") or {}).get(1_000_000_000),
+                        "adverse_1s_bps": (every.get("adverse_selection_bps") or {}).get(
+                            1_000_000_000)},
+                "changes": changes}
 
     def _drain(self, card) -> None:
         """Read the queued events, up to twice the card's queue per poll (so one poll's time
@@ -263,6 +295,10 @@ class Telemetry:
                 return
 
     def _take(self, event: CardEvent) -> None:
+        with self._events_lock:
+            self._follow(event)
+
+    def _follow(self, event: CardEvent) -> None:
         if self.exposure_known is not False:        # unknown for good: nothing to follow
             self.exposure.apply(event)
         # Tick-to-trade is feed-to-order: orders the strategy sent on a market-data tick.
@@ -322,7 +358,8 @@ class Telemetry:
             position = limits.positions.get(symbol, 0)
             orders = long = short = None
             if self.exposure_known and reachable:
-                seen = self.exposure.of(symbol)
+                with self._events_lock:
+                    seen = self.exposure.of(symbol)
                 orders = seen["open_orders"]
                 long, short = position + seen["open_buy"], seen["open_sell"] - position
             rows.append({

@@ -33,6 +33,7 @@ import csv
 import datetime as dt
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +60,9 @@ from sw.bus.events import (
 )
 from sw.control.auth import Role, User
 from sw.control.desk import Desk, StrategyUpdate, seed_documents
+from sw.control.main import create_app
+from sw.control.server import serve_in_thread
+from sw.control.settings import Settings
 from sw.control.store import Store
 from sw.feed.net import UdpEndpoint
 from sw.model.clock import cycles_to_ns
@@ -69,6 +73,7 @@ from sw.model.replay import Feed
 from sw.model.risk import Reason
 from sw.oms.oms import Oms
 from sw.risk.portfolio import PortfolioRisk, RiskLimits
+from sw.run.book import RunBook
 from sw.session.edge import event_of
 from sw.session.session import FixSession, SessionConfig
 from sw.store.store import EventStore
@@ -96,6 +101,8 @@ class RunConfig:
     step_ns: int = 1_000_000                   # the venue catches up at least this often
     feedback: bool = True
     duration_s: float | None = None            # wall-clock limit (None: the whole feed)
+    api: tuple[str, int] | None = None         # serve the control plane on (host, port)
+    api_linger_s: float = 0.0                  # keep serving it this long after the run
     report_timeout_s: float = 10.0
     dst: UdpEndpoint = field(default_factory=UdpEndpoint)
 
@@ -152,10 +159,19 @@ class Appliance:
         self.device = Device(ModelTransport(self.model), REGMAP)
         self.card = Card(self.device, self.locates)
         self.store = Store(config.out / "control.db")
-        self.desk = Desk(self.card, self.store)
         self.oms = Oms(config.out / "oms-journal.jsonl", on_position=self._confirm_position,
                        on_ended=self._release)
         self.tca = TcaAnalysis()
+        # The control plane reads the OMS and TCA from its own thread: one lock for both.
+        self.lock = threading.Lock()
+        self.app = None
+        if config.api is not None:
+            self.app = create_app(self.card, self.store, Settings(poll_interval=0.5),
+                                  trading=RunBook(self.oms, self.tca, self.lock),
+                                  card_events=False)
+            self.desk = self.app.state.desk
+        else:
+            self.desk = Desk(self.card, self.store)
         self.risk = PortfolioRisk(config.risk)
         self.policy = FeedbackPolicy()
         self.events = EventStore(config.out / "events.duckdb")
@@ -180,12 +196,26 @@ class Appliance:
     # --- running ---------------------------------------------------------------------------
 
     async def run(self) -> RunSummary:
+        seed_limits = self.config.limits.model_copy(update={"halted": False})
+        self.store_documents(seed_limits, self.config.strategy)
+        self.card.listen(self.config.dst, self.trade_date)
+        if self.app is None:
+            self.desk.start()                     # halted, documents loaded by name
+            return await self._run()
+        host, port = self.config.api
+        # The control plane's start-up halts the card and loads the documents (its lifespan).
+        with serve_in_thread(self.app, host, port=port) as url:
+            self.say(f"control plane at {url}/ (a token: nerve token add NAME --role viewer "
+                     f"--db {self.config.out / 'control.db'})")
+            summary = await self._run()
+            if self.config.api_linger_s:
+                self.say(f"serving for {self.config.api_linger_s:g} s more")
+                await asyncio.sleep(self.config.api_linger_s)
+        return summary
+
+    async def _run(self) -> RunSummary:
         started = time.perf_counter()
         cfg = self.config
-        seed_limits = cfg.limits.model_copy(update={"halted": False})
-        self.store_documents(seed_limits, cfg.strategy)
-        self.card.listen(cfg.dst, self.trade_date)
-        self.desk.start()                         # halted, documents loaded by name
         if self.desk.load_state.error:
             raise RuntimeError(f"the card did not take its documents: "
                                f"{self.desk.load_state.error}")
@@ -238,15 +268,20 @@ class Appliance:
                                            BidSize=row.bid_qty, OfferPx=row.ask_px or None,
                                            OfferSize=row.ask_qty, TransactTime=now))
             bbo_seen = len(rows)
-            for event in self.card.events():
+            card_events = self.card.events()
+            if self.app is not None:
+                self.app.state.telemetry.observe(card_events)
+            for event in card_events:
                 published.append(self._card_event(event, now))
-            self.oms.handle(published)              # orders booked; quotes mark positions
+            with self.lock:
+                self.oms.handle(published)          # orders booked; quotes mark positions
+                for event in published:
+                    self.tca.add(event)
             egress = self.model.egress()
             for raw in egress:
                 session.send_order(raw)
                 self.summary.orders_sent += 1
             for event in published:
-                self.tca.add(event)
                 self.risk.add(event)
                 await self._bus.publish(event)
             # The venue catches up whenever orders went out, and at least every step_ns of
@@ -289,8 +324,9 @@ class Appliance:
 
     def _inbound(self, message) -> None:
         event = event_of(message, self.config.venue.settings.name)
-        self.oms.handle([event])
-        self.tca.add(event)
+        with self.lock:
+            self.oms.handle([event])
+            self.tca.add(event)
         if getattr(event, "ExecType", None) == "F":
             self.summary.fills += 1
         asyncio.get_running_loop().create_task(self._bus.publish(event))
@@ -313,9 +349,11 @@ class Appliance:
                 continue
 
     async def _cadence(self, now: int) -> None:
-        for event in self.oms.handle([]):
-            self.risk.add(event)
-        for report in [self.oms.position_report(s, now) for s in self.oms.positions.by_symbol]:
+        with self.lock:
+            reports = [self.oms.position_report(s, now) for s in self.oms.positions.by_symbol]
+            tca_reports = self.tca.reports(now)
+            figures = self.tca.measure()["symbol"] if self.config.feedback else {}
+        for report in reports:
             self.risk.add(report)
             await self._bus.publish(report)
         assessment = self.risk.assess()
@@ -323,10 +361,10 @@ class Appliance:
             self.summary.risk_decisions += 1
             await self._bus.publish(decision)
             self._apply_risk(decision)
-        for report in self.tca.reports(now):
+        for report in tca_reports:
             await self._bus.publish(report)
         if self.config.feedback:
-            self._feedback(now)
+            self._feedback(now, figures)
 
     def _apply_risk(self, decision) -> None:
         if decision.RiskAction == RiskAction.HALT:
@@ -336,8 +374,7 @@ class Appliance:
         elif decision.RiskAction == RiskAction.RELEASE and decision.Symbol:
             self.desk.leave_reduce_only(RISK_ENGINE, decision.Symbol)
 
-    def _feedback(self, now: int) -> None:
-        figures = self.tca.measure()["symbol"]
+    def _feedback(self, now: int, figures: dict) -> None:
         current = self.desk.effective_strategy()
         base = self.config.strategy
         limits = self.desk.effective_limits()

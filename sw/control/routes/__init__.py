@@ -6,6 +6,7 @@ from sw.control.routes import (
     audit,
     kill_switch,
     limits,
+    orders,
     positions,
     status,
     strategy,
@@ -14,5 +15,6 @@ from sw.control.routes import (
 )
 
 api_router = APIRouter(prefix="/api/v1")
-for module in (status, kill_switch, limits, symbols, strategy, positions, audit, stream):
+for module in (status, kill_switch, limits, symbols, strategy, positions, orders, audit,
+               stream):
     api_router.include_router(module.router)

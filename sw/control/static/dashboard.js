@@ -128,6 +128,8 @@ function render(s) {
     cell(row, isKnown(n) ? number(n) : "unknown", isKnown(n) ? "" : "unknown");
   });
 
+  renderTrading(s.trading);
+
   $("symbols_error").textContent = s.store_error || "";
   renderRows("symbols", s.symbols || [], (row, sym) => {
     cell(row, sym.symbol);
@@ -140,6 +142,52 @@ function render(s) {
     useCell(row, sym.short);
     const book = !isKnown(sym.unreliable) ? "unknown" : sym.unreliable ? "UNRELIABLE" : "ok";
     cell(row, book, !isKnown(sym.unreliable) ? "unknown" : sym.unreliable ? "bad" : "");
+  });
+}
+
+function dollars(value) {
+  return isKnown(value) ? `$${number(value, 2)}` : "unknown";
+}
+
+function bps(value) {
+  return isKnown(value) ? `${value >= 0 ? "+" : ""}${number(value, 2)} bps` : "unknown";
+}
+
+function renderTrading(t) {
+  $("trading_none").hidden = Boolean(t);
+  const totals = t ? t.totals : {};
+  const tca = t ? t.tca : {};
+  show("pnl_realised", totals.realised_pnl, dollars);
+  show("pnl_unrealised", totals.unrealised_pnl, dollars);
+  show("pnl_fees", totals.fees, dollars);
+  show("pnl_net", totals.net_pnl, dollars,
+       isKnown(totals.net_pnl) && totals.net_pnl < 0 ? "warn" : null);
+  show("tca_fills", tca.fills, number);
+  show("tca_slippage", tca.slippage_bps, bps);
+  show("tca_markout", tca.markout_1s_bps, bps);
+  show("tca_adverse", tca.adverse_1s_bps, bps,
+       isKnown(tca.adverse_1s_bps) && tca.adverse_1s_bps < 0 ? "warn" : null);
+  renderRows("trading_positions", Object.entries((t && t.positions) || {}), (row, [sym, p]) => {
+    cell(row, sym);
+    cell(row, number(p.qty));
+    cell(row, dollars(p.avg_px));
+    cell(row, dollars(p.realised_pnl));
+    cell(row, dollars(p.unrealised_pnl), isKnown(p.unrealised_pnl) ? "" : "unknown");
+    cell(row, dollars(p.fees));
+  });
+  renderRows("trading_fills", (t && t.fills) || [], (row, f) => {
+    cell(row, f.clordid);
+    cell(row, f.venue);
+    cell(row, f.symbol);
+    cell(row, f.side);
+    cell(row, number(f.qty));
+    cell(row, dollars(f.price));
+    cell(row, dollars(f.fee));
+  });
+  renderRows("trading_changes", (t && t.changes) || [], (row, c) => {
+    cell(row, c.at);
+    cell(row, Object.entries(c.change).map(([k, v]) => `${k}: ${v.old} → ${v.new}`).join("; "));
+    cell(row, Object.values(c.change).map((v) => v.why).join("; "));
   });
 }
 

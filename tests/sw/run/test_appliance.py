@@ -91,3 +91,63 @@ def test_tca_measured_the_fills(runs):
     assert tca["all"]["slippage_bps"] is not None
     # The venue's inbound latency, 50 us; its reports carry microseconds.
     assert abs(tca["latency"]["order_to_ack_ns"]["median"] - 50_000) < 1_000
+
+
+def test_the_control_plane_shows_the_run_while_it_lasts(runs, tmp_path):
+    """nerve run --api: positions, P&L, orders, fills and TCA through the API, and the
+    feedback policy's changes in the dashboard's snapshot, equal to the run's own outputs."""
+    import asyncio
+    import threading
+    import urllib.request
+
+    from sw.control.auth import SYSTEM, Role
+    from sw.model.config import load_limits, load_strategy
+    from sw.run.appliance import Appliance, RunConfig
+    from sw.venue.matching import VenueSettings
+    from sw.venue.process import VenueLaunch
+
+    said: list[str] = []
+    lingering = threading.Event()
+
+    def say(text: str) -> None:
+        said.append(text)
+        if text.startswith("serving for"):
+            lingering.set()
+
+    config = RunConfig(runs / "feed.pcap", tmp_path / "api",
+                       load_limits("docs/examples/limits.json"),
+                       load_strategy("docs/examples/strategy.json"),
+                       VenueLaunch(VenueSettings()), cadence_ns=100_000_000,
+                       api=("127.0.0.1", 0), api_linger_s=3.0)
+    appliance = Appliance(config, say=say)
+    token = appliance.store.add_token("tester", Role.VIEWER, SYSTEM)
+    worker = threading.Thread(target=lambda: asyncio.run(appliance.run()))
+    worker.start()
+    assert lingering.wait(120), said
+    url = next(s.split()[3] for s in said if s.startswith("control plane at")).rstrip("/")
+
+    def get(path: str):
+        request = urllib.request.Request(f"{url}/api/v1/{path}",
+                                         headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.loads(response.read())
+
+    positions = get("positions")
+    fills = get("fills?limit=10000")
+    orders = get("orders?limit=10000")
+    tca = get("tca")
+    first = orders[-1]                          # the oldest: found by its first ClOrdID
+    again = get(f"orders/{first['first_clordid']}")
+    worker.join(30)
+    assert not worker.is_alive()
+    summary = appliance.summary
+    assert len(fills) == summary.fills and fills
+    assert positions["totals"]["realised_pnl"] == pytest.approx(summary.totals["realised_pnl"])
+    assert {p["symbol"]: p["position"] for p in positions["positions"] if p["position"]} == {
+        row["symbol"]: int(row["qty"]) for row in rows(tmp_path / "api" / "positions.csv")
+        if int(row["qty"])}
+    assert again == first
+    assert tca["fills"] == summary.fills
+    snapshot = appliance.app.state.telemetry.snapshot
+    assert snapshot["trading"]["totals"]["realised_pnl"] == pytest.approx(
+        summary.totals["realised_pnl"])

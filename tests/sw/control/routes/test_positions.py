@@ -1,11 +1,16 @@
-"""GET /api/v1/positions: confirmed positions; P&L unknown, never zero."""
+"""GET /api/v1/positions: the OMS's positions and P&L when a trading loop runs; without one,
+the confirmed positions of the limits document and P&L unknown, never zero."""
 
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 
 from sw.control.desk import seed_documents
+from sw.control.main import create_app
 from sw.model.config import Limits
+
+from .test_orders import Booked
 
 
 @pytest.fixture
@@ -14,9 +19,28 @@ def store(store):
     return store
 
 
-def test_positions_are_confirmed_ones_and_pnl_is_unknown(client, auth):
+def test_without_a_trading_loop_positions_are_confirmed_ones_and_pnl_is_unknown(client, auth):
     body = client.get("/api/v1/positions", headers=auth("viewer")).json()
     assert [(p["symbol"], p["slot"], p["position"]) for p in body["positions"]] == [
         ("AAPL", 0, 0), ("MSFT", 1, -300), ("NVDA", 2, 0), ("AMZN", 3, 0)]
-    assert all(p["pnl"] is None for p in body["positions"])
+    assert all(p["realised_pnl"] is None and p["unrealised_pnl"] is None
+               for p in body["positions"])
+    assert body["totals"] is None
     assert "OMS" in body["note"] and "not zero" in body["note"]
+
+
+@pytest.fixture
+def booked(card, store, settings, tokens):
+    """The app with a trading loop attached, under TestClient."""
+    with TestClient(create_app(card, store, settings, trading=Booked())) as client:
+        yield client
+
+
+def test_with_a_trading_loop_positions_and_pnl_are_the_oms(booked, auth):
+    client = booked
+    body = client.get("/api/v1/positions", headers=auth("viewer")).json()
+    rows = {p["symbol"]: p for p in body["positions"]}
+    assert (rows["AAPL"]["position"], rows["AAPL"]["avg_px"], rows["AAPL"]["realised_pnl"],
+            rows["AAPL"]["unrealised_pnl"]) == (100, 150.25, 12.5, None)
+    assert (rows["MSFT"]["position"], rows["MSFT"]["realised_pnl"]) == (0, 0.0)
+    assert body["totals"] == Booked.TOTALS
