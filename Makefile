@@ -51,6 +51,7 @@ bench: setup
 	$(PY) bench/drivers.py
 	$(PY) bench/control.py
 	$(PY) bench/bus.py
+	$(PY) bench/oms.py
 	# The other blocks take 3-10 minutes a seed to route (book, risk, strategy, encoder) and the
 	# whole path does not route in a session (docs/development.md, "Fmax"): run them by hand.
 	$(PY) bitstreams/fmax.py ingress --seeds 5

@@ -164,7 +164,7 @@ class OrderBook:
         order.venue = venue or order.venue
         was_ended = order.ended
         outcome = Outcome()
-        exec_type = ExecType(event.ExecType)
+        exec_type = event.ExecType          # bus events carry enumeration members already
         if exec_type == ExecType.TRADE:
             if was_ended:
                 outcome.flag = self._note(order, f"fill {event.ExecID} after the order "
@@ -178,7 +178,7 @@ class OrderBook:
             order.pending = None
         elif exec_type in (ExecType.CANCELED, ExecType.EXPIRED, ExecType.REJECTED):
             order.pending = None
-        status = OrdStatus(event.OrdStatus)
+        status = event.OrdStatus
         if not (was_ended and status not in ENDED):   # an ended order never reopens
             order.status = status
         if exec_type == ExecType.TRADE and order.cum_qty >= order.qty:
@@ -202,7 +202,7 @@ class OrderBook:
 
     @staticmethod
     def _fill(event, venue: str, *, known: bool) -> Fill:
-        return Fill(event.ExecID, event.ClOrdID, event.Symbol, Side(event.Side), event.LastQty,
+        return Fill(event.ExecID, event.ClOrdID, event.Symbol, event.Side, event.LastQty,
                     event.LastPx, getattr(event, "Commission", 0) or 0, venue, known,
                     event.TransactTime)
 
