@@ -351,15 +351,26 @@ class Telemetry:
         limits = self.desk.limits()
         reduce_only = self.desk.reduce_only()
         mask = regs.get("book_unreliable")
+        # A running trading loop's OMS knows positions and live orders exactly; without one,
+        # positions are the limits document's and live orders are followed from card events.
+        booked, live = self.trading.positions(), self.trading.exposure()
         rows = []
         for symbol in self.desk.symbols:
             slot = self.desk.card.slot_of(symbol)
             bound = limits.for_symbol(symbol)
-            position = limits.positions.get(symbol, 0)
+            if booked is not None:
+                position = booked.get(symbol, {}).get("qty", 0)
+            else:
+                position = limits.positions.get(symbol, 0)
             orders = long = short = None
-            if self.exposure_known and reachable:
+            if live is not None:
+                seen = live.get(symbol, {"open_orders": 0, "open_buy": 0, "open_sell": 0})
+            elif self.exposure_known and reachable:
                 with self._events_lock:
                     seen = self.exposure.of(symbol)
+            else:
+                seen = None
+            if seen is not None:
                 orders = seen["open_orders"]
                 long, short = position + seen["open_buy"], seen["open_sell"] - position
             rows.append({

@@ -20,6 +20,10 @@ class TradingView(Protocol):
     def totals(self) -> dict | None:
         """{realised_pnl, unrealised_pnl, fees, net_pnl} (a part None: unknown); None: no OMS."""
 
+    def exposure(self) -> dict[str, dict] | None:
+        """symbol -> {open_orders, open_buy, open_sell}: the live orders and their quantities
+        as the card's gate counts them (an order's whole quantity until it ends)."""
+
     def orders(self, *, open_only: bool, limit: int) -> list[dict] | None:
         """The newest orders first."""
 
@@ -40,6 +44,9 @@ class _NoTrading:
         return None
 
     def totals(self) -> None:
+        return None
+
+    def exposure(self) -> None:
         return None
 
     def orders(self, *, open_only: bool, limit: int) -> None:

@@ -37,6 +37,16 @@ class RunBook:
         with self.lock:
             return {k: _dollars(v) for k, v in self.oms.positions.totals().items()}
 
+    def exposure(self) -> dict[str, dict]:
+        with self.lock:
+            out: dict[str, dict] = {}
+            for order in self.oms.orders.open_orders():
+                row = out.setdefault(order.symbol, {"open_orders": 0, "open_buy": 0,
+                                                    "open_sell": 0})
+                row["open_orders"] += 1
+                row["open_buy" if order.side == "1" else "open_sell"] += order.qty
+            return out
+
     def orders(self, *, open_only: bool, limit: int) -> list[dict]:
         with self.lock:
             chains = list(self.oms.orders.chains.values())

@@ -28,6 +28,9 @@ class Booked:
     def totals(self):
         return self.TOTALS
 
+    def exposure(self):
+        return {"AAPL": {"open_orders": 1, "open_buy": 100, "open_sell": 0}}
+
     def orders(self, *, open_only, limit):
         return [ORDER][:limit]
 
@@ -66,3 +69,15 @@ def test_orders_fills_and_tca_come_from_the_loop(booked, auth):
     assert client.get("/api/v1/tca", headers=viewer).json() == {
         "fills": 1, "all": {"markout_bps": {"1000000000": None}}}
     assert client.get("/api/v1/fills").status_code == 401
+
+
+def test_the_dashboard_snapshot_takes_positions_and_live_orders_from_the_loop(booked, auth):
+    """The telemetry's symbol rows use the OMS's position and live orders when a loop runs."""
+    telemetry = booked.app.state.telemetry
+    rows = {row["symbol"]: row for row in telemetry.poll()["symbols"]}
+    assert rows["AAPL"]["position"] == 100
+    assert rows["AAPL"]["open_orders"]["used"] == 1
+    assert rows["AAPL"]["long"]["used"] == 100 + 100 and rows["AAPL"]["short"]["used"] == -100
+    assert rows["MSFT"]["open_orders"]["used"] == 0
+    trading = telemetry.poll()["trading"]
+    assert trading["totals"] == Booked.TOTALS and trading["fills"] == [FILL]
