@@ -72,6 +72,10 @@ class SimTransport(Transport):
         path is idle again."""
         self.request({"frames": [f.hex() for f in frames]})
 
+    def egress(self) -> bytes:
+        """The bytes the card's egress port sent (its FIX orders) since the last call."""
+        return bytes.fromhex(self.request({"egress": True})["egress"])
+
     def stop_server(self) -> None:
         self.request({"stop": True})
 

@@ -330,6 +330,7 @@ class ReplayBench:
         self.locates: dict[str, int] = {}   # symbol -> locate, as the host subscribed them
         self.map_errors: list[str] = []     # the map's disagreements (the card stays halted)
         self.edge = 0                       # rising edges so far (free-running time only)
+        self.egress_bytes = bytearray()     # egress taken by `collect_egress` (served card)
         self._update_fields = [name for name, _ in BookUpdate.as_shape()]
 
     async def reset(self, *, collect: bool = True):
@@ -370,6 +371,19 @@ class ReplayBench:
                 self.egress.write(beat["data"].to_bytes(8, "little")[:size])
             if dut.o_event__valid.value:
                 self.event(dut.o_event__payload.value.to_unsigned())
+
+    async def collect_egress(self):
+        """Keep the egress bytes (FIX orders) in `egress_bytes`, waking only while the egress
+        is valid: the served card runs many idle cycles at a time, unwatched."""
+        dut = self.dut
+        while True:
+            await RisingEdge(dut.clk)
+            await ReadOnly()
+            if not dut.o_egress__valid.value:
+                await RisingEdge(dut.o_egress__valid)
+                await ReadOnly()
+            beat = unpack(FrameBeat, dut.o_egress__payload.value.to_unsigned())
+            self.egress_bytes += beat["data"].to_bytes(8, "little")[:beat["keep"].bit_length()]
 
     def event(self, word: int):
         e = unpack(OrderEvent, word)

@@ -123,6 +123,7 @@ async def serve(dut):
     out.mkdir(parents=True, exist_ok=True)
     tb = ReplayBench(dut, out)
     await tb.reset(collect=False)         # the host reads events through the registers
+    cocotb.start_soon(tb.collect_egress())  # and takes the egress bytes by request
     await FallingEdge(dut.clk)
     dut.time_load.value = 0              # the card's own PTP clock runs
     requests = _Requests()
@@ -168,6 +169,9 @@ async def _handle(tb: ReplayBench, request: dict) -> dict:
             values.append(await tb.csr.access(int(address), value))
         return {"values": [v if op[1] is None else None
                            for v, op in zip(values, request["ops"], strict=True)]}
+    if "egress" in request:            # the FIX bytes the card sent since the last request
+        sent, tb.egress_bytes = bytes(tb.egress_bytes), bytearray()
+        return {"egress": sent.hex()}
     if "frames" in request:
         for frame in request["frames"]:
             await tb.frame(None, bytes.fromhex(frame))

@@ -176,7 +176,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                                   args.maker_fee, args.taker_fee, args.fill_probability,
                                   seed=args.venue_seed), queue_model=args.queue_model),
         cadence_ns=args.cadence_ms * 1_000_000, feedback=not args.no_feedback,
-        duration_s=args.duration,
+        duration_s=args.duration, backend=args.backend,
         api=(args.api.ip, args.api.port) if args.api else None, api_linger_s=args.api_linger)
     start = time.perf_counter()
     summary = asyncio.run(Appliance(config).run())
@@ -229,7 +229,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         strategy=Path("docs/examples/strategy.json"), venue_name="SIM",
         latency_in_ns=50_000, latency_out_ns=50_000, maker_fee=-20, taker_fee=30,
         fill_probability=1.0, venue_seed=7, queue_model="risk_averse", cadence_ms=500,
-        no_feedback=False, duration=None, api=None, api_linger=0.0)
+        no_feedback=False, duration=None, api=None, api_linger=0.0, backend="model")
     return cmd_run(run)
 
 
@@ -360,6 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="the appliance end to end: card, FIX session, venue, "
                                      "OMS, TCA and feedback, in lock-step with the feed")
     run.add_argument("--feed", type=Path, required=True, help="NASDAQ file or pcap")
+    run.add_argument("--backend", choices=("model", "rtl"), default="model",
+                     help="the card: the golden model, or the RTL under Verilator (the first "
+                          "run builds it, about 6 minutes)")
     run.add_argument("--limits", type=Path, help="limits JSON (docs/limits.md)")
     run.add_argument("--strategy", type=Path, help="strategy JSON (docs/golden-model.md)")
     run.add_argument("--out", type=Path, required=True, help="output directory")

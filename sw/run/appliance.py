@@ -39,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from drivers import open_device
 from drivers.card import Card
 from drivers.device import Device
 from drivers.events import CardEvent
@@ -65,9 +66,10 @@ from sw.control.server import serve_in_thread
 from sw.control.settings import Settings
 from sw.control.store import Store
 from sw.feed.net import UdpEndpoint
+from sw.fix.dictionary import split_messages
 from sw.model.clock import cycles_to_ns
-from sw.model.config import Limits, StrategyConfig, StrategyParamsUpdate
-from sw.model.fastpath import tradable_symbol
+from sw.model.config import Limits, StrategyConfig, StrategyParams, StrategyParamsUpdate
+from sw.model.fastpath import FastPath, tradable_symbol
 from sw.model.ingress import directory, feed_frames
 from sw.model.replay import Feed
 from sw.model.risk import Reason
@@ -105,6 +107,7 @@ class RunConfig:
     api_linger_s: float = 0.0                  # keep serving it this long after the run
     report_timeout_s: float = 10.0
     dst: UdpEndpoint = field(default_factory=UdpEndpoint)
+    backend: str = "model"                     # the card: model (golden) or rtl (Verilator)
 
 
 @dataclass
@@ -124,6 +127,47 @@ class RunSummary:
     open_chains_card: int | None = None
     exposure_leak: bool | None = None
     tca: dict = field(default_factory=dict)
+
+
+class ModelBackend:
+    """The card as the golden model behind its register map (drivers/model.py), in process."""
+
+    name = "model"
+
+    def __init__(self, dst: UdpEndpoint) -> None:
+        self.model = ModelCard(dst)
+        self.device = Device(ModelTransport(self.model), REGMAP)
+
+    def frame(self, cycle: int, frame: bytes) -> None:
+        self.model.frame(frame, cycle)
+
+    def egress(self) -> list[bytes]:
+        return self.model.egress()
+
+    def close(self) -> None:
+        self.device.close()
+
+
+class RtlBackend:
+    """The card as its RTL under Verilator, served over a loopback socket (drivers/sim.py). Its
+    PTP clock is set to each packet's feed time just before the packet (the golden model stamps
+    with feed time too), so time-dependent checks such as the order rate see the same clock."""
+
+    name = "rtl"
+
+    def __init__(self) -> None:
+        self.device = open_device("sim")
+
+    def frame(self, cycle: int, frame: bytes) -> None:
+        self.device.write_many([("ptp_set_value", cycle), ("ptp_set", 1)])
+        self.device.transport.frames([frame])
+
+    def egress(self) -> list[bytes]:
+        data = self.device.transport.egress()
+        return split_messages(data) if data else []
+
+    def close(self) -> None:
+        self.device.close()
 
 
 class SequenceOnCard:
@@ -155,9 +199,14 @@ class Appliance:
         known = directory(self.frames, config.dst).locates
         tradable = sorted(s for s in known if tradable_symbol(s))[:SLOTS]
         self.locates = {s: known[s] for s in tradable}
-        self.model = ModelCard(config.dst)
-        self.device = Device(ModelTransport(self.model), REGMAP)
+        self.backend = RtlBackend() if config.backend == "rtl" else ModelBackend(config.dst)
+        self.device = self.backend.device
         self.card = Card(self.device, self.locates)
+        # The host's own view of the market (the golden feed handler and book, no strategy):
+        # the quotes TCA and the marks need, whichever card runs.
+        self.market = FastPath(Limits(halted=True),
+                               StrategyConfig(defaults=StrategyParams(mode="off")),
+                               dst=config.dst, trade_date=self.trade_date)
         self.store = Store(config.out / "control.db")
         self.oms = Oms(config.out / "oms-journal.jsonl", on_position=self._confirm_position,
                        on_ended=self._release)
@@ -257,11 +306,12 @@ class Appliance:
             if cfg.duration_s is not None and time.perf_counter() - started > cfg.duration_s:
                 self.summary.stopped_early = True
                 break
-            self.model.frame(frame, cycle)
+            self.backend.frame(cycle, frame)
+            self.market.frame(frame, cycle)
             self.summary.frames += 1
             now = self._ns_of(cycle)
             published: list[Event] = []
-            rows = self.model.fast.out.bbo
+            rows = self.market.out.bbo
             for row in rows[bbo_seen:]:
                 if row.symbol in self.locates:
                     published.append(Quote(Symbol=row.symbol, BidPx=row.bid_px or None,
@@ -277,7 +327,7 @@ class Appliance:
                 self.oms.handle(published)          # orders booked; quotes mark positions
                 for event in published:
                     self.tca.add(event)
-            egress = self.model.egress()
+            egress = self.backend.egress()
             for raw in egress:
                 session.send_order(raw)
                 self.summary.orders_sent += 1
@@ -440,8 +490,10 @@ class Appliance:
         self.summary.tca = _plain(self.tca.measure())
         (out / "tca.json").write_text(json.dumps(self.summary.tca, indent=2) + "\n")
         summary = {k: v for k, v in vars(self.summary).items() if k != "tca"}
-        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (out / "summary.json").write_text(json.dumps(summary | {"backend": self.backend.name},
+                                                     indent=2) + "\n")
         self.oms.close()
+        self.backend.close()
 
     def _fills(self):
         for fill in self.oms.fills:
