@@ -278,6 +278,9 @@ class Telemetry:
                    if e.who == "feedback-policy" and e.action == "strategy.reason"][:10]
         return {"totals": totals, "positions": self.trading.positions(),
                 "fills": self.trading.fills(10),
+                "modes": {mode: {k: row.get(k) for k in ("fills", "shares", "pnl", "risk_charge",
+                                                          "risk_adjusted_pnl")}
+                          for mode, row in (tca.get("mode") or {}).items()},
                 "tca": {"fills": tca.get("fills"), "slippage_bps": every.get("slippage_bps"),
                         "markout_1s_bps": (every.get("markout_bps") or {}).get(1_000_000_000),
                         "adverse_1s_bps": (every.get("adverse_selection_bps") or {}).get(

@@ -401,6 +401,7 @@ class Appliance:
     async def _cadence(self, now: int) -> None:
         with self.lock:
             reports = [self.oms.position_report(s, now) for s in self.oms.positions.by_symbol]
+            self.tca.sample_pnl()
             tca_reports = self.tca.reports(now)
             figures = self.tca.measure()["symbol"] if self.config.feedback else {}
         for report in reports:

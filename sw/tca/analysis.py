@@ -7,8 +7,10 @@ orders sent (their arrival time and the card's cycle stamps) and the venue's rep
 - per fill: arrival slippage, effective spread, markouts and realised spreads at each horizon;
 - per order: fill ratio and implementation shortfall (with the unfilled part's opportunity
   cost, marked at the mid when the order ended, or now if it is open);
-- aggregates per symbol, side, venue and liquidity (maker / taker): shares, fills, and
-  share-weighted means; adverse selection is the mean markout of passive fills;
+- aggregates per symbol, side, venue, liquidity (maker / taker) and strategy mode (quote: Day
+  orders; take: IOC orders): shares, fills, and share-weighted means; adverse selection is the
+  mean markout of passive fills; per mode also its P&L, a risk charge from the volatility of that
+  P&L (sampled once per cadence by `sample_pnl`) and the risk-adjusted P&L;
 - latency: tick-to-trade from the card's cycle stamps (histogram), and order -> acknowledgement
   in feed time.
 
@@ -25,9 +27,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 import numpy as np
 
+from spec.itch import PRICE_SCALE
 from sw.bus.events import (
     Event,
     ExecType,
@@ -36,9 +40,14 @@ from sw.bus.events import (
     Quote,
     TcaMetric,
     TcaReport,
+    TimeInForce,
 )
+from sw.oms.positions import PositionBook
 from sw.tca import measures
 
+#: The risk charge's quantile (99%, one-sided) and the fewest P&L samples it is measured on.
+Z_99 = NormalDist().inv_cdf(0.99)
+MIN_PNL_SAMPLES = 10
 #: Markout horizons, ns of feed time: 100 ms, 1 s, 10 s, 60 s.
 HORIZONS_NS = (100_000_000, 1_000_000_000, 10_000_000_000, 60_000_000_000)
 CYCLE_NS = 6.4          # the card's clock, 156.25 MHz
@@ -54,6 +63,7 @@ class _Order:
     acked_ns: int | None = None
     ended_ns: int | None = None
     tick_to_trade: int | None = None
+    mode: str = "quote"
 
 
 @dataclass
@@ -62,6 +72,7 @@ class FillTable:
 
     symbol: np.ndarray
     venue: np.ndarray
+    mode: np.ndarray            # the strategy mode that sent the order: quote or take
     side: np.ndarray            # +1 buy, -1 sell
     maker: np.ndarray           # bool
     qty: np.ndarray
@@ -87,6 +98,8 @@ class TcaAnalysis:
         self._orders: dict[str, _Order] = {}               # every ClOrdID -> its instruction
         self._fills: list[tuple] = []
         self._seen: set[str] = set()
+        self._mode_books: dict[str, PositionBook] = {}
+        self._pnl_samples: dict[str, list[float]] = {}
         self.feed_ns = 0
 
     # --- input -------------------------------------------------------------------------------
@@ -104,9 +117,13 @@ class TcaAnalysis:
             ticks = (event.EgressCycle - event.IngressCycle
                      if event.EgressCycle is not None and event.IngressCycle is not None
                      else None)
+            # The card's strategy quotes with Day orders and takes with IOC ones; a G or F
+            # belongs to the mode of the chain it changes.
+            mode = chain.mode if chain else (
+                "take" if event.TimeInForce == TimeInForce.IMMEDIATE_OR_CANCEL else "quote")
             self._orders[event.ClOrdID] = _Order(event.Symbol, 1 if event.Side == "1" else -1,
                                                  event.OrderQty, event.TransactTime, first,
-                                                 tick_to_trade=ticks)
+                                                 tick_to_trade=ticks, mode=mode)
         elif isinstance(event, ExecutionReport) and event.ExecID not in self._seen:
             self._seen.add(event.ExecID)
             order = self._orders.get(event.ClOrdID)
@@ -120,6 +137,9 @@ class TcaAnalysis:
                 self._fills.append((event.ClOrdID, event.LastMkt or "", event.LastQty,
                                     event.LastPx, event.Commission,
                                     event.LastLiquidityInd == 1, event.TransactTime))
+                self._mode_books.setdefault(order.mode, PositionBook()).fill(
+                    order.symbol, event.LastMkt or "", order.sign, event.LastQty, event.LastPx,
+                    event.Commission)
 
     # --- measures ----------------------------------------------------------------------------
 
@@ -133,6 +153,7 @@ class TcaAnalysis:
         table = FillTable(
             symbol=np.array([o.symbol for o in orders], dtype=object),
             venue=np.array([f[1] for f in self._fills], dtype=object),
+            mode=np.array([o.mode for o in orders], dtype=object),
             side=np.array([o.sign for o in orders], dtype=np.int64),
             maker=np.array([f[5] for f in self._fills], dtype=bool),
             qty=np.array([f[2] for f in self._fills], dtype=np.int64),
@@ -200,7 +221,8 @@ class TcaAnalysis:
         table = self.fills()
         orders = self.orders()
         by = {"symbol": table.symbol, "side": np.where(table.side > 0, "buy", "sell"),
-              "venue": table.venue, "liquidity": np.where(table.maker, "maker", "taker")}
+              "venue": table.venue, "liquidity": np.where(table.maker, "maker", "taker"),
+              "mode": table.mode}
         groups = {name: {str(key): _aggregate(table, keys == key, self.horizons_ns)
                          for key in sorted(set(keys.tolist()))}
                   for name, keys in by.items()}
@@ -213,9 +235,47 @@ class TcaAnalysis:
             row["shortfall_bps"] = _nanmean([o["shortfall_bps"] for o in mine])
         ticks = [o.tick_to_trade for o in self._orders.values() if o.tick_to_trade is not None]
         acks = [o.acked_ns - o.sent_ns for o in self._orders.values() if o.acked_ns is not None]
+        for mode, row in groups["mode"].items():
+            row.update(self._mode_risk(mode))
         return {"fills": len(table), "orders": len(orders),
                 "all": _aggregate(table, np.ones(len(table), dtype=bool), self.horizons_ns),
                 **groups, "latency": _latency(ticks, acks)}
+
+    # --- P&L per strategy mode, and its risk charge --------------------------------------------
+
+    def _mode_pnl(self, mode: str) -> float | None:
+        """A mode's P&L now (realised + unrealised - fees, price units x shares); None while a
+        symbol it holds has no mid yet."""
+        book = self._mode_books.get(mode)
+        if book is None:
+            return 0.0
+        for symbol in book.by_symbol:
+            times, mids = self._quotes.get(symbol, ([], []))
+            book.mark(symbol, int(mids[-1]) if mids else None)
+        return book.totals()["net_pnl"]
+
+    def sample_pnl(self) -> None:
+        """Record each mode's P&L once per cadence (the run calls it): the series the risk
+        charge is measured on."""
+        for mode in self._mode_books:
+            pnl = self._mode_pnl(mode)
+            if pnl is not None:
+                self._pnl_samples.setdefault(mode, []).append(pnl)
+
+    def _mode_risk(self, mode: str) -> dict:
+        """P&L in dollars, and a risk charge: z_99% x the standard deviation of the P&L's change
+        from one sample to the next (a one-interval 99% VaR of the mode's P&L, zero mean;
+        unknown with fewer than `MIN_PNL_SAMPLES` samples); risk-adjusted P&L = P&L - charge."""
+        pnl = self._mode_pnl(mode)
+        samples = np.asarray(self._pnl_samples.get(mode, []), dtype=float)
+        charge = None
+        if samples.size > MIN_PNL_SAMPLES:
+            charge = Z_99 * float(np.diff(samples).std(ddof=1)) / PRICE_SCALE
+        dollars = None if pnl is None else pnl / PRICE_SCALE
+        return {"pnl": dollars, "risk_charge": charge,
+                "risk_adjusted_pnl": (None if dollars is None or charge is None
+                                      else dollars - charge),
+                "pnl_samples": int(samples.size)}
 
     def reports(self, now_ns: int) -> list[TcaReport]:
         """The per-symbol aggregates as TcaReport events (parts per million)."""

@@ -175,6 +175,14 @@ function renderTrading(t) {
     cell(row, dollars(p.unrealised_pnl), isKnown(p.unrealised_pnl) ? "" : "unknown");
     cell(row, dollars(p.fees));
   });
+  renderRows("trading_modes", Object.entries((t && t.modes) || {}), (row, [mode, m]) => {
+    cell(row, mode);
+    cell(row, number(m.fills));
+    cell(row, number(m.shares));
+    cell(row, dollars(m.pnl), isKnown(m.pnl) ? "" : "unknown");
+    cell(row, dollars(m.risk_charge), isKnown(m.risk_charge) ? "" : "unknown");
+    cell(row, dollars(m.risk_adjusted_pnl), isKnown(m.risk_adjusted_pnl) ? "" : "unknown");
+  });
   renderRows("trading_fills", (t && t.fills) || [], (row, f) => {
     cell(row, f.clordid);
     cell(row, f.venue);

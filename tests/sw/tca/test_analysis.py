@@ -16,6 +16,7 @@ from sw.bus.events import (
     Quote,
     Side,
     TcaMetric,
+    TimeInForce,
 )
 from sw.tca import measures
 from sw.tca.analysis import TcaAnalysis
@@ -126,3 +127,33 @@ def test_mid_lookup_is_the_last_quote_at_or_before():
     times, mids = np.array([10, 20, 30]), np.array([1.0, 2.0, 3.0])
     got = measures.mid_at(times, mids, np.array([5, 10, 25, 99]))
     assert np.isnan(got[0]) and list(got[1:]) == [1.0, 2.0, 3.0]
+
+
+def test_strategy_modes_have_their_own_pnl_and_a_risk_charge_from_its_volatility():
+    """A quoting order (Day) and a taking one (IOC): each mode's figures and P&L are its own;
+    the risk charge is z_99% x the standard deviation of the mode's sampled P&L changes."""
+    tca = TcaAnalysis()
+    tca.add(quote(0, 999_900, 1_000_100))
+    tca.add(sent("Q1", Side.BUY, 100, 999_900, 1 * MS))
+    tca.add(report(1, "Q1", Side.BUY, ExecType.TRADE, OrdStatus.FILLED, 2 * MS, 100, 999_900,
+                   maker=True))
+    take = sent("T1", Side.SELL, 50, 999_900, 3 * MS).model_copy(
+        update={"TimeInForce": TimeInForce.IMMEDIATE_OR_CANCEL})
+    tca.add(take)
+    tca.add(report(2, "T1", Side.SELL, ExecType.TRADE, OrdStatus.FILLED, 3 * MS, 50, 999_900))
+    mids = [1_000_000, 1_000_300, 999_800, 1_000_500, 999_600, 1_000_100, 999_900, 1_000_700,
+            999_500, 1_000_200, 1_000_000, 999_700]
+    for k, mid in enumerate(mids):
+        tca.add(quote((10 + k) * MS, mid - 100, mid + 100))
+        tca.sample_pnl()
+    modes = tca.measure()["mode"]
+    assert set(modes) == {"quote", "take"}
+    assert (modes["quote"]["fills"], modes["take"]["fills"]) == (1, 1)
+    # Long 100 bought at 999,900 (units), marked at the last mid 999,700: -200 x 100 units.
+    assert modes["quote"]["pnl"] == pytest.approx(100 * (999_700 - 999_900) / 10_000)
+    quote_pnl = [100 * (mid - 999_900) for mid in mids]
+    expected = 2.3263478740 * np.diff(quote_pnl).std(ddof=1) / 10_000
+    assert modes["quote"]["risk_charge"] == pytest.approx(expected)
+    assert modes["quote"]["risk_adjusted_pnl"] == pytest.approx(
+        modes["quote"]["pnl"] - expected)
+    assert modes["take"]["pnl_samples"] == len(mids)
