@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from drivers.device import Device, DriverError
 from drivers.events import CardEvent, decode
-from hw.rtl import risk, strategy
+from hw.rtl import encoder, risk, strategy
 from hw.rtl.fastpath import SLOTS
 from spec.itch import stock_field, stock_text  # noqa: F401 (part of the card API)
 from sw.feed.net import UdpEndpoint
@@ -174,6 +174,16 @@ class Card:
                     from error
         self.device.write_many([("net_dst_ip", dst.ip_int), ("net_dst_port", dst.port),
                                 ("fix_trade_date", date)])
+
+    def set_session(self, sender: str, target: str) -> None:
+        """The FIX session's CompIDs, as the encoder writes them into every order (49, 56);
+        refused (CardError) when the card flags them invalid (fix_config_error)."""
+        values = encoder.config_values(sender, target)
+        self.device.write_many([(f"fix_{name}", values[name])
+                                for name in ("sender", "sender_len", "target", "target_len")])
+        if self.device.knows("fix_config_error") and self.device.read("fix_config_error"):
+            raise CardError(f"the card refused the FIX CompIDs {sender!r} -> {target!r} "
+                            "(fix_config_error)")
 
     # --- the symbol map ---------------------------------------------------------------------
 

@@ -176,7 +176,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                                   args.maker_fee, args.taker_fee, args.fill_probability,
                                   seed=args.venue_seed), queue_model=args.queue_model),
         cadence_ns=args.cadence_ms * 1_000_000, feedback=not args.no_feedback,
-        duration_s=args.duration, backend=args.backend,
+        duration_s=args.duration, backend=args.backend, fix_config=args.fix_config,
         api=(args.api.ip, args.api.port) if args.api else None, api_linger_s=args.api_linger)
     start = time.perf_counter()
     summary = asyncio.run(Appliance(config).run())
@@ -229,7 +229,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         strategy=Path("docs/examples/strategy.json"), venue_name="SIM",
         latency_in_ns=50_000, latency_out_ns=50_000, maker_fee=-20, taker_fee=30,
         fill_probability=1.0, venue_seed=7, queue_model="risk_averse", cadence_ms=500,
-        no_feedback=False, duration=None, api=None, api_linger=0.0, backend="model")
+        no_feedback=False, duration=None, api=None, api_linger=0.0, backend="model",
+        fix_config=None)
     return cmd_run(run)
 
 
@@ -368,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, required=True, help="output directory")
     run.add_argument("--duration", type=float, default=None,
                      help="stop after this many wall-clock seconds (default: the whole feed)")
+    run.add_argument("--fix-config", type=Path, default=None, metavar="FILE",
+                     help="connect to the FIX 4.4 acceptor a QuickFIX initiator settings file "
+                          "names, instead of starting the venue simulator (no lock-step)")
     run.add_argument("--venue-name", default="SIM")
     run.add_argument("--latency-in-ns", type=_count, default=50_000)
     run.add_argument("--latency-out-ns", type=_count, default=50_000)

@@ -108,6 +108,8 @@ class RunConfig:
     report_timeout_s: float = 10.0
     dst: UdpEndpoint = field(default_factory=UdpEndpoint)
     backend: str = "model"                     # the card: model (golden) or rtl (Verilator)
+    fix_config: Path | None = None             # an external acceptor (QuickFIX settings file)
+    drain_s: float = 2.0                       # external acceptor: wait for reports at the end
 
 
 @dataclass
@@ -268,25 +270,45 @@ class Appliance:
         if self.desk.load_state.error:
             raise RuntimeError(f"the card did not take its documents: "
                                f"{self.desk.load_state.error}")
-        venue = VenueProcess(cfg.feed, cfg.venue, cfg.out / "venue")
-        session = FixSession(
-            SessionConfig("127.0.0.1", venue.port, cfg.venue.member, cfg.venue.comp_id, 30,
-                          0.2, cfg.out / "session"),
-            SequenceOnCard(self.device), self._inbound, on_undelivered=self._undelivered)
+        if cfg.fix_config is not None:
+            # Any FIX 4.4 acceptor: no lock-step (it trades in its own time), the CompIDs from
+            # the settings file into the card's encoder.
+            venue = None
+            session_config = SessionConfig.from_quickfix(cfg.fix_config)
+            self.card.set_session(session_config.sender, session_config.target)
+            venue_name = session_config.target
+        else:
+            venue = VenueProcess(cfg.feed, cfg.venue, cfg.out / "venue")
+            session_config = SessionConfig("127.0.0.1", venue.port, cfg.venue.member,
+                                           cfg.venue.comp_id, 30, 0.2, cfg.out / "session")
+            venue_name = cfg.venue.settings.name
+        self._venue_name = venue_name
+        session = FixSession(session_config, SequenceOnCard(self.device), self._inbound,
+                             on_undelivered=self._undelivered)
         async with await open_bus() as bus:
             self._bus = bus
             store_task = asyncio.create_task(self.events.follow(bus))
             session.start()
             try:
-                await asyncio.wait_for(session.logged_on.wait(), 10)
+                try:
+                    await asyncio.wait_for(session.logged_on.wait(), 10)
+                except TimeoutError:
+                    raise RuntimeError(
+                        f"no FIX logon from {session_config.host}:{session_config.port} "
+                        f"({session_config.sender} -> {session_config.target}) in 10 s") from None
                 self.desk.release(User("run", Role.RISK))
                 await self._feed(venue, session, started)
-                self.summary.reports = await venue.end(self.summary.orders_sent)
-                await self._await_reports(self.summary.reports)
+                if venue is not None:
+                    self.summary.reports = await venue.end(self.summary.orders_sent)
+                    await self._await_reports(self.summary.reports)
+                else:
+                    await asyncio.sleep(cfg.drain_s)    # reports still on their way
+                    self.summary.reports = self._delivered
                 await self._cadence(self._feed_ns())
             finally:
                 await session.stop()
-                venue.close()
+                if venue is not None:
+                    venue.close()
                 await asyncio.sleep(self.events.flush_seconds * 2)
                 store_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -298,7 +320,8 @@ class Appliance:
     def store_documents(self, limits: Limits, strategy: StrategyConfig) -> None:
         seed_documents(self.store, limits=limits, strategy=strategy, symbols=self.locates)
 
-    async def _feed(self, venue: VenueProcess, session: FixSession, started: float) -> None:
+    async def _feed(self, venue: VenueProcess | None, session: FixSession,
+                    started: float) -> None:
         cfg = self.config
         next_cadence = last_advance = None
         bbo_seen = 0
@@ -336,7 +359,8 @@ class Appliance:
                 await self._bus.publish(event)
             # The venue catches up whenever orders went out, and at least every step_ns of
             # feed time (resting orders fill as the market trades): deterministic either way.
-            if egress or last_advance is None or now - last_advance >= cfg.step_ns:
+            if venue is not None and (egress or last_advance is None
+                                      or now - last_advance >= cfg.step_ns):
                 reports = await venue.advance(self._day_ns(cycle), self.summary.orders_sent)
                 await self._await_reports(reports)
                 last_advance = now
@@ -373,7 +397,7 @@ class Appliance:
                          EgressCycle=event.egress_cycle, TransactTime=now)
 
     def _inbound(self, message) -> None:
-        event = event_of(message, self.config.venue.settings.name)
+        event = event_of(message, self._venue_name)
         with self.lock:
             self.oms.handle([event])
             self.tca.add(event)

@@ -151,3 +151,43 @@ def test_the_control_plane_shows_the_run_while_it_lasts(runs, tmp_path):
     snapshot = appliance.app.state.telemetry.snapshot
     assert snapshot["trading"]["totals"]["realised_pnl"] == pytest.approx(
         summary.totals["realised_pnl"])
+
+
+def test_a_run_reaches_any_acceptor_named_by_a_quickfix_settings_file(runs, tmp_path):
+    """--fix-config: no venue simulator, no lock-step; the card's encoder takes the file's
+    CompIDs (the acceptor knows only that session) and the acceptor's fills are booked."""
+    import subprocess
+    import sys
+
+    from sw.venue.process import free_port
+
+    port = free_port()
+    dictionary = f"{sys.prefix}/share/quickfix/FIX44.xml"
+    common = ("StartTime=00:00:00\nEndTime=00:00:00\nUseDataDictionary=Y\n"
+              f"DataDictionary={dictionary}\nCheckLatency=N\n")
+    acceptor_cfg = tmp_path / "acceptor.cfg"
+    acceptor_cfg.write_text(f"[DEFAULT]\nConnectionType=acceptor\n{common}"
+                            f"SocketAcceptHost=127.0.0.1\nSocketAcceptPort={port}\n"
+                            "[SESSION]\nBeginString=FIX.4.4\nSenderCompID=XNAS\n"
+                            "TargetCompID=DESK1\n")
+    initiator_cfg = tmp_path / "initiator.cfg"
+    initiator_cfg.write_text(f"[DEFAULT]\nConnectionType=initiator\n{common}HeartBtInt=30\n"
+                             f"ReconnectInterval=1\nFileStorePath={tmp_path / 'store'}\n"
+                             "[SESSION]\nBeginString=FIX.4.4\nSenderCompID=DESK1\n"
+                             f"TargetCompID=XNAS\nSocketConnectHost=127.0.0.1\n"
+                             f"SocketConnectPort={port}\n")
+    venue = subprocess.Popen([sys.executable, "tests/sw/run/acceptor.py", str(acceptor_cfg)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert venue.stdout.readline().strip() == "ready"
+        assert main(["run", "--feed", str(runs / "feed.pcap"), "--out", str(tmp_path / "out"),
+                     "--limits", "docs/examples/limits.json", "--strategy",
+                     "docs/examples/strategy.json", "--fix-config", str(initiator_cfg)]) == 0
+    finally:
+        venue.stdin.close()
+        venue.wait(10)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    fills = rows(tmp_path / "out" / "fills.csv")
+    assert summary["orders_sent"] > 0 and summary["fills"] > 0
+    assert {f["venue"] for f in fills} == {"XNAS"}
+    assert list(json.loads((tmp_path / "out" / "tca.json").read_text())["venue"]) == ["XNAS"]
