@@ -165,23 +165,51 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from sw.model.config import Limits, StrategyConfig, load_limits, load_strategy
     from sw.run.appliance import Appliance, RunConfig
-    from sw.venue.matching import VenueSettings
-    from sw.venue.process import VenueLaunch
 
     config = RunConfig(
         args.feed, args.out,
         load_limits(args.limits) if args.limits else Limits(),
         load_strategy(args.strategy) if args.strategy else StrategyConfig(),
-        VenueLaunch(VenueSettings(args.venue_name, args.latency_in_ns, args.latency_out_ns,
-                                  args.maker_fee, args.taker_fee, args.fill_probability,
-                                  seed=args.venue_seed), queue_model=args.queue_model),
+        args.venue or [venue_spec("SIM")],
         cadence_ns=args.cadence_ms * 1_000_000, feedback=not args.no_feedback,
         duration_s=args.duration, backend=args.backend, fix_config=args.fix_config,
+        overwrite=args.overwrite,
         api=(args.api.ip, args.api.port) if args.api else None, api_linger_s=args.api_linger)
     start = time.perf_counter()
     summary = asyncio.run(Appliance(config).run())
     print_run_summary(summary, time.perf_counter() - start, args.out)
     return 0
+
+
+VENUE_KEYS = {"latency_in_ns": int, "latency_out_ns": int, "maker_fee": int, "taker_fee": int,
+              "fill_probability": float, "seed": int, "queue_model": str}
+
+
+def venue_spec(text: str):
+    """NAME[:KEY=VALUE,...] -> a venue simulator's launch settings (docs/run.md)."""
+    from sw.venue.matching import VenueSettings
+    from sw.venue.process import VenueLaunch
+
+    name, _, rest = text.partition(":")
+    if not name.isalnum() or len(name) > 16:
+        raise argparse.ArgumentTypeError(f"venue {text!r}: NAME must be 1-16 letters/digits")
+    values: dict = {}
+    for item in filter(None, rest.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or key not in VENUE_KEYS:
+            raise argparse.ArgumentTypeError(
+                f"venue {name}: {item!r} is not KEY=VALUE with KEY one of "
+                f"{', '.join(VENUE_KEYS)}")
+        try:
+            values[key] = VENUE_KEYS[key](value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"venue {name}: {key}={value!r} is not a "
+                                             f"{VENUE_KEYS[key].__name__}") from None
+    queue_model = values.pop("queue_model", "risk_averse")
+    try:
+        return VenueLaunch(VenueSettings(name, **values), queue_model=queue_model)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"venue {name}: {error}") from None
 
 
 def print_run_summary(summary, seconds: float, out: Path) -> None:
@@ -200,6 +228,13 @@ def print_run_summary(summary, seconds: float, out: Path) -> None:
     print(f"  feedback changes {summary.parameter_changes}, risk decisions "
           f"{summary.risk_decisions}; open orders: OMS {summary.open_orders_oms}, card "
           f"{summary.open_chains_card} ({'LEAK' if summary.exposure_leak else 'no exposure leak'})")
+    if len(summary.venues) > 1:
+        by_venue = summary.tca.get("venue", {})
+        print("  per venue: " + "; ".join(
+            f"{name} {orders:,} orders, {by_venue.get(name, {}).get('fills', 0):,} fills"
+            + (f", slippage {by_venue[name]['slippage_bps']:+.2f} bps"
+               if by_venue.get(name, {}).get("slippage_bps") is not None else "")
+            for name, orders in summary.venues.items()))
     tca = summary.tca
     if tca.get("fills"):
         horizon = tca["all"]["markout_bps"]
@@ -224,13 +259,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("2/2 the appliance end to end: the card (golden model) trades the feed, its orders go "
           "over FIX to the venue simulator, fills come back to the OMS, TCA measures them and "
           "the feedback policy adjusts the strategy")
+    venues = [venue_spec("FAST:latency_in_ns=20000,latency_out_ns=20000,maker_fee=-20,"
+                         "taker_fee=30,seed=7"),
+              venue_spec("SLOW:latency_in_ns=250000,latency_out_ns=250000,maker_fee=-5,"
+                         "taker_fee=10,fill_probability=0.8,queue_model=prob:2,seed=7")]
+    print(f"   venues: {', '.join(v.settings.name for v in venues)} (FAST: 20 us each way, "
+          "taker $0.0030, maker rebate $0.0020; SLOW: 250 us, taker $0.0010, rebate $0.0005, "
+          "80% of passive fills, probabilistic queue)")
     run = argparse.Namespace(
         feed=feed, out=out / "run", limits=Path("docs/examples/limits.json"),
-        strategy=Path("docs/examples/strategy.json"), venue_name="SIM",
-        latency_in_ns=50_000, latency_out_ns=50_000, maker_fee=-20, taker_fee=30,
-        fill_probability=1.0, venue_seed=7, queue_model="risk_averse", cadence_ms=500,
+        strategy=Path("docs/examples/strategy.json"), venue=venues, cadence_ms=500,
         no_feedback=False, duration=None, api=None, api_linger=0.0, backend="model",
-        fix_config=None)
+        fix_config=None, overwrite=True)
     return cmd_run(run)
 
 
@@ -367,20 +407,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--limits", type=Path, help="limits JSON (docs/limits.md)")
     run.add_argument("--strategy", type=Path, help="strategy JSON (docs/golden-model.md)")
     run.add_argument("--out", type=Path, required=True, help="output directory")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace a previous run's state and outputs in --out")
     run.add_argument("--duration", type=float, default=None,
                      help="stop after this many wall-clock seconds (default: the whole feed)")
     run.add_argument("--fix-config", type=Path, default=None, metavar="FILE",
                      help="connect to the FIX 4.4 acceptor a QuickFIX initiator settings file "
                           "names, instead of starting the venue simulator (no lock-step)")
-    run.add_argument("--venue-name", default="SIM")
-    run.add_argument("--latency-in-ns", type=_count, default=50_000)
-    run.add_argument("--latency-out-ns", type=_count, default=50_000)
-    run.add_argument("--maker-fee", type=int, default=-20,
-                     help="ITCH price units per share (1/10,000 $); negative: a rebate")
-    run.add_argument("--taker-fee", type=int, default=30)
-    run.add_argument("--fill-probability", type=float, default=1.0)
-    run.add_argument("--queue-model", default="risk_averse", help="risk_averse or prob:POWER")
-    run.add_argument("--venue-seed", type=int, default=0)
+    run.add_argument("--venue", type=venue_spec, action="append", metavar="NAME[:KEY=VALUE,...]",
+                     help="a venue simulator (repeat for several; default one, SIM); keys: "
+                          "latency_in_ns, latency_out_ns (default 50000), maker_fee (-20), "
+                          "taker_fee (30: ITCH units per share, 1/10,000 $), fill_probability "
+                          "(1.0), queue_model (risk_averse or prob:POWER), seed (0)")
     run.add_argument("--cadence-ms", type=_positive, default=1_000,
                      help="feed-time interval of risk, TCA and feedback (default 1000)")
     run.add_argument("--no-feedback", action="store_true",

@@ -33,6 +33,7 @@ import csv
 import datetime as dt
 import json
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -77,13 +78,24 @@ from sw.oms.oms import Oms
 from sw.risk.portfolio import PortfolioRisk, RiskLimits
 from sw.run.book import RunBook
 from sw.session.edge import event_of
-from sw.session.session import FixSession, SessionConfig
+from sw.session.framing import seq_of
+from sw.session.session import FixSession, SessionConfig, SharedSequence
 from sw.store.store import EventStore
 from sw.tca.analysis import TcaAnalysis
 from sw.tca.feedback import FeedbackPolicy
 from sw.venue.process import VenueLaunch, VenueProcess
 
 log = logging.getLogger("sw.run")
+
+#: What a run leaves in its output folder (replaced by --overwrite).
+RUN_STATE = ("oms-journal.jsonl", "control.db", "events.duckdb", "session", "venue",
+             "parquet", "summary.json", "tca.json", "fills.csv", "positions.csv")
+
+
+class RunError(ValueError):
+    """A run that cannot start; the text says why and what to do (the CLI prints it in one
+    line)."""
+
 
 #: Who the audit log names for the feedback policy's changes.
 POLICY = User("feedback-policy", Role.TRADER)
@@ -97,7 +109,7 @@ class RunConfig:
     out: Path
     limits: Limits
     strategy: StrategyConfig
-    venue: VenueLaunch
+    venues: list[VenueLaunch]
     risk: RiskLimits = field(default_factory=RiskLimits)
     cadence_ns: int = 1_000_000_000            # risk, TCA and feedback: once a feed second
     step_ns: int = 1_000_000                   # the venue catches up at least this often
@@ -109,6 +121,7 @@ class RunConfig:
     dst: UdpEndpoint = field(default_factory=UdpEndpoint)
     backend: str = "model"                     # the card: model (golden) or rtl (Verilator)
     fix_config: Path | None = None             # an external acceptor (QuickFIX settings file)
+    overwrite: bool = False                    # replace a previous run's state in `out`
     drain_s: float = 2.0                       # external acceptor: wait for reports at the end
 
 
@@ -129,6 +142,19 @@ class RunSummary:
     open_chains_card: int | None = None
     exposure_leak: bool | None = None
     tca: dict = field(default_factory=dict)
+    venues: dict = field(default_factory=dict)      # venue -> orders sent to it
+
+
+@dataclass(eq=False)
+class Route:
+    """One venue of the run: its process (None for an external acceptor), its session, and
+    the orders sent to it."""
+
+    name: str
+    venue: VenueProcess | None
+    config: SessionConfig
+    session: FixSession | None = None
+    orders: int = 0
 
 
 class ModelBackend:
@@ -194,6 +220,15 @@ class Appliance:
         self.config = config
         self.say = say
         self.summary = RunSummary()
+        # A run is a trading day from its start: its journal, stores and FIX sequence numbers
+        # begin empty. A previous run's are replaced only when asked, never silently.
+        previous = [config.out / name for name in RUN_STATE if (config.out / name).exists()]
+        if previous and not config.overwrite:
+            names = ", ".join(path.name for path in previous)
+            raise RunError(f"{config.out} holds a previous run ({names}): choose another "
+                           "--out, or pass --overwrite to replace it")
+        for path in previous:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
         config.out.mkdir(parents=True, exist_ok=True)
         feed = Feed.open(config.feed)
         self.trade_date = feed.trade_date()
@@ -227,6 +262,7 @@ class Appliance:
         self.policy = FeedbackPolicy()
         self.events = EventStore(config.out / "events.duckdb")
         self._handles: dict[str, int] = {}          # a chain's first ClOrdID -> card entry
+        self._chain_route: dict[str, Route] = {}    # every ClOrdID -> the venue it went to
         self._prefix = "NRV"
         self._delivered = 0
         self._arrived = asyncio.Event()
@@ -268,60 +304,74 @@ class Appliance:
         started = time.perf_counter()
         cfg = self.config
         if self.desk.load_state.error:
-            raise RuntimeError(f"the card did not take its documents: "
+            raise RunError(f"the card did not take its documents: "
                                f"{self.desk.load_state.error}")
+        shared = SharedSequence(SequenceOnCard(self.device))
         if cfg.fix_config is not None:
             # Any FIX 4.4 acceptor: no lock-step (it trades in its own time), the CompIDs from
             # the settings file into the card's encoder.
-            venue = None
-            session_config = SessionConfig.from_quickfix(cfg.fix_config)
-            self.card.set_session(session_config.sender, session_config.target)
-            venue_name = session_config.target
+            config = SessionConfig.from_quickfix(cfg.fix_config)
+            self.card.set_session(config.sender, config.target)
+            routes = [Route(config.target, None, config)]
         else:
-            venue = VenueProcess(cfg.feed, cfg.venue, cfg.out / "venue")
-            session_config = SessionConfig("127.0.0.1", venue.port, cfg.venue.member,
-                                           cfg.venue.comp_id, 30, 0.2, cfg.out / "session")
-            venue_name = cfg.venue.settings.name
-        self._venue_name = venue_name
-        session = FixSession(session_config, SequenceOnCard(self.device), self._inbound,
-                             on_undelivered=self._undelivered)
+            routes = []
+            for launch in cfg.venues:
+                name = launch.settings.name
+                process = VenueProcess(cfg.feed, launch, cfg.out / "venue" / name)
+                routes.append(Route(name, process, SessionConfig(
+                    "127.0.0.1", process.port, launch.member, launch.comp_id, 30, 0.2,
+                    cfg.out / "session" / name)))
+        for route in routes:
+            route.session = FixSession(route.config, shared.for_session(),
+                                       self._inbound_from(route.name),
+                                       on_undelivered=self._undelivered)
+        self._routes, self._shared = routes, shared
+        # Each symbol trades at one venue (its chains stay there): the symbols in name order,
+        # dealt round the venues in the order given.
+        self._venue_of = {symbol: routes[n % len(routes)]
+                          for n, symbol in enumerate(sorted(self.locates))}
         async with await open_bus() as bus:
             self._bus = bus
             store_task = asyncio.create_task(self.events.follow(bus))
-            session.start()
+            for route in routes:
+                route.session.start()
             try:
-                try:
-                    await asyncio.wait_for(session.logged_on.wait(), 10)
-                except TimeoutError:
-                    raise RuntimeError(
-                        f"no FIX logon from {session_config.host}:{session_config.port} "
-                        f"({session_config.sender} -> {session_config.target}) in 10 s") from None
+                for route in routes:
+                    config = route.config
+                    try:
+                        await asyncio.wait_for(route.session.logged_on.wait(), 10)
+                    except TimeoutError:
+                        raise RunError(
+                            f"no FIX logon from {config.host}:{config.port} ({config.sender} "
+                            f"-> {config.target}) in 10 s") from None
                 self.desk.release(User("run", Role.RISK))
-                await self._feed(venue, session, started)
-                if venue is not None:
-                    self.summary.reports = await venue.end(self.summary.orders_sent)
+                await self._feed(started)
+                if cfg.fix_config is None:
+                    ended = [await route.venue.end(route.orders) for route in routes]
+                    self.summary.reports = sum(ended)
                     await self._await_reports(self.summary.reports)
                 else:
                     await asyncio.sleep(cfg.drain_s)    # reports still on their way
                     self.summary.reports = self._delivered
                 await self._cadence(self._feed_ns())
             finally:
-                await session.stop()
-                if venue is not None:
-                    venue.close()
+                for route in routes:
+                    await route.session.stop()
+                    if route.venue is not None:
+                        route.venue.close()
                 await asyncio.sleep(self.events.flush_seconds * 2)
                 store_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await store_task
         self.summary.seconds = time.perf_counter() - started
+        self.summary.venues = {r.name: r.orders for r in routes}
         self._finish()
         return self.summary
 
     def store_documents(self, limits: Limits, strategy: StrategyConfig) -> None:
         seed_documents(self.store, limits=limits, strategy=strategy, symbols=self.locates)
 
-    async def _feed(self, venue: VenueProcess | None, session: FixSession,
-                    started: float) -> None:
+    async def _feed(self, started: float) -> None:
         cfg = self.config
         next_cadence = last_advance = None
         bbo_seen = 0
@@ -350,18 +400,25 @@ class Appliance:
                 self.oms.handle(published)          # orders booked; quotes mark positions
                 for event in published:
                     self.tca.add(event)
+            routed = {e.MsgSeqNum: self._route_of(e) for e in published
+                      if isinstance(e, OrderSent)}
             egress = self.backend.egress()
             for raw in egress:
-                session.send_order(raw)
+                route = routed.get(seq_of(raw)) or self._routes[0]
+                self._shared.routed(seq_of(raw), route.session)
+                route.session.send_order(raw)
+                route.orders += 1
                 self.summary.orders_sent += 1
             for event in published:
                 self.risk.add(event)
                 await self._bus.publish(event)
             # The venue catches up whenever orders went out, and at least every step_ns of
             # feed time (resting orders fill as the market trades): deterministic either way.
-            if venue is not None and (egress or last_advance is None
-                                      or now - last_advance >= cfg.step_ns):
-                reports = await venue.advance(self._day_ns(cycle), self.summary.orders_sent)
+            if cfg.fix_config is None and (egress or last_advance is None
+                                           or now - last_advance >= cfg.step_ns):
+                reports = 0
+                for route in self._routes:
+                    reports += await route.venue.advance(self._day_ns(cycle), route.orders)
                 await self._await_reports(reports)
                 last_advance = now
             if next_cadence is None:
@@ -396,8 +453,20 @@ class Appliance:
                          MsgSeqNum=event.seq, IngressCycle=event.ingress_cycle,
                          EgressCycle=event.egress_cycle, TransactTime=now)
 
-    def _inbound(self, message) -> None:
-        event = event_of(message, self._venue_name)
+    def _route_of(self, event: OrderSent) -> Route:
+        """The venue an order goes to: its chain's, or its symbol's for a new chain."""
+        if event.OrigClOrdID is not None and event.OrigClOrdID in self._chain_route:
+            route = self._chain_route[event.OrigClOrdID]
+        else:
+            route = self._venue_of.get(event.Symbol, self._routes[0])
+        self._chain_route[event.ClOrdID] = route
+        return route
+
+    def _inbound_from(self, venue: str) -> Callable:
+        return lambda message: self._inbound(message, venue)
+
+    def _inbound(self, message, venue: str) -> None:
+        event = event_of(message, venue)
         with self.lock:
             self.oms.handle([event])
             self.tca.add(event)

@@ -23,6 +23,9 @@ Rules (docs/references.md, "FIX session layer"; QuickFIX's Session.cpp behaves t
   58) and counts as received. Either way the session stays up.
 - Heartbeat after HeartBtInt with nothing sent; TestRequest after 1.2 x HeartBtInt with nothing
   received; disconnect after 2.4 x.
+- Several sessions (one per venue) can share the card's counter (`SharedSequence`): a number
+  that went to another venue is passed over here, and a SequenceReset-GapFill over it precedes
+  the next message written, so each venue sees one gap-free sequence.
 - After a dropped connection it reconnects every `reconnect_seconds`. The inbound number expected
   next is kept in the store file, so the venue's stored reports are asked for again (at least
   once: the OMS de-duplicates by ExecID). Orders the card emits while no session is up are not
@@ -68,6 +71,41 @@ class SequenceSource(Protocol):
 
     def next(self) -> int:
         """The MsgSeqNum the next order or reservation will take."""
+
+
+class SharedSequence:
+    """One card counter behind several sessions (one per venue): every number one session
+    takes, for an order routed to it or for its own admin message, is passed over by all the
+    others (`FixSession.pass_over`), so each venue still sees one gap-free sequence."""
+
+    def __init__(self, source: SequenceSource) -> None:
+        self.source = source
+        self.sessions: list[FixSession] = []
+
+    def for_session(self) -> _SessionSequence:
+        return _SessionSequence(self)
+
+    def routed(self, seq: int, to: FixSession) -> None:
+        """Number `seq` goes to `to`: the other sessions pass over it."""
+        for session in self.sessions:
+            if session is not to:
+                session.pass_over(seq)
+
+
+class _SessionSequence:
+    """One session's view of a SharedSequence (its owner is set when the session is made)."""
+
+    def __init__(self, shared: SharedSequence) -> None:
+        self.shared = shared
+        self.owner: FixSession | None = None
+
+    def reserve(self) -> int:
+        seq = self.shared.source.reserve()
+        self.shared.routed(seq, self.owner)
+        return seq
+
+    def next(self) -> int:
+        return self.shared.source.next()
 
 
 @dataclass
@@ -143,6 +181,9 @@ class FixSession:
                  clock: Callable[[], dt.datetime] | None = None) -> None:
         self.config = config
         self.seq = seq
+        if isinstance(seq, _SessionSequence):        # one of several sessions on one counter
+            seq.owner = self
+            seq.shared.sessions.append(self)
         self.on_message = on_message
         self.on_undelivered = on_undelivered
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
@@ -152,6 +193,7 @@ class FixSession:
         self.next_in = self._load_next_in()
         self._pending: list[_Outgoing] = []          # waiting for earlier numbers (a heap)
         self._next_out: int | None = None            # the number the socket writes next
+        self._gap_from: int | None = None            # first passed-over number not yet filled
         self._queued_in: dict[int, bytes] = {}       # arrived above the expected number
         self._writer: asyncio.StreamWriter | None = None
         self._last_sent = self._last_received = 0.0
@@ -205,7 +247,7 @@ class FixSession:
                 continue
             self._writer, self._closed = writer, asyncio.Event()
             self._pending.clear()
-            self._next_out = None
+            self._next_out = self._gap_from = None
             self._queued_in.clear()
             self._test_request_sent = self._resend_requested = False
             loop = asyncio.get_running_loop()
@@ -273,6 +315,13 @@ class FixSession:
             return
         self._enqueue(_Outgoing(number, data))
 
+    def pass_over(self, seq: int) -> None:
+        """Number `seq` will never be written here (it went to another venue's session, or
+        was taken while no session was up): the next message written is preceded by a
+        SequenceReset-GapFill over it, so the venue sees no gap."""
+        if self._next_out is not None:       # numbered from its Logon on (logged on or not)
+            self._enqueue(_Outgoing(seq, b""))
+
     def _enqueue(self, message: _Outgoing) -> None:
         if self._next_out is None:
             self._next_out = message.seq     # the session's first number (its Logon)
@@ -281,8 +330,18 @@ class FixSession:
             head = heapq.heappop(self._pending)
             if head.seq < self._next_out:
                 continue                     # a number the venue has already been told about
-            self._write(head.data)
             self._next_out = head.seq + 1
+            if not head.data:                # passed over: filled before the next message
+                if self._gap_from is None:
+                    self._gap_from = head.seq
+                continue
+            if self._gap_from is not None:
+                self._write(framing.build("4", self.config.sender, self.config.target,
+                                          self._gap_from, self._timestamp(),
+                                          [(123, "Y"), (36, head.seq)]))
+                self.counters.gap_fills_sent += 1
+                self._gap_from = None
+            self._write(head.data)
             if head.is_order:
                 self.counters.orders_sent += 1
 

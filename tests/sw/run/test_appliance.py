@@ -15,7 +15,7 @@ import pytest
 from sw.cli.main import main
 from sw.feed.generator import MarketConfig, PcapOptions, generate
 
-FEED = MarketConfig(symbols=4, messages=12_000, seed=3, rate=20_000.0)
+FEED = MarketConfig(symbols=6, messages=12_000, seed=3, rate=20_000.0)
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +26,10 @@ def runs(tmp_path_factory):
     for name in ("first", "second"):
         assert main(["run", "--feed", str(feed), "--out", str(root / name),
                      "--limits", "docs/examples/limits.json",
-                     "--strategy", "docs/examples/strategy.json",
-                     "--cadence-ms", "100"]) == 0
+                     "--strategy", "docs/examples/strategy.json", "--cadence-ms", "100",
+                     "--venue", "FAST:latency_in_ns=20000,taker_fee=30",
+                     "--venue", "SLOW:latency_in_ns=250000,latency_out_ns=250000,taker_fee=10,"
+                     "fill_probability=0.8,queue_model=prob:2,seed=3"]) == 0
     return root
 
 
@@ -47,6 +49,22 @@ def test_the_run_trades_and_writes_its_outputs(runs):
     positions = rows(runs / "first" / "positions.csv")
     assert list(positions[0]) == ["symbol", "qty", "avg_px", "realized_pnl", "unrealized_pnl",
                                   "fees"]
+
+
+def test_two_venues_each_trade_their_symbols_over_their_own_session(runs):
+    fills = rows(runs / "first" / "fills.csv")
+    summary = json.loads((runs / "first" / "summary.json").read_text())
+    assert set(summary["venues"]) == {"FAST", "SLOW"} and all(summary["venues"].values())
+    venue_of: dict[str, set] = {}
+    for fill in fills:
+        venue_of.setdefault(fill["symbol"], set()).add(fill["venue"])
+    assert {v for venues in venue_of.values() for v in venues} == {"FAST", "SLOW"}
+    assert all(len(venues) == 1 for venues in venue_of.values())    # a symbol, one venue
+    # Each venue charges its own fees: dollars per share, taker or maker (a rebate).
+    rates = {v: {round(float(f["fee"]) / int(f["last_qty"]), 6) for f in fills
+                 if f["venue"] == v} for v in ("FAST", "SLOW")}
+    assert rates["FAST"] and rates["FAST"] <= {0.003, -0.002}
+    assert rates["SLOW"] and rates["SLOW"] <= {0.001, -0.002}
 
 
 def test_a_run_is_reproducible(runs):
@@ -89,8 +107,9 @@ def test_tca_measured_the_fills(runs):
     summary = json.loads((runs / "first" / "summary.json").read_text())
     assert tca["fills"] == summary["fills"]
     assert tca["all"]["slippage_bps"] is not None
-    # The venue's inbound latency, 50 us; its reports carry microseconds.
-    assert abs(tca["latency"]["order_to_ack_ns"]["median"] - 50_000) < 1_000
+    # A venue's inbound latency (FAST 20 us, SLOW 250 us); its reports carry microseconds.
+    median = tca["latency"]["order_to_ack_ns"]["median"]
+    assert min(abs(median - 20_000), abs(median - 250_000)) < 1_000
 
 
 def test_the_control_plane_shows_the_run_while_it_lasts(runs, tmp_path):
@@ -117,7 +136,7 @@ def test_the_control_plane_shows_the_run_while_it_lasts(runs, tmp_path):
     config = RunConfig(runs / "feed.pcap", tmp_path / "api",
                        load_limits("docs/examples/limits.json"),
                        load_strategy("docs/examples/strategy.json"),
-                       VenueLaunch(VenueSettings()), cadence_ns=100_000_000,
+                       [VenueLaunch(VenueSettings())], cadence_ns=100_000_000,
                        api=("127.0.0.1", 0), api_linger_s=3.0)
     appliance = Appliance(config, say=say)
     token = appliance.store.add_token("tester", Role.VIEWER, SYSTEM)
@@ -191,3 +210,11 @@ def test_a_run_reaches_any_acceptor_named_by_a_quickfix_settings_file(runs, tmp_
     assert summary["orders_sent"] > 0 and summary["fills"] > 0
     assert {f["venue"] for f in fills} == {"XNAS"}
     assert list(json.loads((tmp_path / "out" / "tca.json").read_text())["venue"]) == ["XNAS"]
+
+
+def test_a_previous_run_is_never_replaced_silently(runs, capsys):
+    before = (runs / "first" / "fills.csv").read_bytes()
+    assert main(["run", "--feed", str(runs / "feed.pcap"), "--out", str(runs / "first")]) == 2
+    err = capsys.readouterr().err
+    assert "holds a previous run" in err and "--overwrite" in err and "Traceback" not in err
+    assert (runs / "first" / "fills.csv").read_bytes() == before

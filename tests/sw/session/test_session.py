@@ -268,3 +268,51 @@ def test_settings_come_from_a_standard_quickfix_file(tmp_path):
             got.reconnect_seconds) == ("127.0.0.1", 9878, "NERVE", "XNAS", 5, 2.0)
     with pytest.raises(SessionError, match="not found"):
         SessionConfig.from_quickfix(tmp_path / "missing.cfg")
+
+
+def test_two_sessions_on_one_counter_each_see_a_gap_free_sequence(tmp_path):
+    """Orders routed between two venues, and each session's own admin messages, take numbers
+    from the one card counter; each venue gets GapFills over the numbers that went elsewhere."""
+    from sw.session.session import SharedSequence
+
+    async def scenario():
+        card = Counter()
+        shared = SharedSequence(card)
+        venues, sessions = [], []
+        for name in ("A", "B"):
+            venue = Venue()
+            port = await venue.start()
+            session = FixSession(SessionConfig("127.0.0.1", port, "NERVE", "VENUE", 30, 0.05,
+                                               tmp_path / name), shared.for_session(),
+                                 lambda m: None, clock=lambda: NOW)
+            session.start()
+            await venue.wait_for("A")
+            venue.send("A", [(98, 0), (108, 30)])
+            await asyncio.wait_for(session.logged_on.wait(), 5)
+            venues.append(venue)
+            sessions.append(session)
+        for n, to in enumerate((0, 1, 1, 0, 1)):
+            raw = card.order(f"C{n}")
+            shared.routed(framing.seq_of(raw), sessions[to])
+            sessions[to].send_order(raw)
+        sessions[0]._send_admin("0", [])               # A's Heartbeat takes a number too
+        sessions[1].send_order(last := card.order("C5"))
+        shared.routed(framing.seq_of(last), sessions[1])
+        await venues[1].wait_for("D", 4)
+        await venues[0].wait_for("0", 1)
+        for session in sessions:
+            await session.stop()
+        return venues
+
+    venues = run(scenario())
+    for venue in venues:
+        expected = None
+        for message in venue.messages:
+            if message[35] == "5":
+                break
+            seq = int(message[34])
+            assert expected is None or seq == expected, venue.messages
+            expected = int(message[36]) if message[35] == "4" else seq + 1
+    assert [m[11] for m in venues[0].of("D")] == ["C0", "C3"]
+    assert [m[11] for m in venues[1].of("D")] == ["C1", "C2", "C4", "C5"]
+    assert venues[1].of("4") and venues[0].of("4")
