@@ -19,7 +19,7 @@ commit's cycle. Reset state is fail closed: `halt` is 1 (from its register) and 
 disabled until the host commits its limits (a slot's limits and state live in LUT RAM, zero at
 configuration; a reset clears the `configured` bits, which disable the slot, not the RAM).
 
-The order rate is a schedule per slot, not a token count (`sw.model.risk.GateLimits`: GCRA):
+The order rate is a schedule per slot, not a token count (`spec.bounds.gate_values`: GCRA):
 an order conforms when its ingress cycle plus the slot's `rate_tolerance` reaches the slot's
 `due` cycle, and an accepted one moves `due` to max(due, its cycle) + `order_interval`. That is
 a token bucket of (tolerance / interval + 1) orders refilled at one per interval, checked with
@@ -39,18 +39,16 @@ verdict.
 `halt` is read in S2: a halt blocks every order whose verdict comes in the next cycle.
 """
 
-from dataclasses import dataclass
-
 from amaranth import Cat, Module, Mux, Signal, signed
-from amaranth.hdl import Assert, Cover
+from amaranth.asserts import AnyConst
+from amaranth.hdl import Assert, Assume, Cover
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.rtl.csr import COUNTER_BITS, Register, count_events
 from hw.rtl.lutram import slot_table
-from hw.rtl.records import GateVerdict, OrderKind, OrderRequest, Side
-from sw.model.config import SymbolLimits
-from sw.model.risk import NEVER, GateLimits, Reason
+from hw.rtl.records import GateVerdict, OrderKind, OrderRequest, Reason, Side
+from spec.bounds import GATE_LIMITS, HostLimits, gate_values
 
 #: Cycles from a request on `i_request` to its verdict on `o_verdict`.
 LATENCY = 2
@@ -59,30 +57,9 @@ TIME_BITS = 64              # cycles: an ingress stamp, a rate schedule's due cy
 EXPOSURE_BITS = 40          # a side's open exposure, shares (sum of accepted orders)
 
 
-@dataclass(frozen=True)
-class Limit:
-    name: str
-    bits: int
-    low: int
-    high: int
-    doc: str
-
-
-#: Per-slot limits: register `limit_<name>`, range checked on commit (sw/model/config.py bounds).
-LIMITS = (
-    Limit("max_order_qty", 32, 1, (1 << 32) - 1, "shares per order"),
-    Limit("max_notional", 44, 1, 10**13,
-          "qty x price per order, in shares x ITCH price units (dollars x 10,000)"),
-    Limit("collar_bps", 14, 0, 10_000, "max |price - mid| / mid, basis points"),
-    Limit("max_long", 32, 0, (1 << 31) - 1, "position + open buy exposure + order, shares"),
-    Limit("max_short", 32, 0, (1 << 31) - 1, "open sell exposure - position + order, shares"),
-    Limit("max_open_orders", 8, 0, 255, "live orders"),
-    Limit("order_interval", 44, 1, NEVER,
-          "cycles per order, sustained: ceil(156,250,000 / orders per second), 2**44-1 for 0"),
-    Limit("rate_tolerance", 60, 0, (1 << 60) - 1,
-          "cycles an order may come ahead of its schedule: (burst - 1) x order_interval"),
-    Limit("enabled", 1, 0, 1, "0 rejects every order with SYMBOL_DISABLED"),
-)
+#: Per-slot limits: register `limit_<name>`, range checked on commit (the table of bounds,
+#: spec/bounds.py, whose host keys the limits file's bounds come from).
+LIMITS = GATE_LIMITS
 LimitsLayout = data.StructLayout({limit.name: limit.bits for limit in LIMITS})
 CommitLayout = data.StructLayout({"slot": 8, "limits": 1, "position": 1})
 
@@ -109,10 +86,10 @@ def registers() -> tuple[Register, ...]:
     )
 
 
-def register_values(limits: SymbolLimits) -> dict[str, int]:
+def register_values(limits: HostLimits) -> dict[str, int]:
     """The staged `limit_*` register values of one symbol's limits (the host side of a commit:
-    the gate's own units, `GateLimits`)."""
-    return GateLimits.of(limits).registers()
+    the gate's own units, `spec.bounds.gate_values`)."""
+    return gate_values(limits)
 
 
 def _counter_doc(name: str) -> str:
@@ -159,8 +136,14 @@ class RiskGate(wiring.Component):
         # slot, written once a cycle (limits and position by a commit, the live state by S2).
         # A reset does not clear them; it clears `configured`, and an unconfigured slot is
         # disabled, so the reset state is fail closed all the same.
+        # With `properties`, each table has one more read port, which the proof points at the
+        # slot it follows (`_assert_safety`): the gate's logic does not read it.
+        at_chosen = {}
+
         def slot_memory(name, shape, readers=1):
-            return slot_table(m, name, shape, slots, readers)
+            ports, write = slot_table(m, name, shape, slots, readers + self.properties)
+            at_chosen[name] = ports[readers:]
+            return ports[:readers], write
 
         (limits_rd,), limits_wr = slot_memory("limits", LimitsLayout)
         (position_rd, quoted_position_rd), position_wr = slot_memory("position", signed(32), 2)
@@ -341,9 +324,12 @@ class RiskGate(wiring.Component):
                      out.p.failed.eq(failed)]
 
         if self.properties:
-            self._assert_safety(m, req1, lim1, position1, added1, notional1, deviation1,
-                                collar1, side_open1, open_orders1, reach1, due1, known_slot)
-
+            self._assert_safety(m, {name: port for name, (port,) in at_chosen.items()}, {
+                "configured": configured, "scheduled": scheduled, "valid": v1, "request": req1,
+                "limits": lim1, "position": position1, "added": added1, "reach": reach1,
+                "paced": paced1, "no_reference": no_reference1, "side_open": side_open1,
+                "open_orders": open_orders1, "due": due1, "notional": notional1,
+                "deviation": deviation1, "collar": collar1})
 
         count_events(m, self.counters, {
             "checked": checked, "accepted": adds, "cancels": is_cancel,
@@ -352,46 +338,210 @@ class RiskGate(wiring.Component):
         })
         return m
 
-    def _assert_safety(self, m, req1, lim1, position1, added1, notional1, deviation1, collar1,
-                       side_open, open_orders, reach, due, known_slot):
-        """The gate's safety properties, on what leaves it: an order the gate lets out (a D
-        or G on `o_verdict` with `accepted`) was, against the limits and state it was checked
-        with, within every limit. Stated on the output register, from copies of the inputs
-        taken beside it (so they also cover the verdict's pipelining and priority logic).
-        The products (notional, collar) are the S1 registers: their multipliers are checked
-        bit for bit in simulation, not here."""
-        checked_with = {"limits": lim1, "position": position1, "added": added1,
-                        "notional": notional1, "deviation": deviation1, "collar": collar1,
-                        "side_open": side_open, "open_orders": open_orders, "reach": reach,
-                        "due": due,
-                        "halt": self.halt, "known": known_slot}
-        seen = {name: Signal.like(value, name=f"seen_{name}")
-                for name, value in checked_with.items()}
-        m.d.sync += [seen[name].eq(value) for name, value in checked_with.items()]
-        seen_halt, seen_known = seen["halt"], seen["known"]
-        out, lim = self.o_verdict, seen["limits"]
-        r = out.p.request
-        sent = out.valid & out.p.accepted & (
-            (r.kind == OrderKind.NEW) | (r.kind == OrderKind.REPLACE))
-        exposure = Mux(r.side == Side.BUY, seen["position"] + seen["side_open"],
-                       seen["side_open"] - seen["position"]) + seen["added"]
-        limit = Mux(r.side == Side.BUY, lim.max_long, lim.max_short)
+    def _assert_safety(self, m, at_chosen, gate):
+        """The gate's safety properties, stated at its ports (hw/tb/formal.py proves them by
+        k-induction; docs/risk.md, "Proof").
+
+        The solver picks one slot, `chosen` (any slot of the build). From port traffic alone,
+        per the module doc, the proof keeps a shadow of that slot: its committed limits and
+        confirmed position (from `staged` and `staged_position` when a commit to it is in
+        range), whether its limits were committed since reset, its open buy and sell exposure
+        and live-order count (raised by the D and G that leave accepted on `o_verdict`,
+        lowered by the END and F requests on `i_request` once they are past S1) and its rate
+        schedule's due cycle (GCRA, from the accepted D and G). Each request in flight carries
+        the shadow's limits and position of the cycle it entered: a commit takes effect for the
+        requests that enter after it.
+
+        Properties. Every D, G and F has its verdict `LATENCY` cycles later, the request passed
+        through, and no END has one; an F is never blocked. A D or G that leaves accepted: for
+        an existing slot, not while `halt` was 1 in the cycle before, with the book trading,
+        fresh, with both sides quoted and inside the collar. For the chosen slot, against the
+        shadow: configured and enabled, qty <= max_order_qty, qty x price <= max_notional,
+        position + open exposure + the order within max_long / max_short, a D under
+        max_open_orders, ingress cycle + rate_tolerance >= the schedule's due cycle.
+        The two products (qty x price, |price - mid| x 10,000 against collar_bps x mid) are the
+        gate's own S1 registers: the multipliers are checked bit for bit in simulation.
+
+        Invariants (asserted, so proven too; k-induction needs them): the chosen slot's RAM
+        holds the shadow's limits and position, its `configured` bit is the shadow's, and its
+        exposure, live orders and due cycle are at least the shadow's; S2's registers hold the
+        request that entered, S1's sums of it and, for the chosen slot, its entry's limits and
+        at least the shadow's state after the verdict ahead of it (the forwarding). At least,
+        not equal: a reset while a D or G is in S2 loses its verdict after the gate counted it,
+        so the gate stays the more conservative.
+
+        Assumption (the environment's contract): ingress cycles are below 2**63 (the cycle
+        counter counts from configuration: 1,870 years at 156.25 MHz), so no schedule sum wraps.
+        """
+        slots = self.slots
+        req_in, commit, out = self.i_request, self.commit, self.o_verdict
+        chosen = AnyConst(8)
         m.d.comb += [
-            Assert(~sent | ~seen_halt, "an order left while the kill switch was on"),
-            Assert(~sent | (lim.enabled & seen_known), "an order left for a disabled symbol"),
+            Assume(chosen < slots),      # the solver's choice of slot, not a contract
+            Assume(~req_in.valid | ~req_in.p.ingress_cycle[-1]),
+        ]
+
+        def later(value, name, *, reset_less=True):
+            late = Signal.like(value, name=name, reset_less=reset_less)
+            m.d.sync += late.eq(value)
+            return late
+
+        # --- the chosen slot's committed limits and confirmed position: the commit port ------
+        shadow_limits = Signal(LimitsLayout, reset_less=True)   # LUT RAM: a reset keeps them
+        shadow_position = Signal(signed(32), reset_less=True)
+        shadow_configured = Signal()                            # a reset clears it
+        in_range = Cat(*((lim.low <= getattr(self.staged, lim.name))
+                         & (getattr(self.staged, lim.name) <= lim.high)
+                         for lim in LIMITS)).all()
+        applied = commit.valid & (commit.p.slot == chosen) & (in_range | ~commit.p.limits)
+        with m.If(applied & commit.p.limits):
+            m.d.sync += [shadow_limits.eq(self.staged), shadow_configured.eq(1)]
+        with m.If(applied & commit.p.position):
+            m.d.sync += shadow_position.eq(self.staged_position)
+
+        # --- requests in flight, with the shadow's limits of the cycle they entered ----------
+        # A reset drops the requests in flight (their verdicts), as it does in the gate; an END
+        # or F past S1 has changed the state all the same (`past_s1` is not reset).
+        flight = [{"valid": req_in.valid, "request": req_in.p, "limits": shadow_limits,
+                   "position": shadow_position, "configured": shadow_configured}]
+        for stage in range(1, LATENCY + 1):
+            flight.append({name: later(value, f"flight{stage}_{name}",
+                                       reset_less=name != "valid")
+                           for name, value in flight[-1].items()})
+        past_s1 = later(flight[1]["valid"], "past_s1")     # S2 held it: aligned with `checked`
+        checked = flight[LATENCY]
+        halt_r = later(self.halt, "halt_r")      # S2 reads `halt`: the cycle before the verdict
+        notional_r = later(gate["notional"], "notional_r")
+        deviation_r = later(gate["deviation"], "deviation_r")
+        collar_r = later(gate["collar"], "collar_r")
+
+        # --- the chosen slot's live state: what left accepted, what the host ended ----------
+        shadow_buy = Signal(EXPOSURE_BITS, reset_less=True)   # LUT RAM: a reset keeps them
+        shadow_sell = Signal(EXPOSURE_BITS, reset_less=True)
+        shadow_orders = Signal(9, reset_less=True)
+        shadow_due = Signal(TIME_BITS)        # a reset restarts the schedule (`scheduled`)
+        buy_next, sell_next = Signal.like(shadow_buy), Signal.like(shadow_sell)
+        orders_next, due_next = Signal.like(shadow_orders), Signal.like(shadow_due)
+        r = out.p.request
+        lim = checked["limits"]
+        sent = out.valid & out.p.accepted & ((r.kind == OrderKind.NEW)
+                                             | (r.kind == OrderKind.REPLACE))
+        mine = sent & (r.slot == chosen)
+        r_buy = r.side == Side.BUY
+        added = Mux(r.kind == OrderKind.NEW, r.qty,
+                    Mux(r.qty > r.exposure, r.qty - r.exposure, 0))
+        # The request that entered `LATENCY` cycles ago: the one `o_verdict` answers, or an END.
+        entered = checked["request"]
+        ends = past_s1 & (entered.slot == chosen) & (entered.kind == OrderKind.END)
+        cancels = past_s1 & (entered.slot == chosen) & (entered.kind == OrderKind.CANCEL)
+        entered_open = Mux(entered.side == Side.BUY, shadow_buy, shadow_sell)
+        released = Mux(entered_open > entered.exposure, entered_open - entered.exposure, 0)
+        m.d.comb += [buy_next.eq(shadow_buy), sell_next.eq(shadow_sell),
+                     orders_next.eq(shadow_orders), due_next.eq(shadow_due)]
+        with m.If(mine):
+            m.d.comb += due_next.eq(Mux(shadow_due > r.ingress_cycle, shadow_due,
+                                        r.ingress_cycle) + lim.order_interval)
+            with m.If(r_buy):
+                m.d.comb += buy_next.eq(shadow_buy + added)
+            with m.Else():
+                m.d.comb += sell_next.eq(shadow_sell + added)
+            with m.If(r.kind == OrderKind.NEW):
+                m.d.comb += orders_next.eq(shadow_orders + 1)
+        with m.If(ends & (entered.side == Side.BUY)):
+            m.d.comb += buy_next.eq(released)
+        with m.If(ends & (entered.side == Side.SELL)):
+            m.d.comb += sell_next.eq(released)
+        with m.If((ends | cancels) & entered.live & (shadow_orders != 0)):
+            m.d.comb += orders_next.eq(shadow_orders - 1)
+        m.d.sync += [shadow_buy.eq(buy_next), shadow_sell.eq(sell_next),
+                     shadow_orders.eq(orders_next), shadow_due.eq(due_next)]
+
+        position = checked["position"]
+        exposure = Mux(r_buy, position + shadow_buy, shadow_sell - position) + added
+        m.d.comb += [
+            # --- every slot: the verdict stream, and what the request alone decides --------
+            Assert(out.valid == (checked["valid"] & (entered.kind != OrderKind.END)),
+                   "a verdict without its request, or a D, G or F without its verdict"),
+            Assert(~out.valid | (r.as_value() == entered.as_value()),
+                   "a verdict carries another request than the one it answers"),
+            Assert(~out.valid | (r.kind != OrderKind.CANCEL) | out.p.accepted,
+                   "a cancel was blocked"),
+            Assert(~sent | (r.slot < slots), "an order left for a slot that does not exist"),
+            Assert(~sent | ~halt_r, "an order left while the kill switch was on"),
             Assert(~sent | r.trading, "an order left for a halted symbol"),
             Assert(~sent | ~r.stale, "an order left on a stale or unreliable book"),
-            Assert(~sent | (r.qty <= lim.max_order_qty), "an order over the max quantity"),
-            Assert(~sent | (seen["notional"] <= lim.max_notional),
-                   "an order over the max notional"),
             Assert(~sent | ((r.bid_price != 0) & (r.ask_price != 0)
-                            & (seen["deviation"] <= seen["collar"])),
+                            & (deviation_r <= collar_r)),
                    "an order outside the price collar, or with no reference price"),
-            Assert(~sent | (exposure <= limit), "an order over the position limit"),
-            Assert(~sent | (r.kind != OrderKind.NEW)
-                   | (seen["open_orders"] < lim.max_open_orders),
+            # --- the chosen slot, against the shadow of its commits and its traffic --------
+            Assert(~mine | (checked["configured"] & lim.enabled),
+                   "an order left for a disabled or never committed symbol"),
+            Assert(~mine | (r.qty <= lim.max_order_qty), "an order over the max quantity"),
+            Assert(~mine | (notional_r <= lim.max_notional), "an order over the max notional"),
+            Assert(~mine | (exposure <= Mux(r_buy, lim.max_long, lim.max_short)),
+                   "an order over the position limit"),
+            Assert(~mine | (r.kind != OrderKind.NEW) | (shadow_orders < lim.max_open_orders),
                    "an order over the open-orders limit"),
-            Assert(~sent | (seen["reach"] >= seen["due"]), "an order ahead of its rate schedule"),
-            Cover(sent & (r.kind == OrderKind.NEW)),
-            Cover(sent & (r.kind == OrderKind.REPLACE) & (r.side == Side.SELL)),
+            Assert(~mine | (r.ingress_cycle + lim.rate_tolerance >= shadow_due),
+                   "an order ahead of its rate schedule"),
+            Cover(mine & (r.kind == OrderKind.NEW)),
+            Cover(mine & (r.kind == OrderKind.NEW) & (shadow_buy != 0) & (shadow_orders != 0)),
+            Cover(mine & (r.kind == OrderKind.REPLACE) & (r.side == Side.SELL)),
+            Cover(ends & (buy_next < shadow_buy)),
+        ]
+
+        # --- invariants: the gate's state of the chosen slot against the shadow -------------
+        for port in at_chosen.values():
+            m.d.comb += port.addr.eq(chosen)
+        due_at = Mux(gate["scheduled"].bit_select(chosen, 1), at_chosen["due"].data, 0)
+        m.d.comb += [
+            Assert(gate["configured"].bit_select(chosen, 1) == shadow_configured,
+                   "the slot's configured bit is not its commits'"),
+            Assert(at_chosen["limits"].data.as_value() == shadow_limits.as_value(),
+                   "the slot's limits are not the committed ones"),
+            Assert(at_chosen["position"].data == shadow_position,
+                   "the slot's position is not the confirmed one"),
+            Assert(at_chosen["open_buy"].data >= buy_next,
+                   "the slot's open buy exposure is below what left and did not end"),
+            Assert(at_chosen["open_sell"].data >= sell_next,
+                   "the slot's open sell exposure is below what left and did not end"),
+            Assert(at_chosen["open_orders"].data >= orders_next,
+                   "the slot's live orders are fewer than left and did not end"),
+            Assert(due_at >= due_next, "the slot's schedule is behind what left"),
+        ]
+        # ... and S2's registers against the request they hold: what S1 read and formed for
+        # it, and, for the chosen slot, its entry's limits and the shadow's state after the
+        # verdict ahead of it (the forwarding).
+        s2, held, lim1 = flight[1], gate["request"], gate["limits"]
+        mine1 = gate["valid"] & (held.slot == chosen)
+        growth = Mux(held.qty > held.exposure, held.qty - held.exposure, 0)
+        side_next = Mux(held.side == Side.BUY, buy_next, sell_next)
+        m.d.comb += [
+            *(Assert(~stage["valid"] | ~stage["request"].ingress_cycle[-1],
+                     "a request in flight is stamped past the assumed cycles")
+              for stage in flight[1:]),
+            Assert(gate["valid"] == s2["valid"], "S2 holds a request that did not enter"),
+            Assert(~gate["valid"] | (held.as_value() == s2["request"].as_value()),
+                   "S2 holds another request than the one that entered"),
+            Assert(~gate["valid"] | ((gate["added"] == Mux(held.kind == OrderKind.NEW,
+                                                          held.qty, growth))
+                                     & (gate["reach"] == held.ingress_cycle
+                                        + lim1.rate_tolerance)
+                                     & (gate["paced"] == held.ingress_cycle
+                                        + lim1.order_interval)
+                                     & (gate["no_reference"] == ((held.bid_price == 0)
+                                                                 | (held.ask_price == 0)))),
+                   "S1 formed something else than its request's sums"),
+            Assert(~mine1 | (lim1.enabled == (s2["limits"].enabled & s2["configured"])),
+                   "S1 read another enable than the committed one"),
+            *(Assert(~mine1 | (getattr(lim1, limit.name) == getattr(s2["limits"], limit.name)),
+                     f"S1 read another {limit.name} than the committed one")
+              for limit in LIMITS if limit.name != "enabled"),
+            Assert(~mine1 | (gate["position"] == s2["position"]),
+                   "S1 read another position than the confirmed one"),
+            Assert(~mine1 | (gate["side_open"] >= side_next),
+                   "S1's open exposure is below what left and did not end"),
+            Assert(~mine1 | (gate["open_orders"] >= orders_next),
+                   "S1's live orders are fewer than left and did not end"),
+            Assert(~mine1 | (gate["due"] >= due_next), "S1's schedule is behind what left"),
         ]

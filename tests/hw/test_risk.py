@@ -427,10 +427,14 @@ def test_counters_count_checks_accepts_and_first_reasons():
 
 
 def test_safety_properties_are_proven_by_k_induction_and_reachable():
-    """SymbiYosys proves the gate's assertions (hw/rtl/risk.py `_assert_safety`: nothing
-    leaves while halted, for a disabled, halted or stale symbol, over the quantity, notional,
-    collar, position or open-order limits, or ahead of its rate schedule) for the default build, for
-    any inputs on every cycle, and reaches each cover (the assertions are not vacuous)."""
+    """SymbiYosys proves the gate's assertions at its ports (hw/rtl/risk.py `_assert_safety`)
+    on the default 32-slot build by k-induction, for any inputs on every cycle: each verdict
+    answers its request; nothing leaves while halted, for a halted or stale symbol or outside
+    the collar; and for a slot the solver picks, nothing leaves against a shadow kept from the
+    port traffic (its committed limits and position, the exposure and live orders of what left
+    and was not ended, its rate schedule): disabled, over the quantity, notional, position or
+    open-order limits, or ahead of its schedule. The cover task reaches each cover, among them
+    an accepted order for that slot after a commit (the assertions are not vacuous)."""
     from hw.tb.formal import prove
 
     results = prove(RiskGate(properties=True), "risk_gate")
