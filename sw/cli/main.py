@@ -172,7 +172,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         load_strategy(args.strategy) if args.strategy else StrategyConfig(),
         args.venue or [venue_spec("SIM")],
         cadence_ns=args.cadence_ms * 1_000_000, feedback=not args.no_feedback,
-        duration_s=args.duration, backend=args.backend, fix_config=args.fix_config,
+        duration_s=args.duration, speed=args.speed, backend=args.backend,
+        fix_config=args.fix_config,
         overwrite=args.overwrite,
         api=(args.api.ip, args.api.port) if args.api else None, api_linger_s=args.api_linger)
     start = time.perf_counter()
@@ -270,7 +271,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         feed=feed, out=out / "run", limits=Path("docs/examples/limits.json"),
         strategy=Path("docs/examples/strategy.json"), venue=venues, cadence_ms=500,
         no_feedback=False, duration=None, api=None, api_linger=0.0, backend="model",
-        fix_config=None, overwrite=True)
+        fix_config=None, overwrite=True, speed=0.0)
     return cmd_run(run)
 
 
@@ -407,6 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--limits", type=Path, help="limits JSON (docs/limits.md)")
     run.add_argument("--strategy", type=Path, help="strategy JSON (docs/golden-model.md)")
     run.add_argument("--out", type=Path, required=True, help="output directory")
+    run.add_argument("--speed", type=float, default=0.0, metavar="X",
+                     help="replay the feed at X times real time (1: real time; default 0: as "
+                          "fast as it goes; the results are the same either way)")
     run.add_argument("--overwrite", action="store_true",
                      help="replace a previous run's state and outputs in --out")
     run.add_argument("--duration", type=float, default=None,

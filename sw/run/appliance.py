@@ -115,6 +115,7 @@ class RunConfig:
     step_ns: int = 1_000_000                   # the venue catches up at least this often
     feedback: bool = True
     duration_s: float | None = None            # wall-clock limit (None: the whole feed)
+    speed: float = 0.0                         # feed time per wall time (0: as fast as it goes)
     api: tuple[str, int] | None = None         # serve the control plane on (host, port)
     api_linger_s: float = 0.0                  # keep serving it this long after the run
     report_timeout_s: float = 10.0
@@ -227,6 +228,9 @@ class Appliance:
             names = ", ".join(path.name for path in previous)
             raise RunError(f"{config.out} holds a previous run ({names}): choose another "
                            "--out, or pass --overwrite to replace it")
+        if config.speed < 0:
+            raise RunError(f"--speed must be 0 (as fast as it goes) or positive, not "
+                           f"{config.speed:g}")
         for path in previous:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
         config.out.mkdir(parents=True, exist_ok=True)
@@ -375,10 +379,15 @@ class Appliance:
         cfg = self.config
         next_cadence = last_advance = None
         bbo_seen = 0
+        first_ns = self._ns_of(self.frames[0][0]) if self.frames else 0
         for n, (cycle, frame) in enumerate(self.frames):
             if cfg.duration_s is not None and time.perf_counter() - started > cfg.duration_s:
                 self.summary.stopped_early = True
                 break
+            if cfg.speed > 0:       # paced: the packet waits for its time (the loop never races)
+                due = started + (self._ns_of(cycle) - first_ns) / 1e9 / cfg.speed
+                if due > time.perf_counter():
+                    await asyncio.sleep(due - time.perf_counter())
             self.backend.frame(cycle, frame)
             self.market.frame(frame, cycle)
             self.summary.frames += 1

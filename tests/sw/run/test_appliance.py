@@ -72,6 +72,26 @@ def test_a_run_is_reproducible(runs):
         assert (runs / "first" / name).read_bytes() == (runs / "second" / name).read_bytes()
 
 
+def test_a_paced_run_takes_the_feed_s_time_and_trades_the_same(runs, tmp_path):
+    """--speed 1 replays in real time (no packet before its time: a lower bound, not a
+    performance figure) and, lock-stepped, fills exactly as the unpaced run did."""
+    import time
+
+    started = time.perf_counter()
+    assert main(["run", "--feed", str(runs / "feed.pcap"), "--out", str(tmp_path / "paced"),
+                 "--limits", "docs/examples/limits.json",
+                 "--strategy", "docs/examples/strategy.json", "--cadence-ms", "100",
+                 "--speed", "1",
+                 "--venue", "FAST:latency_in_ns=20000,taker_fee=30",
+                 "--venue", "SLOW:latency_in_ns=250000,latency_out_ns=250000,taker_fee=10,"
+                 "fill_probability=0.8,queue_model=prob:2,seed=3"]) == 0
+    elapsed = time.perf_counter() - started
+    summary = json.loads((tmp_path / "paced" / "summary.json").read_text())
+    assert elapsed >= summary["feed_seconds"]
+    assert (tmp_path / "paced" / "fills.csv").read_bytes() == \
+        (runs / "first" / "fills.csv").read_bytes()
+
+
 def test_positions_follow_from_the_fills(runs):
     net: dict[str, int] = {}
     for fill in rows(runs / "first" / "fills.csv"):
