@@ -239,6 +239,20 @@ class Desk:
             except DriverError as exc:
                 self.load_state = LoadState(error=str(exc), at=utc_now())
 
+    def confirm_positions(self, user: User, positions: dict[str, int]) -> None:
+        """The OMS's confirmed positions into the limits document (the card has them already,
+        written fill by fill), so that a reload of the documents loads current positions.
+        Audited when they changed."""
+        with self._lock:
+            old = self.limits()
+            merged = {**old.positions, **positions}
+            if merged == old.positions:
+                return
+            new = old.model_copy(update={"positions": merged})
+            with self.store.transaction() as tx:
+                tx.put_document("limits", new.model_dump(mode="json"))
+                tx.audit(user, "positions.confirm", "limits.positions", old.positions, merged)
+
     # --- kill switch -----------------------------------------------------------------------
 
     def halt(self, user: User) -> None:

@@ -100,6 +100,7 @@ class RunError(ValueError):
 #: Who the audit log names for the feedback policy's changes.
 POLICY = User("feedback-policy", Role.TRADER)
 RISK_ENGINE = User("portfolio-risk", Role.RISK)
+OMS_USER = User("oms", Role.RISK)
 NS_PER_DAY = 86_400 * 10**9
 
 
@@ -506,6 +507,7 @@ class Appliance:
             self.tca.sample_pnl()
             tca_reports = self.tca.reports(now)
             figures = self.tca.measure()["symbol"] if self.config.feedback else {}
+        self.desk.confirm_positions(OMS_USER, {r.Symbol: r.NetQty for r in reports})
         for report in reports:
             self.risk.add(report)
             await self._bus.publish(report)

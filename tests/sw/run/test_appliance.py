@@ -238,3 +238,16 @@ def test_a_previous_run_is_never_replaced_silently(runs, capsys):
     err = capsys.readouterr().err
     assert "holds a previous run" in err and "--overwrite" in err and "Traceback" not in err
     assert (runs / "first" / "fills.csv").read_bytes() == before
+
+
+def test_the_limits_document_follows_the_oms_positions(runs):
+    """A reload of the documents during a run must not load stale positions: the OMS's
+    confirmed positions reach the limits document each cadence, audited."""
+    store = sqlite3.connect(runs / "first" / "control.db")
+    limits = json.loads(store.execute(
+        "SELECT body FROM documents WHERE kind = 'limits'").fetchone()[0])
+    booked = {row["symbol"]: int(row["qty"]) for row in rows(runs / "first" / "positions.csv")}
+    assert {s: q for s, q in limits["positions"].items() if q or s in booked} == booked
+    audited = store.execute("SELECT count(*) FROM audit WHERE who = 'oms' AND "
+                            "action = 'positions.confirm'").fetchone()[0]
+    assert audited >= 1
