@@ -35,3 +35,39 @@ def feed(card: Card, messages: int = 1000, seed: int = 3, gaps: int = 0) -> int:
     return len(frames)
 
 
+# --- a trading loop's view, for the routes and telemetry that show it ---------------------
+
+ORDER = {"clordid": "NRV00000002", "first_clordid": "NRV00000001", "order_id": "SIM-1",
+         "symbol": "AAPL", "side": "buy", "qty": 100, "price": 150.25,
+         "status": "partially_filled", "cum_qty": 40, "leaves_qty": 60, "avg_px": 150.25,
+         "venue": "SIM", "flags": [], "sent_ns": 1, "ended_ns": None}
+FILL = {"exec_id": "SIM-E1", "clordid": "NRV00000002", "venue": "SIM", "symbol": "AAPL",
+        "side": "buy", "qty": 40, "price": 150.25, "fee": 0.12, "transact_ns": 2}
+
+
+class Booked:
+    """A trading view with one order chain and one fill."""
+
+    TOTALS = {"realised_pnl": 12.5, "unrealised_pnl": None, "fees": 0.12, "net_pnl": None}
+
+    def positions(self):
+        return {"AAPL": {"qty": 100, "avg_px": 150.25, "realised_pnl": 12.5,
+                         "unrealised_pnl": None, "fees": 0.12}}
+
+    def totals(self):
+        return self.TOTALS
+
+    def exposure(self):
+        return {"AAPL": {"open_orders": 1, "open_buy": 100, "open_sell": 0}}
+
+    def orders(self, *, open_only, limit):
+        return [ORDER][:limit]
+
+    def order(self, clordid):
+        return ORDER if clordid in ("NRV00000001", "NRV00000002") else None
+
+    def fills(self, limit):
+        return [FILL][:limit]
+
+    def tca(self):
+        return {"fills": 1, "all": {"markout_bps": {1_000_000_000: None}}}

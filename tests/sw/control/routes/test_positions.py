@@ -4,13 +4,11 @@ the confirmed positions of the limits document and P&L unknown, never zero."""
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
 from sw.control.desk import seed_documents
-from sw.control.main import create_app
 from sw.model.config import Limits
 
-from .test_orders import Booked
+from ..support import Booked
 
 
 @pytest.fixture
@@ -27,13 +25,6 @@ def test_without_a_trading_loop_positions_are_confirmed_ones_and_pnl_is_unknown(
                for p in body["positions"])
     assert body["totals"] is None
     assert "OMS" in body["note"] and "not zero" in body["note"]
-
-
-@pytest.fixture
-def booked(card, store, settings, tokens):
-    """The app with a trading loop attached, under TestClient."""
-    with TestClient(create_app(card, store, settings, trading=Booked())) as client:
-        yield client
 
 
 def test_with_a_trading_loop_positions_and_pnl_are_the_oms(booked, auth):
