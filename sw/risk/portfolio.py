@@ -18,10 +18,11 @@ Figures (money in dollars; returns are simple returns of the mid over one interv
 - the horizon is one interval: a figure for a longer horizon is not scaled here (the square-root
   rule assumes independent, zero-mean returns of constant volatility and usually understates).
 
-Decisions, from `RiskLimits`: a daily loss (realised + unrealised - fees) beyond `max_loss`
-halts everything; gross exposure or VaR above its limit puts every symbol with a position into
-reduce-only (orders may only shrink it); a symbol's exposure above `max_symbol_exposure` puts
-that symbol into reduce-only. When the figures fall back under the limits, a RELEASE follows.
+Decisions, from `RiskLimits`: a daily loss (realised + unrealised - fees) beyond `max_loss`,
+or a drawdown beyond `max_drawdown` (from the highest P&L of the day), halts everything; gross
+exposure or VaR above its limit puts every symbol with a position into reduce-only (orders may
+only shrink it); a symbol's exposure above `max_symbol_exposure` puts that symbol into
+reduce-only. When the figures fall back under the limits, a RELEASE follows.
 Unknown figures (no marks yet, too short a history) are reported as None and decide nothing.
 """
 
@@ -43,6 +44,7 @@ class RiskLimits:
     """Firm-wide limits, dollars (None: no limit)."""
 
     max_loss: float | None = None
+    max_drawdown: float | None = None         # from the day's highest P&L
     max_gross_exposure: float | None = None
     max_var: float | None = None
     max_symbol_exposure: float | None = None
@@ -77,6 +79,7 @@ class PortfolioRisk:
         self._next_sample: dict[str, int] = {}
         self.reduce_only: set[str] = set()
         self.halted = False
+        self.peak_pnl: float | None = None
         self.now_ns = 0
 
     def add(self, event: Event) -> None:
@@ -140,11 +143,18 @@ class PortfolioRisk:
         def over(value, limit) -> bool:
             return value is not None and limit is not None and value > limit
 
-        halt = pnl is not None and limits.max_loss is not None and pnl < -limits.max_loss
+        if pnl is not None:
+            self.peak_pnl = pnl if self.peak_pnl is None else max(self.peak_pnl, pnl)
+        lost = pnl is not None and limits.max_loss is not None and pnl < -limits.max_loss
+        drawdown = None if pnl is None or self.peak_pnl is None else self.peak_pnl - pnl
+        fell = (drawdown is not None and limits.max_drawdown is not None
+                and drawdown > limits.max_drawdown)
+        halt = lost or fell
         if halt and not self.halted:
-            out.append(RiskDecision(RiskAction=RiskAction.HALT, Text=f"daily loss "
-                                    f"${-pnl:,.2f} beyond ${limits.max_loss:,.2f}",
-                                    TransactTime=now))
+            why = (f"daily loss ${-pnl:,.2f} beyond ${limits.max_loss:,.2f}" if lost else
+                   f"drawdown ${drawdown:,.2f} from the day's best beyond "
+                   f"${limits.max_drawdown:,.2f}")
+            out.append(RiskDecision(RiskAction=RiskAction.HALT, Text=why, TransactTime=now))
         elif self.halted and not halt and pnl is not None:
             out.append(RiskDecision(RiskAction=RiskAction.RELEASE, Text="loss back within limit",
                                     TransactTime=now))

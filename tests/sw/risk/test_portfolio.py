@@ -98,3 +98,15 @@ def test_unknown_marks_decide_nothing():
     risk.add(position("AAPL", 100))
     got = risk.assess()
     assert got.gross_exposure is None and got.decisions == []
+
+
+def test_a_drawdown_from_the_day_s_best_halts_even_while_the_day_is_up():
+    risk = PortfolioRisk(RiskLimits(max_drawdown=500))
+    risk.add(quote("AAPL", 0, 1_000_000))
+    risk.add(position("AAPL", 10, pnl=30_000_000))          # +$3,000: the day's best
+    assert risk.assess().decisions == []
+    risk.add(position("AAPL", 10, pnl=26_000_000))          # +$2,600: down $400 from it
+    assert risk.assess().decisions == []
+    risk.add(position("AAPL", 10, pnl=24_000_000))          # +$2,400: down $600
+    (halt,) = risk.assess().decisions
+    assert halt.RiskAction is RiskAction.HALT and "drawdown $600.00" in halt.Text
