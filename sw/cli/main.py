@@ -164,6 +164,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
 
     from sw.model.config import Limits, StrategyConfig, load_limits, load_strategy
+    from sw.risk.portfolio import RiskLimits
     from sw.run.appliance import Appliance, RunConfig
 
     config = RunConfig(
@@ -172,6 +173,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         load_strategy(args.strategy) if args.strategy else StrategyConfig(),
         args.venue or [venue_spec("SIM")],
         cadence_ns=args.cadence_ms * 1_000_000, feedback=not args.no_feedback,
+        risk=RiskLimits(max_loss=args.max_loss, max_drawdown=args.max_drawdown,
+                        max_gross_exposure=args.max_gross, max_var=args.max_var),
         duration_s=args.duration, speed=args.speed, backend=args.backend,
         fix_config=args.fix_config,
         overwrite=args.overwrite,
@@ -271,7 +274,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         feed=feed, out=out / "run", limits=Path("docs/examples/limits.json"),
         strategy=Path("docs/examples/strategy.json"), venue=venues, cadence_ms=500,
         no_feedback=False, duration=None, api=None, api_linger=0.0, backend="model",
-        fix_config=None, overwrite=True, speed=0.0)
+        fix_config=None, overwrite=True, speed=0.0, max_loss=None, max_drawdown=None,
+        max_gross=None, max_var=None)
     return cmd_run(run)
 
 
@@ -425,6 +429,12 @@ def build_parser() -> argparse.ArgumentParser:
                           "(1.0), queue_model (risk_averse or prob:POWER), seed (0)")
     run.add_argument("--cadence-ms", type=_positive, default=1_000,
                      help="feed-time interval of risk, TCA and feedback (default 1000)")
+    for flag, what in (("--max-loss", "a daily loss beyond it halts the card"),
+                       ("--max-drawdown", "a fall from the day's best P&L beyond it halts"),
+                       ("--max-gross", "gross exposure beyond it: held symbols reduce-only"),
+                       ("--max-var", "99%% VaR beyond it: held symbols reduce-only")):
+        run.add_argument(flag, type=float, default=None, metavar="DOLLARS",
+                         help=f"portfolio risk: {what} (default: none)")
     run.add_argument("--no-feedback", action="store_true",
                      help="measure but never change the strategy")
     run.add_argument("--api", type=_endpoint, default=None, metavar="HOST:PORT",

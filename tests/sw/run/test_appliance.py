@@ -251,3 +251,18 @@ def test_the_limits_document_follows_the_oms_positions(runs):
     audited = store.execute("SELECT count(*) FROM audit WHERE who = 'oms' AND "
                             "action = 'positions.confirm'").fetchone()[0]
     assert audited >= 1
+
+
+def test_portfolio_limits_act_through_the_audited_desk(runs, tmp_path):
+    """--max-gross: once the book's gross exposure passes it, every held symbol goes
+    reduce-only through the desk, audited under the risk engine's name."""
+    assert main(["run", "--feed", str(runs / "feed.pcap"), "--out", str(tmp_path / "risk"),
+                 "--limits", "docs/examples/limits.json",
+                 "--strategy", "docs/examples/strategy.json", "--cadence-ms", "100",
+                 "--max-gross", "20000"]) == 0
+    summary = json.loads((tmp_path / "risk" / "summary.json").read_text())
+    assert summary["risk_decisions"] >= 1
+    audit = sqlite3.connect(tmp_path / "risk" / "control.db")
+    actions = [a for (a,) in audit.execute(
+        "SELECT action FROM audit WHERE who = 'portfolio-risk'")]
+    assert actions and all("reduce_only" in a for a in actions)
