@@ -246,8 +246,9 @@ def print_run_summary(summary, seconds: float, out: Path) -> None:
                           if v is not None)
         print(f"  TCA: arrival slippage {tca['all']['slippage_bps']:+.2f} bps, markouts "
               f"(bps) {known or 'unknown yet'}")
-    print(f"  outputs in {out}: fills.csv, positions.csv, tca.json, summary.json, "
-          "events.duckdb, parquet/, control.db (audit)")
+    print(f"  outputs in {out}: report.html, fills.csv, positions.csv, tca.json, "
+          "summary.json, events.duckdb, parquet/, control.db (audit)")
+    print(f"  the report: {out / 'report.html'}")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -55,6 +55,7 @@ from sw.bus.events import (
     MsgType,
     OrderRejected,
     OrderSent,
+    ParameterUpdate,
     Quote,
     RiskAction,
     Side,
@@ -77,6 +78,7 @@ from sw.model.risk import Reason
 from sw.oms.oms import Oms
 from sw.risk.portfolio import PortfolioRisk, RiskLimits
 from sw.run.book import RunBook
+from sw.run.report import write_report
 from sw.session.edge import event_of
 from sw.session.framing import seq_of
 from sw.session.session import FixSession, SessionConfig, SharedSequence
@@ -89,7 +91,7 @@ log = logging.getLogger("sw.run")
 
 #: What a run leaves in its output folder (replaced by --overwrite).
 RUN_STATE = ("oms-journal.jsonl", "control.db", "events.duckdb", "session", "venue",
-             "parquet", "summary.json", "tca.json", "fills.csv", "positions.csv")
+             "parquet", "summary.json", "tca.json", "fills.csv", "positions.csv", "report.html")
 
 
 class RunError(ValueError):
@@ -519,7 +521,8 @@ class Appliance:
         for report in tca_reports:
             await self._bus.publish(report)
         if self.config.feedback:
-            self._feedback(now, figures)
+            for update in self._feedback(now, figures):
+                await self._bus.publish(update)
 
     def _apply_risk(self, decision) -> None:
         if decision.RiskAction == RiskAction.HALT:
@@ -529,7 +532,9 @@ class Appliance:
         elif decision.RiskAction == RiskAction.RELEASE and decision.Symbol:
             self.desk.leave_reduce_only(RISK_ENGINE, decision.Symbol)
 
-    def _feedback(self, now: int, figures: dict) -> None:
+    def _feedback(self, now: int, figures: dict) -> list[ParameterUpdate]:
+        """Apply the policy's changes through the desk; returns them as bus events."""
+        published = []
         current = self.desk.effective_strategy()
         base = self.config.strategy
         limits = self.desk.effective_limits()
@@ -550,6 +555,10 @@ class Appliance:
                                                             "figures": _plain(c.figures)}
                                               for c in changes})
             self.summary.parameter_changes += len(changes)
+            published += [ParameterUpdate(Symbol=symbol, Parameter=c.parameter, Value=c.new,
+                                          Source=POLICY.name, TransactTime=now)
+                          for c in changes]
+        return published
 
     # --- time ------------------------------------------------------------------------------
 
@@ -599,6 +608,7 @@ class Appliance:
                                                      indent=2) + "\n")
         self.oms.close()
         self.backend.close()
+        self.report = write_report(out)
 
     def _fills(self):
         for fill in self.oms.fills:

@@ -266,3 +266,23 @@ def test_portfolio_limits_act_through_the_audited_desk(runs, tmp_path):
     actions = [a for (a,) in audit.execute(
         "SELECT action FROM audit WHERE who = 'portfolio-risk'")]
     assert actions and all("reduce_only" in a for a in actions)
+
+
+def test_the_report_shows_the_run_and_checks_the_book_against_the_store(runs):
+    """report.html: its plots exist, and the book agrees with the event store: positions equal
+    the sum of the fills, and P&L equals the fills' cash flows plus the marked inventory."""
+    import duckdb
+
+    from sw.run.report import book_checks
+
+    page = (runs / "first" / "report.html").read_text()
+    for image in ("pnl_inventory.png", "markouts.png", "tick_to_trade.png",
+                  "parameter_changes.png", "venues.png"):
+        assert f"src='{image}'" in page and (runs / "first" / image).stat().st_size > 1000
+    assert "consistent" in page and "INCONSISTENT" not in page and "MISMATCH" not in page
+    con = duckdb.connect(str(runs / "first" / "events.duckdb"), read_only=True)
+    checks = book_checks(con)
+    assert checks["ok"] and checks["rows"]
+    held = {r["symbol"]: r["position"] for r in checks["rows"]}
+    booked = rows(runs / "first" / "positions.csv")
+    assert held == {row["symbol"]: int(row["qty"]) for row in booked}
