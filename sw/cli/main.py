@@ -42,6 +42,15 @@ def _endpoint(text: str) -> UdpEndpoint:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _host_port(text: str) -> tuple[str, int]:
+    """HOST:PORT for a server to listen on (port 0: any free one)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65_535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT such as 127.0.0.1:8000, not "
+                                         f"{text!r}")
+    return host, int(port)
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -177,8 +186,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                         max_gross_exposure=args.max_gross, max_var=args.max_var),
         duration_s=args.duration, speed=args.speed, backend=args.backend,
         fix_config=args.fix_config,
-        overwrite=args.overwrite,
-        api=(args.api.ip, args.api.port) if args.api else None, api_linger_s=args.api_linger)
+        overwrite=args.overwrite, viewer_token=getattr(args, "viewer_token", False),
+        api=args.api, api_linger_s=args.api_linger)
     start = time.perf_counter()
     summary = asyncio.run(Appliance(config).run())
     print_run_summary(summary, time.perf_counter() - start, args.out)
@@ -274,9 +283,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     run = argparse.Namespace(
         feed=feed, out=out / "run", limits=Path("docs/examples/limits.json"),
         strategy=Path("docs/examples/strategy.json"), venue=venues, cadence_ms=500,
-        no_feedback=False, duration=None, api=None, api_linger=0.0, backend="model",
-        fix_config=None, overwrite=True, speed=0.0, max_loss=None, max_drawdown=None,
-        max_gross=None, max_var=None)
+        no_feedback=False, duration=args.duration,
+        api=None if args.no_api else args.api, api_linger=args.linger,
+        backend="model", fix_config=None, overwrite=True, speed=args.speed, max_loss=None,
+        max_drawdown=None, max_gross=None, max_var=None, viewer_token=True)
     return cmd_run(run)
 
 
@@ -438,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"portfolio risk: {what} (default: none)")
     run.add_argument("--no-feedback", action="store_true",
                      help="measure but never change the strategy")
-    run.add_argument("--api", type=_endpoint, default=None, metavar="HOST:PORT",
+    run.add_argument("--api", type=_host_port, default=None, metavar="HOST:PORT",
                      help="serve the control plane and dashboard while the run lasts")
     run.add_argument("--api-linger", type=float, default=0.0, metavar="SECONDS",
                      help="keep serving the control plane this long after the run ends")
@@ -449,6 +459,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--messages", type=_positive, default=60_000)
     demo.add_argument("--rate", type=float, default=10_000.0,
                       help="mean message rate, messages/s of feed time")
+    demo.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                      help="stop after this many wall-clock seconds (default: the whole feed)")
+    demo.add_argument("--speed", type=float, default=0.0, metavar="X",
+                      help="replay at X times real time (default 0: as fast as it goes)")
+    demo.add_argument("--api", type=_host_port, default=("127.0.0.1", 0),
+                      metavar="HOST:PORT",
+                      help="the control plane and dashboard while the demo runs (default "
+                           "127.0.0.1 on any free port; its URL and a viewer token are printed)")
+    demo.add_argument("--linger", type=float, default=0.0, metavar="SECONDS",
+                      help="keep the dashboard up this long after the run")
+    demo.add_argument("--no-api", action="store_true", help="run headless")
     demo.set_defaults(func=cmd_demo)
 
     regs = sub.add_parser("regmap", help="export the hardware register map")

@@ -126,6 +126,7 @@ class RunConfig:
     backend: str = "model"                     # the card: model (golden) or rtl (Verilator)
     fix_config: Path | None = None             # an external acceptor (QuickFIX settings file)
     overwrite: bool = False                    # replace a previous run's state in `out`
+    viewer_token: bool = False                 # with `api`: make and print a viewer's token
     drain_s: float = 2.0                       # external acceptor: wait for reports at the end
 
 
@@ -299,8 +300,13 @@ class Appliance:
         host, port = self.config.api
         # The control plane's start-up halts the card and loads the documents (its lifespan).
         with serve_in_thread(self.app, host, port=port) as url:
-            self.say(f"control plane at {url}/ (a token: nerve token add NAME --role viewer "
-                     f"--db {self.config.out / 'control.db'})")
+            if self.config.viewer_token:
+                token = self.store.add_token(f"viewer-{int(time.time())}", Role.VIEWER,
+                                             User("run", Role.RISK))
+                self.say(f"control plane at {url}/ (dashboard; viewer token: {token})")
+            else:
+                self.say(f"control plane at {url}/ (a token: nerve token add NAME --role "
+                         f"viewer --db {self.config.out / 'control.db'})")
             summary = await self._run()
             if self.config.api_linger_s:
                 self.say(f"serving for {self.config.api_linger_s:g} s more")
