@@ -201,11 +201,15 @@ class TcaAnalysis:
         ordered = np.array([chains[k].qty for k in keys], dtype=float)
         got = np.array([filled[k] for k in keys], dtype=float)
         arrival, end = np.full(len(keys), np.nan), np.full(len(keys), np.nan)
-        for i, key in enumerate(keys):
-            times, mids = self._mids(chains[key].symbol)
-            arrival[i] = measures.mid_at(times, mids, np.array([chains[key].sent_ns]))[0]
-            at = chains[key].ended_ns if chains[key].ended_ns is not None else self.feed_ns
-            end[i] = measures.mid_at(times, mids, np.array([at]))[0]
+        symbols = np.array([chains[k].symbol for k in keys], dtype=object)
+        sent = np.array([chains[k].sent_ns for k in keys], dtype=np.int64)
+        ended = np.array([chains[k].ended_ns if chains[k].ended_ns is not None
+                          else self.feed_ns for k in keys], dtype=np.int64)
+        for symbol in set(symbols.tolist()):          # one lookup per symbol, all its chains
+            rows = symbols == symbol
+            times, mids = self._mids(symbol)
+            arrival[rows] = measures.mid_at(times, mids, sent[rows])
+            end[rows] = measures.mid_at(times, mids, ended[rows])
         shortfall = measures.implementation_shortfall(
             sign, arrival, ordered, got, np.array([notional[k] for k in keys]), end,
             np.array([fees[k] for k in keys], dtype=float))
