@@ -116,7 +116,8 @@ def _markouts(tca: dict, out: Path) -> tuple[str, str]:
     ax.set_xscale("log")
     ax.set_xlabel("horizon, s (feed time)")
     ax.set_ylabel("markout, bps")
-    ax.legend(fontsize="small")
+    if ax.get_legend_handles_labels()[0]:        # no markout known yet: no legend
+        ax.legend(fontsize="small")
     return _save(fig, out, "markouts.png"), "Markouts by horizon (negative: adverse selection)"
 
 
