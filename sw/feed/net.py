@@ -7,6 +7,7 @@ headers itself, as the hardware does). Capture timestamps are integer nanosecond
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import ipaddress
 from collections.abc import Iterable, Iterator
@@ -91,6 +92,15 @@ PCAP_MAGICS = frozenset(bytes.fromhex(m) for m in ("a1b2c3d4", "d4c3b2a1", "a1b2
 def is_pcap(data: bytes) -> bool:
     """Whether a feed file image is a pcap capture (else a NASDAQ ITCH file)."""
     return data[:4] in PCAP_MAGICS
+
+
+def capture_date(data: bytes) -> dt.date | None:
+    """The UTC date of a pcap's first frame (None: not a pcap, or no frame): the trade date a
+    captured feed carries; a NASDAQ ITCH file carries none."""
+    if is_pcap(data):
+        for ts_ns, _ in read_pcap(data):
+            return dt.datetime.fromtimestamp(ts_ns // 1_000_000_000, dt.UTC).date()
+    return None
 
 
 def read_pcap(data: bytes) -> Iterator[tuple[int, bytes]]:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sw.feed import itch
 from sw.feed.generator import DEFAULT_DATE
 from sw.feed.itch import FeedFormatError
-from sw.feed.net import UdpEndpoint, read_pcap
+from sw.feed.net import UdpEndpoint, capture_date, is_pcap, read_pcap
 from sw.model import decoder
 from sw.model.clock import NS_PER_DAY, ns_to_cycles
 from sw.model.config import (
@@ -35,9 +35,6 @@ from sw.model.config import (
     read_json,
 )
 from sw.model.fastpath import BboRow, FastPath, OrderRow, RejectRow
-
-PCAP_MAGICS = {bytes.fromhex(m) for m in ("a1b2c3d4", "d4c3b2a1", "a1b23c4d", "4d3cb2a1")}
-
 
 # --- host actions scheduled against the feed -----------------------------------------------
 
@@ -118,14 +115,11 @@ class Feed:
             raise FeedFormatError(0, f"cannot read {path}: {exc.strerror}") from None
         if not data:
             raise FeedFormatError(0, f"{path} is empty")
-        return cls("pcap" if data[:4] in PCAP_MAGICS else "itch", data)
+        return cls("pcap" if is_pcap(data) else "itch", data)
 
     def trade_date(self) -> dt.date:
         """The capture date of a pcap's first frame; the generator's date for a NASDAQ file."""
-        if self.kind == "pcap":
-            for ts_ns, _ in read_pcap(self.data):
-                return dt.datetime.fromtimestamp(ts_ns // 1_000_000_000, dt.UTC).date()
-        return DEFAULT_DATE
+        return capture_date(self.data) or DEFAULT_DATE
 
 
 def _itch_units(data: bytes) -> list[tuple[int, object]]:

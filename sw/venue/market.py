@@ -21,7 +21,7 @@ import dpkt
 
 from sw.feed import itch, mold
 from sw.feed.generator import DEFAULT_DATE
-from sw.feed.net import is_pcap, read_pcap
+from sw.feed.net import capture_date, is_pcap, read_pcap
 
 BUY, SELL = 0, 1     # index of a side: bids, asks
 
@@ -218,7 +218,4 @@ def _udp_payload(frame: bytes) -> bytes | None:
 def feed_date(data: bytes) -> dt.date:
     """The trade date of a feed: a pcap's first capture timestamp (UTC); a NASDAQ ITCH file
     carries none, so the generator's date."""
-    if is_pcap(data):
-        for ts_ns, _ in read_pcap(data):
-            return dt.datetime.fromtimestamp(ts_ns // 1_000_000_000, dt.UTC).date()
-    return DEFAULT_DATE
+    return capture_date(data) or DEFAULT_DATE
