@@ -185,6 +185,12 @@ class Card:
             raise CardError(f"the card refused the FIX CompIDs {sender!r} -> {target!r} "
                             "(fix_config_error)")
 
+    def clordid_prefix(self) -> str:
+        """The letters the card's encoder puts before every ClOrdID number."""
+        values = self.device.read_many(["fix_clordid_prefix", "fix_clordid_prefix_len"])
+        return encoder.ascii_text(values["fix_clordid_prefix"],
+                                  values["fix_clordid_prefix_len"])
+
     # --- the symbol map ---------------------------------------------------------------------
 
     @property

@@ -82,6 +82,11 @@ def ascii_word(text: str) -> int:
     return int.from_bytes(text.ljust(8).encode(), "big")
 
 
+def ascii_text(word: int, length: int) -> str:
+    """A config word and its length register as the string they hold (`ascii_word` back)."""
+    return word.to_bytes(8, "big")[:length].decode("ascii")
+
+
 def config_values(sender: str = "NERVE", target: str = "VENUE", clordid_prefix: str = "NRV",
                   trade_date: str = "20261120") -> dict[str, int]:
     """The config fields for these strings (defaults: the golden model's)."""

@@ -42,7 +42,7 @@ from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 
 from drivers.card import confirm, limits_writes, map_entry, map_reads, strategy_writes
 from hw.rtl import book, risk, trader
-from hw.rtl.encoder import ascii_word
+from hw.rtl.encoder import ascii_text, ascii_word
 from hw.rtl.fastpath import SLOTS
 from hw.rtl.nic import REGMAP
 from hw.rtl.records import (
@@ -277,8 +277,7 @@ def replay_rtl(feed_path: Path, out_dir: Path, *, limits: Limits | None = None,
            for u in updates if u["bbo_changed"]]
     mapped = json.loads((work / "map.json").read_text())
     # The ClOrdID prefix the card's encoder used: read from the card, not assumed.
-    prefix = counters["fix_clordid_prefix"].to_bytes(8, "big")[
-        :counters["fix_clordid_prefix_len"]].decode("ascii")
+    prefix = ascii_text(counters["fix_clordid_prefix"], counters["fix_clordid_prefix_len"])
     orders, rejects = order_rows(events, prefix)
     write_csv(out_dir / "bbo.csv", BboRow._fields, bbo)
     write_csv(out_dir / "orders.csv", OrderRow._fields, orders)
