@@ -240,6 +240,8 @@ class Appliance:
         config.out.mkdir(parents=True, exist_ok=True)
         feed = Feed.open(config.feed)
         self.trade_date = feed.trade_date()
+        self._midnight_ns = int(dt.datetime.combine(self.trade_date, dt.time(),
+                                                    dt.UTC).timestamp()) * 10**9
         self.frames = feed_frames(feed.data, feed.kind, config.dst)
         known = directory(self.frames, config.dst).locates
         tradable = sorted(s for s in known if tradable_symbol(s))[:SLOTS]
@@ -258,11 +260,11 @@ class Appliance:
         self.tca = TcaAnalysis()
         # The control plane reads the OMS and TCA from its own thread: one lock for both.
         self.lock = threading.Lock()
-        self.app = None
+        self.app = self.book = None
         if config.api is not None:
+            self.book = RunBook(self.oms, self.tca, self.lock)
             self.app = create_app(self.card, self.store, Settings(poll_interval=0.5),
-                                  trading=RunBook(self.oms, self.tca, self.lock),
-                                  card_events=False)
+                                  trading=self.book, card_events=False)
             self.desk = self.app.state.desk
         else:
             self.desk = Desk(self.card, self.store)
@@ -271,8 +273,9 @@ class Appliance:
         self.events = EventStore(config.out / "events.duckdb")
         self._handles: dict[str, int] = {}          # a chain's first ClOrdID -> card entry
         self._chain_route: dict[str, Route] = {}    # every ClOrdID -> the venue it went to
-        self._prefix = "NRV"
+        self._prefix = self.card.clordid_prefix()      # read, not assumed
         self._delivered = 0
+        self._measured: dict | None = None          # TCA at the last cadence
         self._arrived = asyncio.Event()
         self._bus = None
 
@@ -318,7 +321,7 @@ class Appliance:
         cfg = self.config
         if self.desk.load_state.error:
             raise RunError(f"the card did not take its documents: "
-                               f"{self.desk.load_state.error}")
+                           f"{self.desk.load_state.error}")
         shared = SharedSequence(SequenceOnCard(self.device))
         if cfg.fix_config is not None:
             # Any FIX 4.4 acceptor: no lock-step (it trades in its own time), the CompIDs from
@@ -422,8 +425,9 @@ class Appliance:
                       if isinstance(e, OrderSent)}
             egress = self.backend.egress()
             for raw in egress:
-                route = routed.get(seq_of(raw)) or self._routes[0]
-                self._shared.routed(seq_of(raw), route.session)
+                seq = seq_of(raw)
+                route = routed.get(seq) or self._routes[0]
+                self._shared.routed(seq, route.session)
                 route.session.send_order(raw)
                 route.orders += 1
                 self.summary.orders_sent += 1
@@ -513,8 +517,11 @@ class Appliance:
         with self.lock:
             reports = [self.oms.position_report(s, now) for s in self.oms.positions.by_symbol]
             self.tca.sample_pnl()
-            tca_reports = self.tca.reports(now)
-            figures = self.tca.measure()["symbol"] if self.config.feedback else {}
+            measured = self._measured = self.tca.measure()
+            if self.book is not None:
+                self.book.measured = measured
+        tca_reports = self.tca.reports(now, measured)
+        figures = measured["symbol"] if self.config.feedback else {}
         self.desk.confirm_positions(OMS_USER, {r.Symbol: r.NetQty for r in reports})
         for report in reports:
             self.risk.add(report)
@@ -558,7 +565,7 @@ class Appliance:
             self.desk.update_strategy(POLICY, StrategyUpdate(symbols={symbol: update}),
                                       why={c.parameter: {"old": c.old, "new": c.new,
                                                             "why": c.reason,
-                                                            "figures": _plain(c.figures)}
+                                                            "figures": c.figures}
                                               for c in changes})
             self.summary.parameter_changes += len(changes)
             published += [ParameterUpdate(Symbol=symbol, Parameter=c.parameter, Value=c.new,
@@ -570,8 +577,7 @@ class Appliance:
 
     def _ns_of(self, cycle: int) -> int:
         """Feed time as the bus carries it: ns since the Unix epoch."""
-        midnight = dt.datetime.combine(self.trade_date, dt.time(), dt.UTC).timestamp()
-        return int(midnight) * 10**9 + cycles_to_ns(cycle)
+        return self._midnight_ns + cycles_to_ns(cycle)
 
     def _day_ns(self, cycle: int) -> int:
         return cycles_to_ns(cycle) % NS_PER_DAY
@@ -607,7 +613,8 @@ class Appliance:
         self.summary.exposure_leak = chains != self.summary.open_orders_oms
         self.events.export_parquet(out / "parquet")
         self.events.close()
-        self.summary.tca = _plain(self.tca.measure())
+        # The last cadence measured after the last report: the same figures, not measured again.
+        self.summary.tca = self._measured or self.tca.measure()
         (out / "tca.json").write_text(json.dumps(self.summary.tca, indent=2) + "\n")
         summary = {k: v for k, v in vars(self.summary).items() if k != "tca"}
         (out / "summary.json").write_text(json.dumps(summary | {"backend": self.backend.name},
@@ -622,15 +629,4 @@ class Appliance:
                    "buy" if fill.side == "1" else "sell", fill.qty,
                    f"{fill.price / PRICE_SCALE:.4f}", f"{fill.fee / PRICE_SCALE:.4f}",
                    fill.transact_ns]
-
-
-def _plain(value):
-    """Figures as JSON: numpy numbers as Python ones, dict keys as strings."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if hasattr(value, "item"):
-        return value.item()
-    return value
 

@@ -3,7 +3,8 @@
 Where it sits: `nerve run --api` hands it to the control plane (sw/control/trading.py), whose
 routes and telemetry read it from their own thread while the run's loop writes the OMS and TCA;
 the lock keeps every answer a consistent snapshot. Prices and money are dollars here, the API's
-edge.
+edge. TCA's figures are the ones the run measured at its last cadence (`measured`): measuring
+costs time in the number of fills, and the dashboard polls far more often than the run measures.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def _dollars(units: float | int | None) -> float | None:
 class RunBook:
     def __init__(self, oms: Oms, tca: TcaAnalysis, lock: threading.Lock) -> None:
         self.oms, self.analysis, self.lock = oms, tca, lock
+        self.measured: dict | None = None       # the run's last TCA measure (under the lock)
 
     def positions(self) -> dict[str, dict]:
         with self.lock:
@@ -69,7 +71,9 @@ class RunBook:
 
     def tca(self) -> dict:
         with self.lock:
-            return self.analysis.measure()
+            if self.measured is None:           # before the run's first cadence
+                self.measured = self.analysis.measure()
+            return self.measured
 
 
 def _order(o: Order) -> dict:

@@ -221,7 +221,9 @@ class TcaAnalysis:
                 for i, key in enumerate(keys)}
 
     def measure(self) -> dict:
-        """Every aggregate (see the module doc), as plain data for the API and the dashboard."""
+        """Every aggregate (see the module doc), as plain data for the API, the dashboard and
+        tca.json: Python numbers (None for unknown), never numpy scalars, so it goes to JSON as
+        it is (horizon keys, ints, become strings there)."""
         table = self.fills()
         orders = self.orders()
         by = {"symbol": table.symbol, "side": np.where(table.side > 0, "buy", "sell"),
@@ -281,10 +283,11 @@ class TcaAnalysis:
                                       else dollars - charge),
                 "pnl_samples": int(samples.size)}
 
-    def reports(self, now_ns: int) -> list[TcaReport]:
-        """The per-symbol aggregates as TcaReport events (parts per million)."""
+    def reports(self, now_ns: int, measured: dict | None = None) -> list[TcaReport]:
+        """The per-symbol aggregates as TcaReport events (parts per million); `measured`: a
+        `measure()` result already at hand (it is not computed again)."""
         out = []
-        for symbol, row in self.measure()["symbol"].items():
+        for symbol, row in (measured or self.measure())["symbol"].items():
             values = [(TcaMetric.ARRIVAL_SLIPPAGE, row["slippage_bps"], None),
                       (TcaMetric.IMPLEMENTATION_SHORTFALL, row["shortfall_bps"], None),
                       (TcaMetric.FILL_RATIO, None if row["fill_ratio"] is None

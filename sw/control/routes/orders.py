@@ -49,12 +49,4 @@ def read_fills(trading: TradingDep, user: Viewer,
 def read_tca(trading: TradingDep, user: Viewer) -> dict:
     """TCA's aggregates (docs/tca.md): per symbol, side, venue and liquidity; latency.
     Markouts whose horizon the feed has not reached are null (unknown)."""
-    return _jsonable(_running(trading.tca()))
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value.item() if hasattr(value, "item") else value
+    return _running(trading.tca())
