@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import socket
-import subprocess
-import sys
 
 from sw.bus.events import ExecType, ExecutionReport, OrdStatus
 from sw.feed import itch
@@ -18,6 +15,8 @@ from sw.oms.oms import Oms
 from sw.session import framing
 from sw.session.edge import event_of
 from sw.session.session import FixSession, SessionConfig
+from sw.venue.matching import VenueSettings
+from sw.venue.process import VenueLaunch, VenueProcess
 
 DATE = dt.date(2026, 11, 20)
 T0 = 34_200 * 10**9                                  # 09:30:00
@@ -60,38 +59,10 @@ def feed(path):
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class VenueProcess:
-    def __init__(self, tmp_path) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sw.venue", "--feed", str(feed(tmp_path / "f.itch")),
-             "--port", str(self.port), "--store", str(tmp_path / "venue"), "--latency-in-ns",
-             "0", "--latency-out-ns", "0", "--wait-seconds", "5"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout.readline().split()[0] == "ready"
-
-    async def command(self, line: str) -> list[str]:
-        def ask():
-            self.proc.stdin.write(line + "\n")
-            self.proc.stdin.flush()
-            return self.proc.stdout.readline().split()
-        return await asyncio.to_thread(ask)
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-
-
 def test_orders_fill_over_a_real_fix_session_into_the_oms_and_survive_a_dropped_connection(
         tmp_path):
-    venue = VenueProcess(tmp_path)
+    venue = VenueProcess(feed(tmp_path / "f.itch"), VenueLaunch(
+        VenueSettings(latency_in_ns=0, latency_out_ns=0), wait_seconds=5), tmp_path / "venue")
     card = Card()
     oms = Oms(tmp_path / "oms.jsonl")
     received: list = []
@@ -114,22 +85,22 @@ def test_orders_fill_over_a_real_fix_session_into_the_oms_and_survive_a_dropped_
                                   Symbol="AAPL", Side=Side(str(side)), OrderQty=qty,
                                   Price=int(float(px) * 10_000), TransactTime=t)])
             assert session.send_order(card.order(clordid, side, qty, px, tif, t))
-        assert await venue.command(f"advance {t} 2") == ["at", str(t), "3"]
+        assert await venue.advance(t, 2) == 3
         # The connection drops; the venue fills NRV2 while we are away; we come back.
-        assert await venue.command("drop") == ["dropped"]
+        assert await asyncio.to_thread(venue.command, "drop") == ["dropped"]
         for _ in range(100):
             if not session.logged_on.is_set():
                 break
             await asyncio.sleep(0.02)
         later = T0 + 10_000_000
-        assert await venue.command(f"advance {later} 2") == ["at", str(later), "4"]
+        assert await venue.advance(later, 2) == 4
         for _ in range(300):
             if any(isinstance(e, ExecutionReport) and e.ClOrdID == "NRV2"
                    and e.ExecType == ExecType.TRADE for e in received):
                 break
             await asyncio.sleep(0.05)
         counters = session.counters
-        assert (await venue.command("end 2"))[0] == "done"
+        assert await venue.end(2) >= 4
         await session.stop()
         return counters
 

@@ -18,6 +18,7 @@ import pytest
 
 from sw.feed import itch
 from sw.fix.dictionary import validate
+from sw.venue.process import free_port
 
 SOH = "\x01"
 DATE = dt.date(2026, 11, 20)
@@ -88,7 +89,7 @@ def feed_file(path: Path) -> Path:
 
 @pytest.fixture
 def venue(tmp_path):
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "sw.venue", "--feed", str(feed_file(tmp_path / "feed.itch")),
          "--port", str(port), "--store", str(tmp_path / "venue"), "--latency-in-ns", "0",
@@ -102,12 +103,6 @@ def venue(tmp_path):
     if proc.poll() is None:
         proc.kill()
     proc.wait(10)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def command(proc, line: str) -> list[str]:
