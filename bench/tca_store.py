@@ -1,6 +1,7 @@
-"""TCA and event-store benchmarks: TCA over many fills (seconds), event-store ingest (events/s).
+"""TCA and event-store benchmarks: TCA over many fills (seconds), event-store ingest (events/s),
+feed rows from frames and their ingest into the store's feed table (rows/s).
 
-    python bench/tca_store.py [--fills 1000000] [--events 500000]
+    python bench/tca_store.py [--fills 1000000] [--events 500000] [--feed-rows 1000000]
 
 Prints figures; asserts nothing."""
 
@@ -27,6 +28,11 @@ from sw.bus.events import (  # noqa: E402
     Quote,
     Side,
 )
+from sw.feed.generator import MarketConfig, generate  # noqa: E402
+from sw.feed.net import UdpEndpoint  # noqa: E402
+from sw.model.ingress import feed_frames  # noqa: E402
+from sw.model.replay import Feed  # noqa: E402
+from sw.store.feed import feed_rows  # noqa: E402
 from sw.store.store import EventStore  # noqa: E402
 from sw.tca.analysis import TcaAnalysis  # noqa: E402
 
@@ -63,6 +69,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fills", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=500_000)
+    parser.add_argument("--feed-rows", type=int, default=1_000_000)
     args = parser.parse_args()
     started = time.perf_counter()
     quotes, orders, reports = session(args.fills)
@@ -90,7 +97,39 @@ def main() -> int:
         store.close()
     print(f"event store: {len(events):,} events ingested in {seconds:.1f} s = "
           f"{len(events) / seconds:,.0f} events/s (appender, batches of 10,000)")
+    feed_bench(args.feed_rows)
     return 0
+
+
+def feed_bench(rows: int, messages: int = 50_000) -> None:
+    """The feed table: rows from a generated feed's frames (sw/store/feed.py), then those rows
+    repeated to `rows` and ingested by `add_feed` into a store on disk, in batches of 100,000."""
+    dst = UdpEndpoint()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "feed.pcap"
+        generate(MarketConfig(symbols=8, messages=messages, seed=1), path)
+        feed = Feed.open(path)
+        frames = feed_frames(feed.data, feed.kind, dst)
+        started = time.perf_counter()
+        cols = feed_rows(frames, dst, T0 - T0 % 86_400_000_000_000)
+        seconds = time.perf_counter() - started
+        n = len(cols["MsgIndex"])
+        print(f"feed rows: {n:,} messages from {len(frames):,} frames in {seconds:.2f} s = "
+              f"{n / seconds:,.0f} messages/s (filter, sequencer, batch decode)")
+        repeat = -(-rows // n)
+        big = {name: np.tile(a, repeat)[:rows] for name, a in cols.items()}
+        big["MsgIndex"] = np.arange(rows, dtype=np.int64)
+        store = EventStore(Path(tmp) / "events.duckdb", batch_rows=100_000)
+        store.add_feed({name: a[:1] for name, a in big.items()})  # DuckDB's numpy scan, warm
+        store.flush()
+        started = time.perf_counter()
+        for start in range(0, rows, 100_000):
+            store.add_feed({name: a[start:start + 100_000] for name, a in big.items()})
+        store.flush()
+        seconds = time.perf_counter() - started
+        store.close()
+    print(f"event store feed table: {rows:,} rows ingested in {seconds:.2f} s = "
+          f"{rows / seconds:,.0f} rows/s (add_feed, numpy batches of 100,000)")
 
 
 if __name__ == "__main__":

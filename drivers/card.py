@@ -364,5 +364,24 @@ class Card:
         """The venue confirmed an order chain ended: release its exposure in the gate."""
         self.device.write("trader_order_end", handle)
 
+    def submit_order(self, symbol: str, side: str, price: int, qty: int, *,
+                     ioc: bool = True) -> None:
+        """Send an order the host makes (reducing a position, a hedge) by the card's host order
+        port: it passes the same risk gate and encoder as the strategy's orders, and comes back
+        as an order event (cause "host") or a gate reject. `side` is "B" or "S"; price in ITCH
+        units. The symbol goes to the slot the card's map confirms; a symbol it does not show
+        raises SymbolMapError."""
+        slot = self.slot_of(symbol)
+        if slot is None:
+            raise SymbolMapError(f"{symbol} has no confirmed slot on the card: no host order")
+        if side not in ("B", "S"):
+            raise ValueError(f"side must be 'B' or 'S', not {side!r}")
+        if not 0 < qty < 1 << 32 or not 0 < price < 1 << 32:
+            raise ValueError(f"a host order needs a positive 32-bit price and qty, not "
+                             f"{price!r} x {qty!r}")
+        self.device.write_many([     # one batch: no other writer between terms and submit
+            ("trader_order_price", price), ("trader_order_qty", qty),
+            ("trader_order_submit", slot | (side == "S") << 8 | int(ioc) << 9)])
+
     def clear_stale(self) -> None:
         self.device.write("mold_stale", 1)

@@ -15,7 +15,7 @@ from sw.model.risk import Reason
 
 MSG_TYPE = {OrderKind.NEW: "D", OrderKind.REPLACE: "G", OrderKind.CANCEL: "F"}
 KIND_OF = {v: k for k, v in MSG_TYPE.items()}
-CAUSES = ("strategy", "rejected_replace", "kill_switch", "feed_stale")
+CAUSES = tuple(cause.text for cause in OrderCause)
 REASONS = tuple(Reason)
 
 

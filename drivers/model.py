@@ -181,7 +181,7 @@ class ModelCard:
         if isinstance(row, RejectRow):
             event = card_events.CardEvent(
                 True, row.msg_type, row.symbol, slot, row.side, row.price, row.qty, 0, 0,
-                False, "strategy", row.reason, tuple(row.failed.split("|")), 0,
+                False, row.cause, row.reason, tuple(row.failed.split("|")), 0,
                 row.msg_index, 0, row.ingress_cycle, self.time)
         else:
             number = int(row.clordid[-8:])
@@ -301,6 +301,8 @@ class ModelCard:
                 self._forget(chain)
                 if chain in self.fast.gate.orders:
                     self.fast.order_ended(chain)
+        elif name == "trader_order_submit":
+            self._host_order(value & 0xFF, value >> 8 & 1, bool(value >> 9 & 1))
         elif name == "event_pop":
             if self.events:
                 self.events.popleft()
@@ -318,6 +320,17 @@ class ModelCard:
         elif name == "fix_seq_reserve":
             self.values["fix_seq_reserved"] = self.fast.encoder.next_seq
             self.fast.encoder.next_seq += 1
+
+    def _host_order(self, slot: int, side: int, ioc: bool) -> None:
+        """The host order port (hw/rtl/trader.py): a D for the slot's locate at the staged
+        price and qty, through the golden gate and encoder."""
+        fast = self.fast
+        fast.clock(self.time)          # stamped with the PTP time now, as the RTL does
+        taken = slot < len(fast.slot_locate) and fast.host_order(
+            fast.slot_locate[slot], side, self.values["trader_order_price"],
+            self.values["trader_order_qty"], "3" if ioc else "0")
+        self.counts["trader_host_orders" if taken else "trader_host_orders_refused"] += 1
+        self._report()
 
     def _fix_config(self) -> None:
         """The encoder's session identity as the registers hold it (hw/rtl/encoder.py: an
@@ -405,6 +418,8 @@ class ModelCard:
             "fix_next_seq": lambda: fast.encoder.next_seq,
             "trader_open_chains": lambda: len(fast.gate.orders),
             "trader_fault": lambda: 0,
+            "trader_host_orders": lambda: counts["trader_host_orders"],
+            "trader_host_orders_refused": lambda: counts["trader_host_orders_refused"],
             "event_count": lambda: len(self.events),
             "event_head": lambda: self.events[0] if self.events else 0,
             "event_overflow": lambda: int(self.overflow),

@@ -49,13 +49,18 @@ class StrategyMode(enum.IntEnum, shape=2):
     TAKE = 2       # IOC orders when the opposite best crosses a threshold
 
 
-class OrderCause(enum.IntEnum, shape=2):
-    """Why an order was sent (sw/model/fastpath.py CAUSE_*)."""
+class OrderCause(enum.IntEnum, shape=3):
+    """Why an order was sent (sw/model/fastpath.py CAUSE_*: the member's name in lower case)."""
 
     STRATEGY = 0
     REJECTED_REPLACE = 1   # a G was refused: its quote is pulled with an F
     KILL_SWITCH = 2
     FEED_STALE = 3
+    HOST = 4               # the host's own order (reducing a position), by the host order port
+
+    @property
+    def text(self) -> str:
+        return self.name.lower()
 
 
 class Reason(StrEnum):

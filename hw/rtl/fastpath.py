@@ -11,7 +11,8 @@ frames with it and the encoder stamps egress with it.
 
 One register map (`REGMAP`, exported by `nerve regmap`) serves every block: the ingress's, the
 book's, `risk_*` (limits, commit, kill switch `risk_halt`, reset 1), `strategy_*` (parameters,
-commit), `fix_*` (session identity, trade date, MsgSeqNum) and `trader_*` (order ends, fault).
+commit), `fix_*` (session identity, trade date, MsgSeqNum) and `trader_*` (order ends, the host
+order port, fault).
 Trading halts (the gate's halt input) while the kill switch is on, the Trader has a fault, the
 encoder's configuration is invalid, or the card around it says so (`host_halt`: lost host
 events, hw/rtl/nic.py).
@@ -131,6 +132,14 @@ class FastPath(wiring.Component):
         m.d.comb += [
             trading.order_end.valid.eq(bank.command["trader_order_end"].stb),
             trading.order_end.p.eq(bank.command["trader_order_end"].value),
+            # The host order port: the submit names slot, side and TIF; price and qty staged.
+            trading.host_order.valid.eq(bank.command["trader_order_submit"].stb),
+            trading.host_order.p.slot.eq(bank.command["trader_order_submit"].value[:8]),
+            trading.host_order.p.side.eq(bank.command["trader_order_submit"].value[8]),
+            trading.host_order.p.ioc.eq(bank.command["trader_order_submit"].value[9]),
+            trading.host_order.p.price.eq(bank.rw["trader_order_price"]),
+            trading.host_order.p.qty.eq(bank.rw["trader_order_qty"]),
+            trading.unreliable.eq(books.unreliable),
             trading.clear_fault.eq(bank.clear["trader_fault"][0]),
             bank.ro["trader_fault"].eq(trading.fault),
             bank.ro["trader_open_chains"].eq(trading.open_chains),

@@ -254,6 +254,18 @@ class Intents(data.Struct):
     sides: data.ArrayLayout(Intent, 2)
 
 
+class HostOrder(data.Struct):
+    """A new order the host makes (reducing a position, a hedge), by the host order port: the
+    slot the card's symbol map gives its symbol, and the order's terms. It passes the same
+    risk gate and encoder as every other order."""
+
+    slot: unsigned(8)
+    side: Side
+    ioc: unsigned(1)
+    price: unsigned(32)
+    qty: unsigned(32)
+
+
 #: ClOrdID and MsgSeqNum numbers: the fixed-width 8-digit fields (at most 99,999,999): 27 bits.
 NUMBER_BITS = max(MAX_CLORDID, MAX_SEQ).bit_length()
 

@@ -17,6 +17,13 @@ ended, and it sequences each decision exactly as the golden model does (sw/model
   the cause are decided first, later ones after it (and see the feed stale).
 - host order ends (`order_end`, naming the chain's table entry): an END through the gate, which
   releases the chain's exposure; the entry is freed.
+- host orders (`host_order`, the host order port: a slot, side, price, qty and IOC flag): a D
+  through the gate like any other, checked against the slot's book as the Trader last decided
+  on it (its BBO and trading state, kept per slot) and the book's live `unreliable` flag, with
+  the message index and time of the moment it is taken (cause HOST). Accepted, it opens a chain
+  in the order table, which the kill switch cancels like any other, but never becomes the
+  strategy's quote. A slot the Trader has not yet decided on since an R named it has no book
+  or name to send with: the order is refused (`host_orders_refused`), nothing is reported.
 
 The order table is a ring of `orders` entries in chain order (a chain is allocated at the tail
 when its D is sent; an END frees its entry), so the cancel-all walks the whole ring from the
@@ -53,6 +60,7 @@ from hw.rtl.records import (
     Decision,
     EncodeCommand,
     GateVerdict,
+    HostOrder,
     Intents,
     OrderCause,
     OrderKind,
@@ -70,7 +78,7 @@ Entry = data.StructLayout({
 #: A book update as the Trader queues it.
 Queued = data.StructLayout({
     "slot": 8, "bid_price": 32, "bid_shares": 32, "ask_price": 32, "ask_shares": 32,
-    "stock": 64, "trading": 1, "unreliable": 1, "index": 48, "ingress_cycle": 64,
+    "stock": 64, "trading": 1, "named": 1, "unreliable": 1, "index": 48, "ingress_cycle": 64,
 })
 TRADING = ord("T")
 #: Cycles the Trader adds to the strategy's and the gate's latencies, update to command.
@@ -81,7 +89,7 @@ LATENCY = 0
 STALE_SETTLE = BOOK_LATENCY + 3
 
 COUNTERS = ("updates", "orders", "rejects", "cancel_alls", "ends", "ends_refused",
-            "queue_overflows", "table_full")
+            "queue_overflows", "table_full", "host_orders", "host_orders_refused")
 TraderCounters = data.StructLayout({name: COUNTER_BITS for name in COUNTERS})
 
 
@@ -90,6 +98,13 @@ def registers(orders: int) -> tuple[Register, ...]:
     return (
         Register("order_end", 16, "cmd", f"the host confirms an order chain ended at the venue "
                  f"({handle_doc}, from its order event): its exposure is released"),
+        Register("order_price", 32, "rw", "staged for order_submit: the host order's limit "
+                 "price, ITCH units"),
+        Register("order_qty", 32, "rw", "staged for order_submit: the host order's shares"),
+        Register("order_submit", 10, "cmd", "the host order port: submit a D for slot (bits "
+                 "7:0), side (bit 8: 1 sell), IOC (bit 9) at the staged price and qty; it passes "
+                 "the risk gate like any other order (one at a time: a submit while one is "
+                 "waiting is refused)"),
         Register("fault", 1, "w1c", "sticky: an update was lost (queue full) or a D found the "
                  "order table full; trading is halted and every live order cancelled until the "
                  "host clears it (write 1)"),
@@ -103,6 +118,9 @@ def registers(orders: int) -> tuple[Register, ...]:
             ("ends_refused", "order ends naming no open chain"),
             ("queue_overflows", "book updates lost to a full queue"),
             ("table_full", "D orders not sent: order table full"),
+            ("host_orders", "host orders taken to the gate"),
+            ("host_orders_refused", "host orders refused: a slot with no book or name yet, "
+             "or one submitted while another waited"),
         )),
     )
 
@@ -114,6 +132,7 @@ class Trader(wiring.Component):
     `position_slot` asks the gate for a slot's confirmed position (`confirmed_position`).
     `busy`: something is queued or being decided (the replay waits for it to fall before a
     host action, which the golden model applies between packets).
+    `unreliable`: the book's per-slot flag, for a host order (an update carries its own).
     """
 
     def __init__(self, *, slots: int = 32, orders: int = 512, queue: int = 64):
@@ -140,6 +159,8 @@ class Trader(wiring.Component):
             "next_index": In(48),
             "now": In(64),
             "order_end": In(stream.Signature(16)),
+            "host_order": In(stream.Signature(HostOrder)),
+            "unreliable": In(slots),
             "fault": Out(1),
             "clear_fault": In(1),
             "open_chains": Out(16),
@@ -166,7 +187,8 @@ class Trader(wiring.Component):
         m.d.comb += [
             self.i_update.ready.eq(1),
             queue.w.p.eq(Cat(up.slot, up.bid_price, up.bid_shares, up.ask_price, up.ask_shares,
-                             up.stock, (up.state == TRADING) & up.named, up.unreliable,
+                             up.stock, (up.state == TRADING) & up.named, up.named,
+                             up.unreliable,
                              up.index, up.ingress_cycle)),
             queue.w.valid.eq(self.i_update.valid),
         ]
@@ -234,6 +256,22 @@ class Trader(wiring.Component):
         m.d.comb += self.order_end.ready.eq(~end_pending)
         with m.If(self.order_end.valid & ~end_pending):
             m.d.sync += [end_pending.eq(1), end_handle.eq(self.order_end.p)]
+
+        host_pending = Signal()
+        host = Signal(HostOrder)
+        host_lost = Signal()          # a submit while one waits: refused
+        m.d.comb += [self.host_order.ready.eq(~host_pending),
+                     host_lost.eq(self.host_order.valid & host_pending)]
+        with m.If(self.host_order.valid & ~host_pending):
+            m.d.sync += [host_pending.eq(1), host.eq(self.host_order.p)]
+
+        # Each slot's book as the Trader last decided on it, for a host order: its BBO prices
+        # in LUT RAM (read at the waiting host order's slot), whether it traded and whether an
+        # R had named it (reset: neither, so a slot not decided on refuses host orders).
+        book_terms = data.StructLayout({"bid_price": 32, "ask_price": 32})
+        (terms_at_host,), terms_decided = slot_table(m, "decided_book", book_terms, slots)
+        decided_trading = Signal(slots)
+        decided_named = Signal(slots)
 
         # --- the decision in hand ------------------------------------------------------------
         ev = Signal(Queued)                   # the update (or, in a walk, the cancel's context)
@@ -363,7 +401,9 @@ class Trader(wiring.Component):
                             m.d.sync += [used.bit_select(tail, 1).eq(1),
                                          live.bit_select(tail, 1).eq(1),
                                          tail.eq(tail + 1), chains.eq(chains + 1)]
-                            with m.If(~ioc):   # a day order is the side's live quote
+                            # The strategy's day order is the side's live quote (a host
+                            # order never is: the strategy does not manage it).
+                            with m.If(~ioc & (cause == OrderCause.STRATEGY)):
                                 m.d.sync += [quote_valid[ev_slot][side].eq(1),
                                              quote_handle[ev_slot][side].eq(tail)]
                                 m.d.comb += quote_placed.eq(1)
@@ -393,6 +433,19 @@ class Trader(wiring.Component):
         end_done = Signal()
         end_refused = Signal()
 
+        host_slot = host.slot[:slot_bits]
+        host_known = (host.slot < slots) & decided_named.bit_select(host_slot, 1)
+        host_taken = Signal()
+        host_refused = Signal()
+        m.d.comb += [terms_at_host.addr.eq(host_slot),
+                     terms_decided.addr.eq(head_slot),
+                     terms_decided.data.bid_price.eq(head.bid_price),
+                     terms_decided.data.ask_price.eq(head.ask_price),
+                     terms_decided.en.eq(update_taken)]
+        with m.If(update_taken):
+            m.d.sync += [decided_trading.bit_select(head_slot, 1).eq(head.trading),
+                         decided_named.bit_select(head_slot, 1).eq(head.named)]
+
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 m.d.sync += walking.eq(0)
@@ -414,6 +467,23 @@ class Trader(wiring.Component):
                     m.next = "WALK_READ"
                 with m.Elif(end_pending):
                     m.next = "END_LOOK"
+                with m.Elif(host_pending):
+                    m.d.sync += host_pending.eq(0)
+                    with m.If(host_known):
+                        # A D from the registers; no strategy intents follow it (SIDE).
+                        m.d.sync += [
+                            kind.eq(OrderKind.NEW), side.eq(host.side), price.eq(host.price),
+                            qty.eq(host.qty), ioc.eq(host.ioc), cause.eq(OrderCause.HOST),
+                            intents.eq(0), ev.slot.eq(host.slot),
+                            ev.bid_price.eq(terms_at_host.data.bid_price),
+                            ev.ask_price.eq(terms_at_host.data.ask_price),
+                            ev.trading.eq(decided_trading.bit_select(host_slot, 1)),
+                            ev.unreliable.eq(self.unreliable.bit_select(host_slot, 1)),
+                            ev.index.eq(self.next_index), ev.ingress_cycle.eq(self.now)]
+                        m.d.comb += host_taken.eq(1)
+                        m.next = "ISSUE"
+                    with m.Else():
+                        m.d.comb += host_refused.eq(1)
                 with m.Elif(queue.r.valid & ~after_mark):
                     # Decided now: the decision goes to the strategy in this cycle.
                     m.d.comb += [queue.r.ready.eq(1), self.o_decision.valid.eq(1),
@@ -513,11 +583,12 @@ class Trader(wiring.Component):
                 m.next = "IDLE"
 
         m.d.comb += self.busy.eq(~fsm.ongoing("IDLE") | queue.r.valid | kill_pending
-                                 | mark_pending | end_pending)
+                                 | mark_pending | end_pending | host_pending)
 
         count_events(m, self.counters, {
             "updates": update_taken, "orders": order_sent, "rejects": rejected,
             "cancel_alls": walk_started, "ends": end_done, "ends_refused": end_refused,
             "queue_overflows": lost, "table_full": table_full,
+            "host_orders": host_taken, "host_orders_refused": host_refused | host_lost,
         })
         return m

@@ -41,6 +41,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 
 from drivers.card import confirm, limits_writes, map_entry, map_reads, strategy_writes
+from drivers.events import CAUSES, MSG_TYPE
 from hw.rtl import book, risk, trader
 from hw.rtl.encoder import ascii_text, ascii_word
 from hw.rtl.fastpath import SLOTS
@@ -61,16 +62,7 @@ from hw.tb.frames import beats_of
 from spec.itch import stock_text
 from sw.feed.net import UdpEndpoint
 from sw.model.config import Limits, StrategyConfig
-from sw.model.fastpath import (
-    CAUSE_FEED_STALE,
-    CAUSE_KILL_SWITCH,
-    CAUSE_REJECTED_REPLACE,
-    CAUSE_STRATEGY,
-    BboRow,
-    OrderRow,
-    RejectRow,
-    tradable_symbol,
-)
+from sw.model.fastpath import BboRow, OrderRow, RejectRow, tradable_symbol
 from sw.model.ingress import directory, feed_frames
 from sw.model.orders import SIDE_CHAR
 from sw.model.risk import Reason
@@ -78,8 +70,6 @@ from sw.model.risk import Reason
 _FRAME = struct.Struct("<IQ")          # frame length, PTP time stamp (cycles)
 IDLE_BETWEEN_FRAMES = 2                # cycles: the MAC's inter-frame gap, roughly
 SETTLE = 16                            # idle cycles for the ingress and book to empty
-MSG_TYPE = {OrderKind.NEW: "D", OrderKind.REPLACE: "G", OrderKind.CANCEL: "F"}
-CAUSE = (CAUSE_STRATEGY, CAUSE_REJECTED_REPLACE, CAUSE_KILL_SWITCH, CAUSE_FEED_STALE)
 REASONS = tuple(Reason)
 DIRECTORY = int(BookEventKind.DIRECTORY)
 
@@ -127,6 +117,7 @@ def plan(feed, dst: UdpEndpoint, limits: Limits, strat: StrategyConfig, control)
     from sw.model.replay import (
         ClearStaleAction,
         HaltAction,
+        HostOrderAction,
         OrderEndedAction,
         ReleaseAction,
         SetLimitsAction,
@@ -169,6 +160,12 @@ def plan(feed, dst: UdpEndpoint, limits: Limits, strat: StrategyConfig, control)
                    for name in locates if action.symbol is None or name == action.symbol]
         elif isinstance(action, OrderEndedAction):
             ops = [["order_end", action.clordid]]
+        elif isinstance(action, HostOrderAction):
+            # The host order port, at the slot the card's map gives the symbol.
+            submit = (action.side == "S") << 8 | (action.tif == "3") << 9
+            ops = [["symbol", action.symbol, [["write", "trader_order_price", action.price],
+                                              ["write", "trader_order_qty", action.qty],
+                                              ["write_slot", "trader_order_submit", submit]]]]
         else:  # pragma: no cover - the schedule's schema allows nothing else
             raise TypeError(action)
         scheduled.setdefault(index, []).append((ops, limits))
@@ -198,13 +195,14 @@ def order_rows(events: list[dict], prefix: str) -> tuple[list[OrderRow], list[Re
             failed = [REASONS[n].value for n in range(len(REASONS)) if o["failed"] >> n & 1]
             rejects.append(RejectRow(o["index"], symbol, side, o["price"], o["qty"],
                                      REASONS[o["reason"] - 1].value, MSG_TYPE[kind],
-                                     "|".join(failed), o["ingress_cycle"]))
+                                     "|".join(failed), o["ingress_cycle"],
+                                     CAUSES[o["cause"]]))
             continue
         orig = f"{prefix}{o['orig_clordid']:08d}" if o["orig_clordid"] else ""
         orders.append(OrderRow(o["index"], MSG_TYPE[kind], f"{prefix}{o['clordid']:08d}",
                                symbol, side, o["price"], o["qty"], orig,
                                "3" if o["ioc"] else "0", e["seq"], o["ingress_cycle"],
-                               CAUSE[o["cause"]]))
+                               CAUSES[o["cause"]]))
     return orders, rejects
 
 

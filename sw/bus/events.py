@@ -94,6 +94,7 @@ class RiskAction(StrEnum):
     HALT = "HALT"                # no new orders (the symbol, or everything when Symbol is None)
     REDUCE_ONLY = "REDUCE_ONLY"  # only orders that shrink the position
     RELEASE = "RELEASE"          # back to normal trading
+    REDUCE = "REDUCE"            # cut the position: Side and OrderQty, by a host order
     KILL_SWITCH = "KILL_SWITCH"  # block everything and cancel every live order
 
 
@@ -128,6 +129,7 @@ _OrdRejReason = OrdRejReason
 _LastLiquidityInd = LastLiquidityInd
 _CxlRejReason = CxlRejReason
 _CxlRejResponseTo = CxlRejResponseTo
+_Side = Side
 
 #: Fields that are Nerve's own (no FIX 4.4 field of that name); every other field name is FIX.
 NERVE_FIELDS = frozenset({
@@ -329,6 +331,8 @@ class RiskDecision(Event):
     type: Literal["RiskDecision"] = "RiskDecision"
     RiskAction: RiskAction
     Symbol: Ticker | None = None
+    Side: _Side | None = None         # REDUCE: the order that cuts the position
+    OrderQty: int | None = Field(None, gt=0)
     Text: str | None = None
     TransactTime: Nanos
 

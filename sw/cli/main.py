@@ -169,11 +169,27 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def risk_limits(args: argparse.Namespace):
+    """Portfolio risk's limits from the run's flags; a bad pair is a clear error."""
+    from sw.risk.portfolio import RiskLimits
+
+    try:
+        return RiskLimits(max_loss=args.max_loss, max_drawdown=args.max_drawdown,
+                          max_gross_exposure=args.max_gross, max_var=args.max_var,
+                          max_symbol_exposure=args.max_symbol,
+                          reduce_gross_exposure=args.reduce_gross,
+                          reduce_symbol_exposure=args.reduce_symbol)
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("reduce_gross_exposure", "--reduce-gross")
+                       .replace("max_gross_exposure", "--max-gross")
+                       .replace("reduce_symbol_exposure", "--reduce-symbol")
+                       .replace("max_symbol_exposure", "--max-symbol")) from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
 
     from sw.model.config import Limits, StrategyConfig, load_limits, load_strategy
-    from sw.risk.portfolio import RiskLimits
     from sw.run.appliance import Appliance, RunConfig
 
     config = RunConfig(
@@ -182,8 +198,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         load_strategy(args.strategy) if args.strategy else StrategyConfig(),
         args.venue or [venue_spec("SIM")],
         cadence_ns=args.cadence_ms * 1_000_000, feedback=not args.no_feedback,
-        risk=RiskLimits(max_loss=args.max_loss, max_drawdown=args.max_drawdown,
-                        max_gross_exposure=args.max_gross, max_var=args.max_var),
+        risk=risk_limits(args),
         duration_s=args.duration, speed=args.speed, backend=args.backend,
         fix_config=args.fix_config,
         overwrite=args.overwrite, viewer_token=getattr(args, "viewer_token", False),
@@ -286,7 +301,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         no_feedback=False, duration=args.duration,
         api=None if args.no_api else args.api, api_linger=args.linger,
         backend="model", fix_config=None, overwrite=True, speed=args.speed, max_loss=None,
-        max_drawdown=None, max_gross=None, max_var=None, viewer_token=True)
+        max_drawdown=None, max_gross=None, max_var=None, max_symbol=None, reduce_gross=None,
+        reduce_symbol=None, viewer_token=True)
     return cmd_run(run)
 
 
@@ -443,7 +459,12 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, what in (("--max-loss", "a daily loss beyond it halts the card"),
                        ("--max-drawdown", "a fall from the day's best P&L beyond it halts"),
                        ("--max-gross", "gross exposure beyond it: held symbols reduce-only"),
-                       ("--max-var", "99%% VaR beyond it: held symbols reduce-only")):
+                       ("--max-var", "99%% VaR beyond it: held symbols reduce-only"),
+                       ("--max-symbol", "a symbol's exposure beyond it: it goes reduce-only"),
+                       ("--reduce-gross", "gross exposure beyond it: every position is cut "
+                        "back to --max-gross by host orders"),
+                       ("--reduce-symbol", "a symbol's exposure beyond it: its position is cut "
+                        "back to --max-symbol by a host order")):
         run.add_argument(flag, type=float, default=None, metavar="DOLLARS",
                          help=f"portfolio risk: {what} (default: none)")
     run.add_argument("--no-feedback", action="store_true",

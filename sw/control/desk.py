@@ -269,6 +269,29 @@ class Desk:
         finally:
             self.on_change()
 
+    def reduce_position(self, user: User, symbol: str, side: str, qty: int, price: int,
+                        why: str | None = None) -> None:
+        """Send an order that reduces a position (an IOC, by the card's host order port, so it
+        passes the same gate as every order) and audit it with why. Like the kill switch, a
+        risk-reducing action: the card first, then the audit."""
+        self.slot_of(symbol)                     # UnknownSymbol outside the directory
+        position = self.limits().positions.get(symbol, 0)
+        toward_flat = (side == "S" and 0 < qty <= position) or (
+            side == "B" and 0 < qty <= -position)
+        if not toward_flat:
+            raise Conflict(f"{side} {qty} does not reduce {symbol}'s confirmed position of "
+                           f"{position} shares: a reduction trades toward flat, no further")
+        self.card.submit_order(symbol, side, price, qty, ioc=True)
+        try:
+            with self.store.transaction() as tx:
+                tx.audit(user, "position.reduce", f"position.{symbol}", {"position": position},
+                         {"side": side, "qty": qty, "price": price, "why": why})
+        except sqlite3.Error as exc:
+            raise StoreFailure(f"the reducing order was sent, but the audit could not record "
+                               f"it: {exc}") from exc
+        finally:
+            self.on_change()
+
     def release(self, user: User) -> None:
         """Let the card trade again: only once the persisted limits are in it."""
         with self._lock:

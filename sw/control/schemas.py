@@ -7,8 +7,13 @@ every key and bound, shared with the files and docs/limits.md), made strict as t
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
+from spec.bounds import U32
+from spec.itch import PRICE_SCALE
 from sw.model.config import (
     Limits,
     StrategyConfig,
@@ -41,6 +46,19 @@ class LimitsPublic(BaseModel):
     effective: dict[str, SymbolLimits] = Field(
         description="every directory symbol's limits as committed to the card")
     reduce_only: dict[str, ReduceOnlyPublic]
+
+
+class ReduceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    side: Literal["B", "S"] = Field(description="B buys back a short, S sells a long")
+    qty: int = Field(gt=0, le=U32, description="shares")
+    price: Decimal = Field(gt=0, le=Decimal(U32) / PRICE_SCALE, decimal_places=4,
+                           description="IOC limit price, dollars (e.g. the touch)")
+    why: str | None = Field(None, max_length=200, description="recorded in the audit log")
+
+    @property
+    def price_units(self) -> int:
+        return int(self.price * PRICE_SCALE)
 
 
 class SymbolPublic(BaseModel):

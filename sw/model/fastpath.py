@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from spec.codes import BookEventKind
+from spec.codes import BookEventKind, OrderCause
 from sw.feed.net import UdpEndpoint
 from sw.model import decoder
 from sw.model.book import BookBuilder
@@ -76,13 +76,15 @@ class RejectRow(NamedTuple):
     msg_type: str
     failed: str          # every failing check, '|'-separated, priority order
     ingress_cycle: int
+    cause: str           # who asked: the strategy, or the host (CAUSE_HOST)
 
 
-# Why an order was sent (OrderRow.cause).
-CAUSE_STRATEGY = "strategy"
-CAUSE_REJECTED_REPLACE = "rejected_replace"   # the G was refused: pull the stale quote
-CAUSE_KILL_SWITCH = "kill_switch"
-CAUSE_FEED_STALE = "feed_stale"               # sequence gap or malformed message
+# Why an order was sent (OrderRow.cause; spec.codes.OrderCause, by name).
+CAUSE_STRATEGY = OrderCause.STRATEGY.text
+CAUSE_REJECTED_REPLACE = OrderCause.REJECTED_REPLACE.text  # the G was refused: pull the quote
+CAUSE_KILL_SWITCH = OrderCause.KILL_SWITCH.text
+CAUSE_FEED_STALE = OrderCause.FEED_STALE.text               # sequence gap or malformed message
+CAUSE_HOST = OrderCause.HOST.text                           # the host order port
 
 
 @dataclass
@@ -115,17 +117,21 @@ class FastPath:
         self.malformed = 0
         self.untradable_symbols = 0   # R messages naming a symbol FIX cannot carry
         self.stale_events: Counter[str] = Counter()
+        # Locates the card has decided on since their R: the ones a host order may name (the
+        # RTL's order table learns a slot's book, and its name, from the updates it decides).
+        self.decided: set[int] = set()
+        self.host_orders_refused = 0
 
     # --- ingress -----------------------------------------------------------------------------
 
-    def _clock(self, ingress_cycle: int) -> None:
+    def clock(self, ingress_cycle: int) -> None:
         # The hardware's cycle counter never runs backwards, whatever the feed's timestamps do.
         if ingress_cycle > self.now:
             self.now = ingress_cycle
 
     def frame(self, frame: bytes, ingress_cycle: int) -> None:
         """One Ethernet frame from the MAC, stamped with its ingress cycle."""
-        self._clock(ingress_cycle)
+        self.clock(ingress_cycle)
         payload = self.netfilter.filter(frame)
         if payload is None:
             return
@@ -134,12 +140,12 @@ class FastPath:
 
     def message(self, msg: bytes, ingress_cycle: int) -> None:
         """One ITCH message without transport (NASDAQ file replay): its own packet."""
-        self._clock(ingress_cycle)
+        self.clock(ingress_cycle)
         self._message(msg)
 
     def row(self, row: tuple, ingress_cycle: int) -> None:
         """One message already decoded by `decoder.decode_batch` (a row): its own packet."""
-        self._clock(ingress_cycle)
+        self.clock(ingress_cycle)
         self._fields(*row)
 
     def _message(self, msg) -> None:
@@ -185,6 +191,7 @@ class FastPath:
         risk = self.gate.symbols.get(locate)
         if risk is None:  # no R for this locate: no symbol to trade
             return
+        self.decided.add(locate)
         book = self.book
         bbo = book.books[locate].published if locate in book.books else (0, 0, 0, 0)
         trading = book.trading(locate)
@@ -198,16 +205,19 @@ class FastPath:
                 order = self._send(req, index, CAUSE_STRATEGY)
                 self.strategy.placed(req, order)
                 continue
-            reject = RejectRow(
-                index, book.symbols[locate], SIDE_CHAR[req.side], req.price, req.qty,
-                verdict.reason.value, req.msg_type, "|".join(r.value for r in verdict.failed),
-                self.now)
-            self.out.rejects.append(reject)
-            self.out.decisions.append(reject)
+            self._reject(req, verdict, index, CAUSE_STRATEGY)
             if req.msg_type == "G":
                 old = req.order
                 self._send(OrderRequest("F", locate, old.side, old.price, old.qty, order=old),
                            index, CAUSE_REJECTED_REPLACE)
+
+    def _reject(self, req: OrderRequest, verdict, index: int, cause: str) -> None:
+        reject = RejectRow(
+            index, self.book.symbols[req.locate], SIDE_CHAR[req.side], req.price, req.qty,
+            verdict.reason.value, req.msg_type, "|".join(r.value for r in verdict.failed),
+            self.now, cause)
+        self.out.rejects.append(reject)
+        self.out.decisions.append(reject)
 
     def _send(self, req: OrderRequest, index: int, cause: str) -> LiveOrder:
         enc = self.encoder
@@ -254,6 +264,31 @@ class FastPath:
         for locate, name in self.book.symbols.items():
             if locate in self.gate.symbols and (symbol is None or name == symbol):
                 self.gate.symbols[locate].set_limits(self.limits.for_symbol(name))
+
+    def locate_of(self, symbol: str) -> int | None:
+        """The locate an R named `symbol` (the latest, if several did), if it trades."""
+        found = [loc for loc, name in self.book.symbols.items()
+                 if name == symbol and loc in self.gate.symbols]
+        return found[-1] if found else None
+
+    def host_order(self, locate: int, side: int, price: int, qty: int, tif: str = "3") -> bool:
+        """A new order the host makes (reducing a position, a hedge), by the host order port:
+        the same gate, against the symbol's book as the card last decided on it, and the same
+        encoder as every other order. False (and counted) when the card has not decided on the
+        locate since its R, so has no book or name for it: nothing is sent or reported."""
+        if locate not in self.decided:
+            self.host_orders_refused += 1
+            return False
+        book = self.book
+        bbo = book.books[locate].published if locate in book.books else (0, 0, 0, 0)
+        req = OrderRequest("D", locate, side, price, qty, tif)
+        verdict = self.gate.check(req, self.now, bbo, book.trading(locate),
+                                  self.sequencer.stale)
+        if verdict.accepted:
+            self._send(req, self.msg_index, CAUSE_HOST)
+        else:
+            self._reject(req, verdict, self.msg_index, CAUSE_HOST)
+        return True
 
     def order_ended(self, chain: int) -> None:
         """Host confirmation that an order (by its first ClOrdID number) is done."""

@@ -35,6 +35,7 @@ from sw.model.config import (
     read_json,
 )
 from sw.model.fastpath import BboRow, FastPath, OrderRow, RejectRow
+from sw.model.orders import SIDE_CHAR
 
 # --- host actions scheduled against the feed -----------------------------------------------
 
@@ -66,8 +67,19 @@ class OrderEndedAction(_Action):
     clordid: int = Field(ge=1, description="ClOrdID number of the order's first message")
 
 
+class HostOrderAction(_Action):
+    """An order the host makes, by the card's host order port (it passes the risk gate)."""
+
+    action: Literal["host_order"]
+    symbol: str = Field(min_length=1, max_length=8)
+    side: Literal["B", "S"]
+    price: int = Field(gt=0, lt=1 << 32, description="limit price, ITCH units")
+    qty: int = Field(gt=0, lt=1 << 32, description="shares")
+    tif: Literal["0", "3"] = Field("3", description="FIX TimeInForce: 0 day, 3 IOC")
+
+
 HostAction = Annotated[HaltAction | ReleaseAction | ClearStaleAction | SetLimitsAction
-                       | OrderEndedAction, Field(discriminator="action")]
+                       | OrderEndedAction | HostOrderAction, Field(discriminator="action")]
 _SCHEDULE = TypeAdapter(list[HostAction])
 
 
@@ -96,6 +108,13 @@ def apply_action(fast: FastPath, action: _Action) -> None:
             raise ConfigError(f"control file: order_ended before message {action.before_msg} "
                               f"names ClOrdID {action.clordid}, which is not an open order")
         fast.order_ended(action.clordid)
+    elif isinstance(action, HostOrderAction):
+        locate = fast.locate_of(action.symbol)
+        if locate is None or not fast.host_order(locate, SIDE_CHAR.index(action.side),
+                                                 action.price, action.qty, action.tif):
+            raise ConfigError(f"control file: host_order before message {action.before_msg} "
+                              f"names {action.symbol}, which the card has not traded yet (no "
+                              f"R, or no book update since it)")
 
 
 # --- feed sources --------------------------------------------------------------------------

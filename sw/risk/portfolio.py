@@ -23,6 +23,14 @@ or a drawdown beyond `max_drawdown` (from the highest P&L of the day), halts eve
 exposure or VaR above its limit puts every symbol with a position into reduce-only (orders may
 only shrink it); a symbol's exposure above `max_symbol_exposure` puts that symbol into
 reduce-only. When the figures fall back under the limits, a RELEASE follows.
+Above the second thresholds reduce-only is not enough (it only stops a position growing): gross
+exposure beyond `reduce_gross_exposure` cuts every position by the same fraction, back to
+`max_gross_exposure` (or to the threshold itself when there is none), and a symbol's exposure
+beyond `reduce_symbol_exposure` cuts it back to `max_symbol_exposure` (or the threshold): each
+as a REDUCE decision with the Side and OrderQty of the order that does it (whole shares,
+rounded toward a smaller cut), which the wiring sends by the card's host order port, through
+the same gate as every order. A breach that lasts repeats its REDUCE at the next assessment,
+from the positions the fills have left.
 Unknown figures (no marks yet, too short a history) are reported as None and decide nothing.
 """
 
@@ -36,7 +44,7 @@ from statistics import NormalDist
 import numpy as np
 
 from spec.itch import PRICE_SCALE
-from sw.bus.events import Event, PositionReport, Quote, RiskAction, RiskDecision
+from sw.bus.events import Event, PositionReport, Quote, RiskAction, RiskDecision, Side
 
 
 @dataclass(frozen=True)
@@ -48,10 +56,20 @@ class RiskLimits:
     max_gross_exposure: float | None = None
     max_var: float | None = None
     max_symbol_exposure: float | None = None
+    reduce_gross_exposure: float | None = None    # above: cut every position (see the doc)
+    reduce_symbol_exposure: float | None = None   # above: cut that symbol's position
     level: float = 0.99
     interval_ns: int = 1_000_000_000          # one return per second of feed time
     history: int = 500                        # returns kept per symbol
     min_history: int = 30                     # fewer: VaR unknown
+
+    def __post_init__(self) -> None:
+        for second, first in (("reduce_gross_exposure", "max_gross_exposure"),
+                              ("reduce_symbol_exposure", "max_symbol_exposure")):
+            high, low = getattr(self, second), getattr(self, first)
+            if high is not None and low is not None and high <= low:
+                raise ValueError(f"{second} (${high:,.0f}) must be above {first} "
+                                 f"(${low:,.0f}): it is the second threshold")
 
 
 @dataclass
@@ -176,4 +194,31 @@ class PortfolioRisk:
             out.append(RiskDecision(RiskAction=RiskAction.RELEASE, Symbol=symbol,
                                     Text="back within portfolio limits", TransactTime=now))
         self.reduce_only = wanted
+        if values is not None:
+            out += self._reductions(held, values, gross, now)
+        return out
+
+    def _reductions(self, held, values, gross, now) -> list[RiskDecision]:
+        """REDUCE decisions for exposure beyond the second thresholds (see the module doc)."""
+        limits = self.limits
+        keep = dict.fromkeys(held, 1.0)          # the share of each position to keep
+        if limits.reduce_gross_exposure is not None and gross > limits.reduce_gross_exposure:
+            target = limits.max_gross_exposure or limits.reduce_gross_exposure
+            keep = dict.fromkeys(held, target / gross)
+        if limits.reduce_symbol_exposure is not None:
+            target = limits.max_symbol_exposure or limits.reduce_symbol_exposure
+            for symbol, value in zip(held, values, strict=True):
+                if abs(value) > limits.reduce_symbol_exposure:
+                    keep[symbol] = min(keep[symbol], target / abs(value))
+        out = []
+        for symbol, value in zip(held, values, strict=True):
+            position = self.positions[symbol]
+            cut = abs(position) - math.floor(abs(position) * keep[symbol])
+            if keep[symbol] < 1.0 and cut > 0:
+                out.append(RiskDecision(
+                    RiskAction=RiskAction.REDUCE, Symbol=symbol,
+                    Side=Side.SELL if position > 0 else Side.BUY, OrderQty=cut,
+                    Text=f"exposure ${abs(value):,.0f} of {symbol} (gross ${gross:,.0f}) over "
+                         f"a second threshold: cut {cut} of {abs(position)} shares",
+                    TransactTime=now))
         return out

@@ -58,11 +58,12 @@ from sw.bus.events import (
     ParameterUpdate,
     Quote,
     RiskAction,
+    RiskDecision,
     Side,
     TimeInForce,
 )
 from sw.control.auth import Role, User
-from sw.control.desk import Desk, StrategyUpdate, seed_documents
+from sw.control.desk import Desk, DeskError, StrategyUpdate, seed_documents
 from sw.control.main import create_app
 from sw.control.server import serve_in_thread
 from sw.control.settings import Settings
@@ -79,9 +80,11 @@ from sw.oms.oms import Oms
 from sw.risk.portfolio import PortfolioRisk, RiskLimits
 from sw.run.book import RunBook
 from sw.run.report import write_report
+from sw.run.routing import Router, RoutingConfig
 from sw.session.edge import event_of
 from sw.session.framing import seq_of
 from sw.session.session import FixSession, SessionConfig, SharedSequence
+from sw.store.feed import feed_rows
 from sw.store.store import EventStore
 from sw.tca.analysis import TcaAnalysis
 from sw.tca.feedback import FeedbackPolicy
@@ -103,6 +106,7 @@ class RunError(ValueError):
 POLICY = User("feedback-policy", Role.TRADER)
 RISK_ENGINE = User("portfolio-risk", Role.RISK)
 OMS_USER = User("oms", Role.RISK)
+ROUTER = User("router", Role.TRADER)
 NS_PER_DAY = 86_400 * 10**9
 
 
@@ -114,6 +118,7 @@ class RunConfig:
     strategy: StrategyConfig
     venues: list[VenueLaunch]
     risk: RiskLimits = field(default_factory=RiskLimits)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
     cadence_ns: int = 1_000_000_000            # risk, TCA and feedback: once a feed second
     step_ns: int = 1_000_000                   # the venue catches up at least this often
     feedback: bool = True
@@ -139,6 +144,7 @@ class RunSummary:
     fills: int = 0
     parameter_changes: int = 0
     risk_decisions: int = 0
+    reductions: int = 0                             # positions cut by host orders
     seconds: float = 0.0
     feed_seconds: float = 0.0
     stopped_early: bool = False
@@ -148,6 +154,7 @@ class RunSummary:
     exposure_leak: bool | None = None
     tca: dict = field(default_factory=dict)
     venues: dict = field(default_factory=dict)      # venue -> orders sent to it
+    routing_changes: list = field(default_factory=list)   # RoutingChange.as_dict() each
 
 
 @dataclass(eq=False)
@@ -277,6 +284,7 @@ class Appliance:
         self._delivered = 0
         self._measured: dict | None = None          # TCA at the last cadence
         self._arrived = asyncio.Event()
+        self._inbox: list[tuple[int, int, Event]] = []     # reports of the step, unbooked
         self._bus = None
 
     # --- the loop into the hardware --------------------------------------------------------
@@ -342,10 +350,10 @@ class Appliance:
                                        self._inbound_from(route.name),
                                        on_undelivered=self._undelivered)
         self._routes, self._shared = routes, shared
-        # Each symbol trades at one venue (its chains stay there): the symbols in name order,
-        # dealt round the venues in the order given.
-        self._venue_of = {symbol: routes[n % len(routes)]
-                          for n, symbol in enumerate(sorted(self.locates))}
+        # Each new chain goes where per-venue TCA says (sw/run/routing.py); its G and F follow.
+        self.router = Router([r.name for r in routes], cfg.routing, symbols=sorted(self.locates))
+        self._route_named = {r.name: r for r in routes}
+        self._venue_rank = {r.name: n for n, r in enumerate(routes)}
         async with await open_bus() as bus:
             self._bus = bus
             store_task = asyncio.create_task(self.events.follow(bus))
@@ -369,7 +377,7 @@ class Appliance:
                 else:
                     await asyncio.sleep(cfg.drain_s)    # reports still on their way
                     self.summary.reports = self._delivered
-                await self._cadence(self._feed_ns())
+                await self._cadence(self._feed_ns(), final=True)
             finally:
                 for route in routes:
                     await route.session.stop()
@@ -412,28 +420,7 @@ class Appliance:
                                            BidSize=row.bid_qty, OfferPx=row.ask_px or None,
                                            OfferSize=row.ask_qty, TransactTime=now))
             bbo_seen = len(rows)
-            card_events = self.card.events()
-            if self.app is not None:
-                self.app.state.telemetry.observe(card_events)
-            for event in card_events:
-                published.append(self._card_event(event, now))
-            with self.lock:
-                self.oms.handle(published)          # orders booked; quotes mark positions
-                for event in published:
-                    self.tca.add(event)
-            routed = {e.MsgSeqNum: self._route_of(e) for e in published
-                      if isinstance(e, OrderSent)}
-            egress = self.backend.egress()
-            for raw in egress:
-                seq = seq_of(raw)
-                route = routed.get(seq) or self._routes[0]
-                self._shared.routed(seq, route.session)
-                route.session.send_order(raw)
-                route.orders += 1
-                self.summary.orders_sent += 1
-            for event in published:
-                self.risk.add(event)
-                await self._bus.publish(event)
+            egress = await self._pump(now, published)
             # The venue catches up whenever orders went out, and at least every step_ns of
             # feed time (resting orders fill as the market trades): deterministic either way.
             if cfg.fix_config is None and (egress or last_advance is None
@@ -453,6 +440,39 @@ class Appliance:
                          f"{self.summary.orders_sent:,} orders, {self.summary.fills:,} fills")
         self.summary.feed_seconds = (self._ns_of(self.frames[-1][0]) - self._ns_of(
             self.frames[0][0])) / 1e9 if self.frames else 0.0
+
+    async def _pump(self, now: int, published: list[Event]) -> bool:
+        """The card's new events, after `published` (this packet's quotes), into the OMS, TCA,
+        portfolio risk, the store and the bus, and its order bytes to their venues unchanged;
+        True when any order left."""
+        card_events = self.card.events()
+        if self.app is not None:
+            self.app.state.telemetry.observe(card_events)
+        for event in card_events:
+            decision = self._card_event(event, now)
+            published.append(decision)
+            # The bus event leaves out the cause and the triggering message's index: the
+            # store's decision table keeps them, so each decision joins to its feed row.
+            self.events.add_decision(decision, msg_index=event.msg_index,
+                                     cause=event.cause, failed=event.failed)
+        with self.lock:
+            self.oms.handle(published)          # orders booked; quotes mark positions
+            for event in published:
+                self.tca.add(event)
+        routed = {e.MsgSeqNum: self._route_of(e) for e in published
+                  if isinstance(e, OrderSent)}
+        egress = self.backend.egress()
+        for raw in egress:
+            seq = seq_of(raw)
+            route = routed.get(seq) or self._routes[0]
+            self._shared.routed(seq, route.session)
+            route.session.send_order(raw)
+            route.orders += 1
+            self.summary.orders_sent += 1
+        for event in published:
+            self.risk.add(event)
+            await self._bus.publish(event)
+        return bool(egress)
 
     def _card_event(self, event: CardEvent, now: int) -> Event:
         side = Side.BUY if event.side == "B" else Side.SELL
@@ -480,7 +500,7 @@ class Appliance:
         if event.OrigClOrdID is not None and event.OrigClOrdID in self._chain_route:
             route = self._chain_route[event.OrigClOrdID]
         else:
-            route = self._venue_of.get(event.Symbol, self._routes[0])
+            route = self._route_named[self.router.route(event.Symbol, event.OrderQty)]
         self._chain_route[event.ClOrdID] = route
         return route
 
@@ -489,14 +509,25 @@ class Appliance:
 
     def _inbound(self, message, venue: str) -> None:
         event = event_of(message, venue)
-        with self.lock:
-            self.oms.handle([event])
-            self.tca.add(event)
-        if getattr(event, "ExecType", None) == "F":
-            self.summary.fills += 1
-        asyncio.get_running_loop().create_task(self._bus.publish(event))
+        if self.config.fix_config is None:
+            # Lock-step: a step's reports are booked together once all have come, venue by
+            # venue in the run's order (each venue's in its own order), so a run books the
+            # same reports in the same order whichever session's packets came first.
+            self._inbox.append((self._venue_rank[venue], len(self._inbox), event))
+        else:
+            self._book([event])
         self._delivered += 1
         self._arrived.set()
+
+    def _book(self, reports: list[Event]) -> None:
+        with self.lock:
+            self.oms.handle(reports)
+            for event in reports:
+                self.tca.add(event)
+        for event in reports:
+            if getattr(event, "ExecType", None) == "F":
+                self.summary.fills += 1
+            asyncio.get_running_loop().create_task(self._bus.publish(event))
 
     def _undelivered(self, raw: bytes) -> None:
         log.warning("an order was emitted while the session was down: not sent (%r)", raw[:60])
@@ -512,25 +543,41 @@ class Appliance:
                 await asyncio.wait_for(self._arrived.wait(), left)
             except TimeoutError:
                 continue
+        held, self._inbox = sorted(self._inbox, key=lambda r: r[:2]), []
+        self._book([event for *_, event in held])
 
-    async def _cadence(self, now: int) -> None:
+    async def _cadence(self, now: int, final: bool = False) -> None:
+        """Risk, TCA and feedback at a cadence point. The final one, after the venues have
+        closed, decides but sends no order (a reduction then waits for a person)."""
         with self.lock:
             reports = [self.oms.position_report(s, now) for s in self.oms.positions.by_symbol]
             self.tca.sample_pnl()
             measured = self._measured = self.tca.measure()
             if self.book is not None:
                 self.book.measured = measured
+            routing = self.router.update(self.tca.fills(), now)
         tca_reports = self.tca.reports(now, measured)
+        for change in routing:
+            self.summary.routing_changes.append(change.as_dict())
+            with self.store.transaction() as tx:
+                tx.audit(ROUTER, "routing.change", f"routing.{change.symbol}", change.old,
+                         change.as_dict())
         figures = measured["symbol"] if self.config.feedback else {}
         self.desk.confirm_positions(OMS_USER, {r.Symbol: r.NetQty for r in reports})
         for report in reports:
             self.risk.add(report)
             await self._bus.publish(report)
         assessment = self.risk.assess()
+        reduced = False
         for decision in assessment.decisions:
             self.summary.risk_decisions += 1
             await self._bus.publish(decision)
-            self._apply_risk(decision)
+            if decision.RiskAction == RiskAction.REDUCE:
+                reduced |= not final and self._reduce(decision)
+            else:
+                self._apply_risk(decision)
+        if reduced:     # the host orders out now, as the packet's orders go
+            await self._pump(now, [])
         for report in tca_reports:
             await self._bus.publish(report)
         if self.config.feedback:
@@ -544,6 +591,29 @@ class Appliance:
             self.desk.enter_reduce_only(RISK_ENGINE, decision.Symbol)
         elif decision.RiskAction == RiskAction.RELEASE and decision.Symbol:
             self.desk.leave_reduce_only(RISK_ENGINE, decision.Symbol)
+
+    def _reduce(self, decision: RiskDecision) -> bool:
+        """Cut a position as portfolio risk decided: an IOC at the touch (the bid for a sell,
+        the ask for a buy) by the card's host order port, through the same gate as every
+        order, audited by the desk. False when nothing could be sent."""
+        symbol, side = decision.Symbol, "S" if decision.Side == Side.SELL else "B"
+        book = self.market.book
+        locate = self.locates.get(symbol)
+        bid, _, ask, _ = (book.books[locate].published if locate in book.books
+                          else (0, 0, 0, 0))
+        price = bid if side == "S" else ask
+        if not price:
+            log.warning("no %s price to reduce %s at: nothing sent", "bid" if bid else "ask",
+                        symbol)
+            return False
+        try:
+            self.desk.reduce_position(RISK_ENGINE, symbol, side, decision.OrderQty, price,
+                                      why=decision.Text)
+        except DeskError as exc:      # e.g. the position moved since the decision
+            log.warning("reduction of %s not sent: %s", symbol, exc)
+            return False
+        self.summary.reductions += 1
+        return True
 
     def _feedback(self, now: int, figures: dict) -> list[ParameterUpdate]:
         """Apply the policy's changes through the desk; returns them as bus events."""
@@ -611,6 +681,10 @@ class Appliance:
         chains = self.device.read("trader_open_chains")
         self.summary.open_chains_card = chains
         self.summary.exposure_leak = chains != self.summary.open_orders_oms
+        # Every feed message the card was given, with its index and ingress stamps: one batch
+        # into the store (never over the bus), from the frames the run got through.
+        self.events.add_feed(feed_rows(self.frames[:self.summary.frames], self.config.dst,
+                                       self._midnight_ns))
         self.events.export_parquet(out / "parquet")
         self.events.close()
         # The last cadence measured after the last report: the same figures, not measured again.

@@ -17,6 +17,7 @@ from spec.itch import stock_field
 from sw.feed.generator import MarketConfig, MarketGenerator, PcapOptions, pcap_frames, ticker
 from sw.feed.net import UdpEndpoint
 from sw.model import decoder
+from sw.model.clock import CLOCK_HZ
 from sw.model.config import load_limits, load_strategy
 from sw.model.fastpath import FastPath, RejectRow
 from sw.model.netfilter import NetFilter
@@ -253,3 +254,31 @@ def test_on_the_rtl_card_the_map_binds_by_name_and_a_wrong_one_halts_it(rtl_card
             card.release()
     finally:
         transport.close()
+
+
+def test_host_orders_go_by_the_symbols_slot_through_the_gate():
+    """Card.submit_order: by the map's slot, through the gate: an order within the limits is
+    sent (cause "host"), one over them comes back as the gate's reject; bad terms or a symbol
+    the map does not show are refused before any register is written."""
+    order = sorted(LOCATES, reverse=True)
+    card, events = trade(feed("start"), order)
+    symbol = ticker(0)
+    last = [e for e in events if e.symbol == symbol and not e.rejected][-1]
+    card.device.transport.card.advance(CLOCK_HZ)      # a second on: the rate allows it
+    card.submit_order(symbol, "S", last.price, 10)
+    card.submit_order(ticker(5), "S", last.price, 61)          # over its max_order_qty 60
+    sent, refused = card.events(10)
+    assert (sent.rejected, sent.cause, sent.msg_type, sent.symbol, sent.side, sent.qty,
+            sent.ioc, sent.slot) == (False, "host", "D", symbol, "S", 10, True,
+                                     card.slot_of(symbol))
+    assert (refused.rejected, refused.cause, refused.reason, refused.symbol) == (
+        True, "host", "QTY_EXCEEDS_MAX", ticker(5))
+    assert card.device.read("trader_host_orders") == 2
+    writes = card.device.read("csr_bad_writes")
+    with pytest.raises(SymbolMapError, match="ZZZZ has no confirmed slot"):
+        card.submit_order("ZZZZ", "B", 100, 1)
+    with pytest.raises(ValueError, match="side must be 'B' or 'S'"):
+        card.submit_order(symbol, "X", 100, 1)
+    with pytest.raises(ValueError, match="positive 32-bit price and qty"):
+        card.submit_order(symbol, "B", 100, 0)
+    assert card.events(10) == [] and card.device.read("csr_bad_writes") == writes

@@ -62,6 +62,20 @@ def pcap_run(feeds, tmp_path_factory):
     assert first["orders"] > 0
     # An order end for the first D, once it is open (the host confirms a fill).
     chain = next(o for o in rows(root / "probe" / "orders.csv") if o["msg_type"] == "D")
+    # Host orders by the host order port, at the touch as the feed has it then: a buy that
+    # reduces AMZN's short, one over the size limit, one for a disabled symbol, and a resting
+    # sell that the kill switch later cancels.
+    bbo = rows(root / "probe" / "bbo.csv")
+
+    def touch(symbol, before):
+        last = [r for r in bbo if r["symbol"] == symbol and int(r["msg_index"]) < before][-1]
+        return int(last["bid_px"]), int(last["ask_px"])
+
+    host = [("AMZN", 5000, "B", 0, 100, "3"), ("AMZN", 5200, "B", 0, 10**6, "3"),
+            ("NVDA", 5400, "B", 0, 100, "3"), ("AAPL", 8500, "S", 1, 100, "0")]
+    host_orders = [{"before_msg": at, "action": "host_order", "symbol": symbol, "side": side,
+                    "price": touch(symbol, at)[price], "qty": qty, "tif": tif}
+                   for symbol, at, side, price, qty, tif in host]
     control = [{"before_msg": 1500, "action": "set_limits", "symbol": "AAPL",
                 "limits": {"max_long": 350}},
                {"before_msg": 3000, "action": "set_limits", "limits": {"collar_bps": 30}},
@@ -70,7 +84,7 @@ def pcap_run(feeds, tmp_path_factory):
                *({"before_msg": n, "action": "clear_stale"} for n in range(2000, 20000, 2500)),
                {"before_msg": 9000, "action": "halt"},
                {"before_msg": 9800, "action": "clear_stale"},
-               {"before_msg": 11000, "action": "release"}]
+               {"before_msg": 11000, "action": "release"}, *host_orders]
     (root / "control.json").write_text(json.dumps(control))
     args = ("--limits", str(root / "limits.json"), "--strategy", str(root / "strategy.json"),
             "--control", str(root / "control.json"))
@@ -96,19 +110,33 @@ def test_the_pcap_run_exercises_every_path(pcap_run):
     # The malformed messages: dropped, counted and stale by both, byte for byte (above).
     assert rtl["registers"]["itch_malformed"] == model["malformed_messages"] > 0
     assert set(model["orders_by_cause"]) == {"strategy", "rejected_replace", "kill_switch",
-                                             "feed_stale"}
+                                             "feed_stale", "host"}
     assert set(model["orders_by_type"]) == {"D", "G", "F"}
     # (KILL_SWITCH and BOOK_STALE never occur here: the strategy stands down first.)
     for reason in ("SYMBOL_DISABLED", "QTY_EXCEEDS_MAX", "PRICE_OUTSIDE_COLLAR",
                    "POSITION_LIMIT", "OPEN_ORDERS_LIMIT", "RATE_LIMITED"):
         assert model["rejects_by_reason"].get(reason, 0) > 0, reason
-    ioc = [o for o in rows(root / "rtl" / "orders.csv") if o["tif"] == "3"]
+    ioc = [o for o in rows(root / "rtl" / "orders.csv") if o["tif"] == "3" and o["cause"] != "host"]
     assert ioc and {o["symbol"] for o in ioc} == {"META"}
     messages = split_messages((root / "rtl" / "orders.fix").read_bytes())
     assert len(messages) == rtl["orders"] == model["orders"]
     for raw in messages:
         validate(raw)
     assert rtl["registers"]["trader_ends"] == 1
+    # The host order port: every host order went through the gate, and the two over a limit
+    # were refused by it like any other order; the kill switch cancelled the resting one (the
+    # first, an IOC, stays open in the gate until the host ends it, so a stale feed cancels it).
+    assert rtl["registers"]["trader_host_orders"] == 4
+    assert rtl["registers"]["trader_host_orders_refused"] == 0
+    sent = [o for o in rows(root / "rtl" / "orders.csv") if o["cause"] == "host"]
+    assert [(o["symbol"], o["side"], o["tif"]) for o in sent] == [("AMZN", "B", "3"),
+                                                                  ("AAPL", "S", "0")]
+    refused = [(r["symbol"], r["reason"]) for r in rows(root / "rtl" / "rejects.csv")
+               if r["cause"] == "host"]
+    assert refused == [("AMZN", "QTY_EXCEEDS_MAX"), ("NVDA", "SYMBOL_DISABLED")]
+    resting = sent[1]["clordid"]
+    assert [o["cause"] for o in rows(root / "rtl" / "orders.csv")
+            if o["orig_clordid"] == resting] == ["kill_switch"]
 
 
 def test_rtl_nasdaq_file_outputs_are_the_models_byte_for_byte(feeds, tmp_path):

@@ -200,3 +200,53 @@ def test_symbol_that_fix_cannot_carry_is_never_traded():
         fp = fast()
         feed(fp, [directory(1, bad), trading(1, bad)] + opening()[2:])
         assert fp.out.orders == [] and fp.untradable_symbols == 1, repr(bad)
+
+
+# --- the host order port ------------------------------------------------------------------------
+
+def test_host_order_passes_the_gate_and_encoder_like_any_other():
+    fp = fast(strategy={"defaults": {"mode": "off"}})
+    feed(fp, opening())
+    assert fp.host_order(1, 1, 1_000_000, 200)      # a sell IOC at the bid
+    (order,) = fp.out.orders
+    assert (order.msg_type, order.side, order.price, order.qty, order.tif, order.cause) == (
+        "D", "S", 1_000_000, 200, "3", "host")
+    # Attributed to the next message, at the time of the last packet, as the kill switch is.
+    assert order.msg_index == fp.msg_index and order.ingress_cycle == fp.now
+    assert b"\x0135=D\x01" in fp.out.fix[0] and b"\x0159=3\x01" in fp.out.fix[0]
+    assert fp.gate.symbols[1].open_sell == 200      # its exposure counts like any order's
+
+
+def test_host_order_over_a_limit_is_rejected_by_the_gate():
+    fp = fast({"defaults": {"max_order_qty": 500}}, {"defaults": {"mode": "off"}})
+    feed(fp, opening())
+    assert fp.host_order(1, 0, 1_000_400, 501)
+    assert fp.out.orders == [] and fp.out.fix == []
+    (reject,) = fp.out.rejects
+    assert (reject.reason, reject.cause, reject.qty) == ("QTY_EXCEEDS_MAX", "host", 501)
+    # Outside the collar, and while the kill switch is on: refused as well.
+    fp.host_order(1, 0, 2_000_000, 100)
+    fp.halt()
+    fp.host_order(1, 0, 1_000_400, 100)
+    assert [r.reason for r in fp.out.rejects[1:]] == ["PRICE_OUTSIDE_COLLAR", "KILL_SWITCH"]
+
+
+def test_host_order_waits_for_a_book_the_card_has_decided_on():
+    fp = fast()
+    feed(fp, [directory(1, "AAPL")])                # named, no update decided yet
+    assert not fp.host_order(1, 0, 1_000_000, 100)
+    assert not fp.host_order(7, 0, 1_000_000, 100)  # no such locate
+    assert fp.host_orders_refused == 2 and fp.out.decisions == []
+
+
+def test_host_day_order_is_not_the_strategys_quote_and_the_kill_switch_cancels_it():
+    fp = fast()
+    cycle = feed(fp, opening())
+    quotes = len(fp.out.orders)
+    fp.host_order(1, 0, 999_900, 100, tif="0")
+    host_id = fp.out.orders[-1].clordid
+    feed(fp, [add(3, "B", 1_000_100)], cycle)       # the strategy re-quotes its own bid only
+    assert all(o.orig_clordid != host_id for o in fp.out.orders[quotes + 1:])
+    fp.halt()
+    cancels = [o for o in fp.out.orders if o.orig_clordid == host_id]
+    assert [(o.msg_type, o.cause) for o in cancels] == [("F", "kill_switch")]

@@ -1,7 +1,7 @@
-"""/api/v1/symbols: the symbol directory, disabling and reduce-only.
+"""/api/v1/symbols: the symbol directory, disabling, reduce-only and reducing a position.
 
-Risk-reducing actions (disable, enter reduce-only) are open to traders; the ones that let a
-symbol trade more (enable, leave reduce-only) are for risk officers.
+Risk-reducing actions (disable, enter reduce-only, reduce the position) are open to traders;
+the ones that let a symbol trade more (enable, leave reduce-only) are for risk officers.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from fastapi import APIRouter
 
 from sw.control.deps import DeskDep, RiskOfficer, SymbolPath, Trader, Viewer
 from sw.control.desk import Desk, override
-from sw.control.schemas import SymbolPublic
+from sw.control.schemas import ReduceIn, SymbolPublic
 
 router = APIRouter(prefix="/symbols", tags=["symbols"])
 
@@ -54,4 +54,14 @@ def enter_reduce_only(symbol: SymbolPath, desk: DeskDep, user: Trader) -> Symbol
 def leave_reduce_only(symbol: SymbolPath, desk: DeskDep, user: RiskOfficer) -> SymbolPublic:
     """Put back the max_long / max_short the symbol had before reduce-only."""
     desk.leave_reduce_only(user, symbol)
+    return symbol_public(desk, symbol)
+
+
+@router.post("/{symbol}/reduce", response_model=SymbolPublic, status_code=202)
+def reduce_position(symbol: SymbolPath, body: ReduceIn, desk: DeskDep,
+                    user: Trader) -> SymbolPublic:
+    """Send an IOC order toward a flat position through the card's host order port: it passes
+    the same risk gate as every order (a refusal comes back as a gate reject in /orders). 202:
+    sent, not yet filled; 409 when it would not reduce the confirmed position."""
+    desk.reduce_position(user, symbol, body.side, body.qty, body.price_units, body.why)
     return symbol_public(desk, symbol)

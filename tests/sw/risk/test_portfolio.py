@@ -110,3 +110,37 @@ def test_a_drawdown_from_the_day_s_best_halts_even_while_the_day_is_up():
     risk.add(position("AAPL", 10, pnl=24_000_000))          # +$2,400: down $600
     (halt,) = risk.assess().decisions
     assert halt.RiskAction is RiskAction.HALT and "drawdown $600.00" in halt.Text
+
+
+def test_beyond_the_second_gross_threshold_every_position_is_cut_back_to_the_first():
+    """Gross $150,000 (AAA 1000 long at $100, BBB 500 short at $100) over a second threshold
+    of $120,000: each position keeps 100,000 / 150,000 of itself, rounded to a smaller cut:
+    AAA sells 334 of 1000 (keeps 666), BBB buys back 167 of 500 (keeps 333)."""
+    risk = PortfolioRisk(RiskLimits(max_gross_exposure=100_000, reduce_gross_exposure=120_000))
+    for event in (quote("AAA", 0, 1_000_000), quote("BBB", 0, 1_000_000),
+                  position("AAA", 1000), position("BBB", -500)):
+        risk.add(event)
+    cuts = [(d.Symbol, d.Side, d.OrderQty) for d in risk.assess().decisions
+            if d.RiskAction == RiskAction.REDUCE]
+    assert cuts == [("AAA", "2", 334), ("BBB", "1", 167)]
+    # Under the second threshold (reduce-only still, from the first): no cut.
+    risk.add(position("AAA", 600))
+    assert not [d for d in risk.assess().decisions if d.RiskAction == RiskAction.REDUCE]
+
+
+def test_a_symbol_beyond_its_second_threshold_is_cut_to_its_first():
+    risk = PortfolioRisk(RiskLimits(max_symbol_exposure=20_000, reduce_symbol_exposure=30_000))
+    for event in (quote("AAA", 0, 1_000_000), quote("BBB", 0, 1_000_000),
+                  position("AAA", -400), position("BBB", 250)):
+        risk.add(event)
+    decisions = risk.assess().decisions
+    assert [(d.RiskAction, d.Symbol) for d in decisions] == [
+        (RiskAction.REDUCE_ONLY, "AAA"), (RiskAction.REDUCE_ONLY, "BBB"),
+        (RiskAction.REDUCE, "AAA")]
+    assert (decisions[-1].Side, decisions[-1].OrderQty) == ("1", 200)   # buy 200 back to -200
+
+
+def test_a_second_threshold_must_lie_above_the_first():
+    with pytest.raises(ValueError, match="reduce_gross_exposure .* must be above "
+                                         "max_gross_exposure"):
+        RiskLimits(max_gross_exposure=100_000, reduce_gross_exposure=100_000)

@@ -57,9 +57,9 @@ def test_two_venues_each_trade_their_symbols_over_their_own_session(runs):
     assert set(summary["venues"]) == {"FAST", "SLOW"} and all(summary["venues"].values())
     venue_of: dict[str, set] = {}
     for fill in fills:
-        venue_of.setdefault(fill["symbol"], set()).add(fill["venue"])
+        venue_of.setdefault(fill["clordid"], set()).add(fill["venue"])
     assert {v for venues in venue_of.values() for v in venues} == {"FAST", "SLOW"}
-    assert all(len(venues) == 1 for venues in venue_of.values())    # a symbol, one venue
+    assert all(len(venues) == 1 for venues in venue_of.values())    # a chain, one venue
     # Each venue charges its own fees: dollars per share, taker or maker (a rebate).
     rates = {v: {round(float(f["fee"]) / int(f["last_qty"]), 6) for f in fills
                  if f["venue"] == v} for v in ("FAST", "SLOW")}
@@ -266,6 +266,28 @@ def test_portfolio_limits_act_through_the_audited_desk(runs, tmp_path):
     actions = [a for (a,) in audit.execute(
         "SELECT action FROM audit WHERE who = 'portfolio-risk'")]
     assert actions and all("reduce_only" in a for a in actions)
+
+
+def test_beyond_the_second_threshold_positions_are_cut_by_host_orders(runs, tmp_path):
+    """--reduce-gross: beyond it, portfolio risk cuts every position back toward --max-gross
+    with IOC orders by the card's host order port: audited under the risk engine's name, sent
+    through the gate like any order, and the card and the OMS still agree."""
+    out = tmp_path / "cut"
+    assert main(["run", "--feed", str(runs / "feed.pcap"), "--out", str(out),
+                 "--limits", "docs/examples/limits.json",
+                 "--strategy", "docs/examples/strategy.json", "--cadence-ms", "100",
+                 "--max-gross", "10000", "--reduce-gross", "15000"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["reductions"] >= 1 and summary["exposure_leak"] is False
+    audit = sqlite3.connect(out / "control.db")
+    cuts = [json.loads(new) for (new,) in audit.execute(
+        "SELECT new FROM audit WHERE who = 'portfolio-risk' AND action = 'position.reduce'")]
+    assert len(cuts) == summary["reductions"]
+    assert all(c["side"] in ("B", "S") and c["qty"] > 0 and "second threshold" in c["why"]
+               for c in cuts)
+    store = duckdb.connect(str(out / "events.duckdb"), read_only=True)
+    (host,) = store.execute("SELECT count(*) FROM decision WHERE Cause = 'host'").fetchone()
+    assert host == len(cuts)
 
 
 def test_the_report_shows_the_run_and_checks_the_book_against_the_store(runs):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sw.control.desk import seed_documents
+from sw.model.clock import CLOCK_HZ
 from sw.model.config import Limits, SymbolLimits, SymbolLimitsUpdate
 
 from ..support import feed, model_of
@@ -91,3 +92,36 @@ def test_a_flat_symbol_in_reduce_only_sends_nothing(client, auth, card):
     assert nvda_rejects == {"POSITION_LIMIT"}
     assert not [o for o in out.orders if o.symbol == "NVDA"]
     assert [o for o in out.orders if o.symbol == "AMZN" and o.msg_type == "D"]
+
+
+def test_reducing_a_position_sends_a_host_order_through_the_gate_and_audits_it(
+        client, auth, card, store):
+    """AAPL is long 300: selling 100 at the touch goes out by the host order port (an IOC D,
+    cause host); the audit names who, the position and why. Beyond the position, or the wrong
+    way, is a 409 and sends nothing."""
+    client.post("/api/v1/release", headers=auth("risk"))
+    feed(card)
+    bid = [b for b in model_of(card).fast.out.bbo if b.symbol == "AAPL"][-1].bid_px
+    sent = len(model_of(card).fast.out.orders)
+    model_of(card).advance(CLOCK_HZ)     # a second on: the gate's order rate allows one more
+    response = client.post("/api/v1/symbols/AAPL/reduce", headers=auth("trader"),
+                           json={"side": "S", "qty": 100, "price": str(bid / 10_000),
+                                 "why": "desk: cut AAPL"})
+    assert response.status_code == 202
+    (order,) = model_of(card).fast.out.orders[sent:]
+    assert (order.msg_type, order.side, order.qty, order.price, order.tif, order.cause) == (
+        "D", "S", 100, bid, "3", "host")
+    (row,) = store.audit(1)
+    assert (row.action, row.who, row.target) == ("position.reduce", "trader-user",
+                                                 "position.AAPL")
+    assert row.old == {"position": 300}
+    assert row.new == {"side": "S", "qty": 100, "price": bid, "why": "desk: cut AAPL"}
+    for body in ({"side": "S", "qty": 301, "price": "1"}, {"side": "B", "qty": 1, "price": "1"}):
+        refused = client.post("/api/v1/symbols/AAPL/reduce", headers=auth("trader"), json=body)
+        assert refused.status_code == 409 and "toward flat" in refused.json()["detail"]
+    bad = client.post("/api/v1/symbols/AAPL/reduce", headers=auth("trader"),
+                      json={"side": "S", "qty": 0, "price": "1"})
+    assert bad.status_code == 422
+    assert client.post("/api/v1/symbols/AAPL/reduce", headers=auth("viewer"),
+                       json={"side": "S", "qty": 1, "price": "1"}).status_code == 403
+    assert len(model_of(card).fast.out.orders) == sent + 1
