@@ -53,6 +53,7 @@ bench: setup
 	$(PY) bench/bus.py
 	$(PY) bench/oms.py
 	$(PY) bench/tca_store.py
+	$(PY) bench/loop.py
 	# The other blocks take 3-10 minutes a seed to route (book, risk, strategy, encoder) and the
 	# whole path does not route in a session (docs/development.md, "Fmax"): run them by hand.
 	$(PY) bitstreams/fmax.py ingress --seeds 5

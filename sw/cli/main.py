@@ -71,6 +71,16 @@ def _count(text: str) -> int:
     return value
 
 
+def _regimes(text: str) -> tuple:
+    """--regime KIND:SHARE[:OPTION...][,...] (sw/feed/generator.py parse_regimes)."""
+    from sw.feed.generator import parse_regimes
+
+    try:
+        return parse_regimes(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _progress(label: str):
     start = time.perf_counter()
 
@@ -87,7 +97,7 @@ def cmd_gen(args: argparse.Namespace) -> int:
 
     config = MarketConfig(symbols=args.symbols, messages=args.messages, seed=args.seed,
                           rate=args.rate, late_symbols=args.late_symbols,
-                          unnamed_symbols=args.unnamed_symbols)
+                          unnamed_symbols=args.unnamed_symbols, regimes=args.regime)
     options = PcapOptions(dst=args.dst, date=args.date, gaps=args.gaps,
                           duplicates=args.duplicates, malformed=args.malformed)
     start = time.perf_counter()
@@ -296,7 +306,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
           "taker $0.0030, maker rebate $0.0020; SLOW: 250 us, taker $0.0010, rebate $0.0005, "
           "80% of passive fills, probabilistic queue)")
     run = argparse.Namespace(
-        feed=feed, out=out / "run", limits=Path("docs/examples/limits.json"),
+        feed=feed, out=out, limits=Path("docs/examples/limits.json"),
         strategy=Path("docs/examples/strategy.json"), venue=venues, cadence_ms=500,
         no_feedback=False, duration=args.duration,
         api=None if args.no_api else args.api, api_linger=args.linger,
@@ -405,6 +415,11 @@ def build_parser() -> argparse.ArgumentParser:
                           "their first adds")
     gen.add_argument("--unnamed-symbols", type=_count, default=0,
                      help="mid-session join: the last N symbols never get an R")
+    gen.add_argument("--regime", type=_regimes, default=(),
+                     help="market regimes in order, each over its share of the session: "
+                          "KIND:SHARE[:OPTION...][,...], KIND normal, trending (options up|down, "
+                          "every=N, ticks=N) or quiet (shock_rate=P, shock_ticks=N); e.g. "
+                          "normal:1,trending:2:down,quiet:1 (default: all normal)")
     gen.add_argument("--gaps", type=_count, default=0, help="pcap only: packets to drop")
     gen.add_argument("--duplicates", type=_count, default=0, help="pcap only: packets to repeat")
     gen.add_argument("--malformed", type=_count, default=0,

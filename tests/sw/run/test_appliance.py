@@ -313,9 +313,10 @@ def test_the_report_shows_the_run_and_checks_the_book_against_the_store(runs):
 def test_the_demo_runs_headless_for_a_bounded_time_and_reports_real_figures(tmp_path):
     assert main(["demo", "--out", str(tmp_path), "--messages", "6000", "--rate", "20000",
                  "--no-api", "--duration", "60"]) == 0
-    run = tmp_path / "run"
+    run = tmp_path            # DIR itself holds the run's outputs, beside the feed
+    assert (run / "feed.pcap").exists()
     summary = json.loads((run / "summary.json").read_text())
     assert summary["fills"] > 0 and set(summary["venues"]) == {"FAST", "SLOW"}
     assert "consistent" in (run / "report.html").read_text()
-    for name in ("fills.csv", "positions.csv", "events.duckdb"):
+    for name in ("report.html", "fills.csv", "positions.csv", "events.duckdb"):
         assert (run / name).exists()
