@@ -72,7 +72,12 @@ from sw.feed.net import UdpEndpoint
 from sw.fix.dictionary import split_messages
 from sw.model.clock import cycles_to_ns
 from sw.model.config import Limits, StrategyConfig, StrategyParams, StrategyParamsUpdate
-from sw.model.fastpath import FastPath, tradable_symbol
+from sw.model.fastpath import (
+    CAUSE_REJECTED_REPLACE,
+    CAUSE_STRATEGY,
+    FastPath,
+    tradable_symbol,
+)
 from sw.model.ingress import directory, feed_frames
 from sw.model.replay import Feed
 from sw.model.risk import Reason
@@ -487,12 +492,17 @@ class Appliance:
         orig = f"{self._prefix}{event.orig_clordid:08d}" if event.orig_clordid else None
         if event.msg_type == "D":
             self._handles[clordid] = event.handle
+        # Only the strategy's orders answer a market data packet: a host order or a cancel-all
+        # carries the time it was taken, not an ingress, so it has no tick-to-trade (the store's
+        # decision table keeps its cause and message index).
+        caused = event.cause in (CAUSE_STRATEGY, CAUSE_REJECTED_REPLACE)
         return OrderSent(MsgType=MsgType(event.msg_type), ClOrdID=clordid, OrigClOrdID=orig,
                          Symbol=event.symbol, Side=side, OrderQty=event.qty,
                          Price=event.price if event.msg_type != "F" else None,
                          TimeInForce=(TimeInForce.IMMEDIATE_OR_CANCEL if event.ioc
                                       else TimeInForce.DAY),
-                         MsgSeqNum=event.seq, IngressCycle=event.ingress_cycle,
+                         MsgSeqNum=event.seq,
+                         IngressCycle=event.ingress_cycle if caused else None,
                          EgressCycle=event.egress_cycle, TransactTime=now)
 
     def _route_of(self, event: OrderSent) -> Route:
