@@ -36,6 +36,7 @@ from drivers.device import DriverError
 from drivers.events import CardEvent
 from hw.rtl.fastpath import ORDERS
 from hw.rtl.nic import EVENT_DEPTH
+from spec.itch import PRICE_SCALE
 from sw.model.clock import CLOCK_HZ, cycles_to_ns
 from sw.model.risk import Reason
 
@@ -276,6 +277,8 @@ class Telemetry:
         changes = [{"at": e.at, "who": e.who, "change": e.new}
                    for e in self.desk.store.audit(200)
                    if e.who == "feedback-policy" and e.action == "strategy.reason"][:10]
+        actions = [{"at": e.at, "who": e.who, "action": e.action, "what": _automatic(e)}
+                   for e in self.desk.store.audit(200) if e.who in AUTOMATIC][:10]
         return {"totals": totals, "positions": self.trading.positions(),
                 "fills": self.trading.fills(10),
                 "modes": {mode: {k: row.get(k) for k in ("fills", "shares", "pnl", "risk_charge",
@@ -285,7 +288,7 @@ class Telemetry:
                         "markout_1s_bps": (every.get("markout_bps") or {}).get(1_000_000_000),
                         "adverse_1s_bps": (every.get("adverse_selection_bps") or {}).get(
                             1_000_000_000)},
-                "changes": changes}
+                "changes": changes, "actions": actions}
 
     def _drain(self, card) -> None:
         """Read the queued events, up to twice the card's queue per poll (so one poll's time
@@ -440,3 +443,18 @@ class Telemetry:
         self._closed = True
         if self._published is not None:
             self._published.set()
+
+
+#: Who acts on its own in a run (sw/run/appliance.py): its actions are shown as they happen.
+AUTOMATIC = ("portfolio-risk", "router")
+
+
+def _automatic(entry) -> str:
+    """One line for an automatic action in the audit: what it did, and why."""
+    new = entry.new if isinstance(entry.new, dict) else {}
+    if entry.action == "position.reduce":
+        return (f"{entry.target.removeprefix('position.')}: {new.get('side')} "
+                f"{new.get('qty')} @ {new.get('price', 0) / PRICE_SCALE:.4f} ({new.get('why')})")
+    if entry.action == "routing.change":
+        return f"{new.get('symbol')} ({new.get('sizes')}): {new.get('reason')}"
+    return f"{entry.action} {entry.target}"

@@ -197,6 +197,12 @@ function renderTrading(t) {
     cell(row, Object.entries(c.change).map(([k, v]) => `${k}: ${v.old} → ${v.new}`).join("; "));
     cell(row, Object.values(c.change).map((v) => v.why).join("; "));
   });
+  renderRows("trading_actions", (t && t.actions) || [], (row, a) => {
+    cell(row, a.at);
+    cell(row, a.who);
+    cell(row, a.action);
+    cell(row, a.what);
+  });
 }
 
 async function call(method, path) {

@@ -141,6 +141,7 @@ def test_the_control_plane_shows_the_run_while_it_lasts(runs, tmp_path):
 
     from sw.control.auth import SYSTEM, Role
     from sw.model.config import load_limits, load_strategy
+    from sw.risk.portfolio import RiskLimits
     from sw.run.appliance import Appliance, RunConfig
     from sw.venue.matching import VenueSettings
     from sw.venue.process import VenueLaunch
@@ -157,6 +158,7 @@ def test_the_control_plane_shows_the_run_while_it_lasts(runs, tmp_path):
                        load_limits("docs/examples/limits.json"),
                        load_strategy("docs/examples/strategy.json"),
                        [VenueLaunch(VenueSettings())], cadence_ns=100_000_000,
+                       risk=RiskLimits(max_gross_exposure=10_000, reduce_gross_exposure=15_000),
                        api=("127.0.0.1", 0), api_linger_s=3.0)
     appliance = Appliance(config, say=say)
     token = appliance.store.add_token("tester", Role.VIEWER, SYSTEM)
@@ -190,6 +192,11 @@ def test_the_control_plane_shows_the_run_while_it_lasts(runs, tmp_path):
     snapshot = appliance.app.state.telemetry.snapshot
     assert snapshot["trading"]["totals"]["realised_pnl"] == pytest.approx(
         summary.totals["realised_pnl"])
+    # Portfolio risk's own actions, as the dashboard lists them: reduce-only and the cuts.
+    actions = snapshot["trading"]["actions"]
+    assert summary.reductions and {a["who"] for a in actions} <= {"portfolio-risk", "router"}
+    cuts = [a for a in actions if a["action"] == "position.reduce"]
+    assert cuts and all("second threshold" in a["what"] for a in cuts)
 
 
 def test_a_run_reaches_any_acceptor_named_by_a_quickfix_settings_file(runs, tmp_path):
