@@ -54,9 +54,11 @@ class Oms:
 
     # --- the bus side ----------------------------------------------------------------------
 
-    def handle(self, events: Iterable[Event]) -> list[PositionReport]:
+    def handle(self, events: Iterable[Event], *, report: bool = True) -> list[PositionReport]:
         """Journal the batch's order and execution events (fsync), apply every event, and
-        return a PositionReport for each symbol whose position or mark changed."""
+        return a PositionReport for each symbol whose position or mark changed (none with
+        `report` False: a caller that reports positions at its own cadence, as `nerve run`
+        does, need not build one per quote)."""
         events = list(events)
         self.journal.append(e for e in events if e.type in RECORDED)
         changed: dict[str, int] = {}
@@ -73,6 +75,8 @@ class Oms:
                                      self.positions.by_symbol[outcome.fill.symbol].qty)
             if outcome.ended is not None and self.on_ended is not None:
                 self.on_ended(outcome.ended)
+        if not report:
+            return []
         return [self.position_report(symbol, at) for symbol, at in changed.items()]
 
     def _apply(self, event: Event) -> Outcome | None:

@@ -461,7 +461,7 @@ class Appliance:
             self.events.add_decision(decision, msg_index=event.msg_index,
                                      cause=event.cause, failed=event.failed)
         with self.lock:
-            self.oms.handle(published)          # orders booked; quotes mark positions
+            self.oms.handle(published, report=False)   # orders booked; quotes mark
             for event in published:
                 self.tca.add(event)
         routed = {e.MsgSeqNum: self._route_of(e) for e in published
@@ -531,7 +531,7 @@ class Appliance:
 
     def _book(self, reports: list[Event]) -> None:
         with self.lock:
-            self.oms.handle(reports)
+            self.oms.handle(reports, report=False)
             for event in reports:
                 self.tca.add(event)
         for event in reports:

@@ -159,6 +159,10 @@ def test_unrealised_pnl_marks_to_the_mid_and_fees_come_from_commission(oms):
     assert report.UnrealisedPnl == 100 * 500
     assert oms.positions.by_symbol["AAPL"].fees == 3_000
     assert all(e.type != "Quote" for e in oms.journal.events)
+    # A caller that reports at its own cadence: the mark moves, no report is built.
+    assert oms.handle([Quote(Symbol="AAPL", BidPx=1_000_800, BidSize=1, OfferPx=1_001_000,
+                             OfferSize=1, TransactTime=T + 100)], report=False) == []
+    assert oms.position_report("AAPL", T + 100).UnrealisedPnl == 100 * 900
 
 
 def _script(venue_count: int) -> list:
