@@ -305,15 +305,20 @@ class FixSession:
         self._enqueue(_Outgoing(seq, raw, is_order=True))
         return True
 
-    def _send_admin(self, msg_type: str, fields: list[tuple[int, object]],
-                    seq: int | None = None) -> None:
-        number = self.seq.reserve() if seq is None else seq
-        data = framing.build(msg_type, self.config.sender, self.config.target, number,
-                             self._timestamp(), fields)
-        if seq is not None:                  # a GapFill carries a number already used
-            self._write(data)
-            return
-        self._enqueue(_Outgoing(number, data))
+    def _send_admin(self, msg_type: str, fields: list[tuple[int, object]]) -> None:
+        number = self.seq.reserve()
+        self._enqueue(_Outgoing(number, framing.build(
+            msg_type, self.config.sender, self.config.target, number, self._timestamp(),
+            fields)))
+
+    def _gap_fill(self, begin: int, new_seq: int, *, resent: bool = False) -> None:
+        """A SequenceReset-GapFill numbered `begin` over [begin, new_seq), written at once: one
+        that answers a ResendRequest is itself a resend (43=Y with 122), one that passes over
+        numbers in the stream is not."""
+        fields = [(43, "Y"), (122, self._timestamp())] if resent else []
+        self._write(framing.build("4", self.config.sender, self.config.target, begin,
+                                  self._timestamp(), [*fields, (123, "Y"), (36, new_seq)]))
+        self.counters.gap_fills_sent += 1
 
     def pass_over(self, seq: int) -> None:
         """Number `seq` will never be written here (it went to another venue's session, or
@@ -336,10 +341,7 @@ class FixSession:
                     self._gap_from = head.seq
                 continue
             if self._gap_from is not None:
-                self._write(framing.build("4", self.config.sender, self.config.target,
-                                          self._gap_from, self._timestamp(),
-                                          [(123, "Y"), (36, head.seq)]))
-                self.counters.gap_fills_sent += 1
+                self._gap_fill(self._gap_from, head.seq)
                 self._gap_from = None
             self._write(head.data)
             if head.is_order:
@@ -461,9 +463,7 @@ class FixSession:
         new_seq = self.seq.next()
         if self._next_out is not None:
             new_seq = max(new_seq, self._next_out)
-        self._send_admin("4", [(43, "Y"), (122, self._timestamp()), (123, "Y"),
-                               (36, new_seq)], seq=begin)
-        self.counters.gap_fills_sent += 1
+        self._gap_fill(begin, new_seq, resent=True)
         log.info("ResendRequest %d..%d answered with GapFill to %d", begin, end, new_seq)
 
     def _reset(self, new_seq: int) -> bool:
