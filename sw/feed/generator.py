@@ -16,6 +16,26 @@ A mid-session feed (as a card that joins late sees it) breaks the announcement r
 the session, after their first adds, and `unnamed_symbols` (the last ones) never get an R (their
 H arrives with the late announcements).
 
+Market regimes (`MarketConfig.regimes`, in order, each over its share of the session's body
+messages; none: the whole session is normal, byte for byte the feed this module always wrote):
+
+- normal: the random walk above.
+- trending: the mid moves steadily one way, `ticks` ticks every `every` events of the symbol
+  (no random steps; a symbol's mid moves ticks x (its events in the regime // every) ticks in
+  all, and the displayed book follows). Each move is an aggressive order sweeping the side the
+  trend eats: every resting order on it up to the new mid (asks for a rise, bids for a fall) is
+  executed, one E per message, 50 ns apart, in time priority from the touch. Ordinary executions
+  hit that side too (four times in five). A passive quote on that side less than `ticks` from
+  the mid is traded through by each move, and the mid keeps going: heavy adverse selection.
+- quiet: the mid barely moves (a tick on one event in 200 of the symbol's, not 20), the book
+  is thinner (an eighth of `max_orders_per_symbol`) and executions and prints are rare (3% of
+  events, 13% in normal), so the touch stays one tick wide nearly all the time. Now and then
+  (`shock_rate` of events) a liquidity shock sweeps one side, from the touch to one to
+  `shock_ticks` ticks past the mid, and the book refills around the same mid: a quote wider than
+  the touch trades only then, at a price the market comes back from.
+
+The invariants above hold in every regime.
+
 Output: a NASDAQ file (2-byte length per message) or a pcap of MoldUDP64 packets in
 Ethernet/IPv4/UDP frames, optionally with dropped (gap) and repeated (duplicate) packets.
 """
@@ -23,6 +43,7 @@ Ethernet/IPv4/UDP frames, optionally with dropped (gap) and repeated (duplicate)
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -46,6 +67,85 @@ def ticker(i: int) -> str:
     return _TICKERS[i] if i < len(_TICKERS) else f"ZX{i:05d}"
 
 
+REGIME_KINDS = ("normal", "trending", "quiet")
+SWEEP_STEP_NS = 50          # between the executions of one sweep: one aggressive order's burst
+
+
+@dataclass(frozen=True)
+class Regime:
+    """A stretch of the session with its own market behaviour (module doc). `share` is relative:
+    each regime gets share / (sum of the shares) of the session's body messages."""
+
+    kind: str = "normal"
+    share: float = 1.0
+    direction: int = 1              # trending: +1 the mid rises, -1 it falls
+    every: int = 50                 # trending: the mid moves once per this many symbol events
+    ticks: int = 3                  # trending: by this many ticks
+    shock_rate: float = 0.001       # quiet: chance per event of a liquidity shock
+    shock_ticks: int = 6            # quiet: a shock reaches up to this many ticks past the mid
+
+    def __post_init__(self) -> None:
+        if self.kind not in REGIME_KINDS:
+            raise ValueError(f"regime kind must be one of {', '.join(REGIME_KINDS)}, not "
+                             f"{self.kind!r}")
+        if not (math.isfinite(self.share) and self.share > 0):
+            raise ValueError(f"regime share must be a positive number, not {self.share!r}")
+        if self.direction not in (1, -1):
+            raise ValueError(f"regime direction must be 1 (up) or -1 (down), not "
+                             f"{self.direction!r}")
+        if self.every < 1 or self.ticks < 1 or self.shock_ticks < 1:
+            raise ValueError("regime every, ticks and shock_ticks must be at least 1")
+        if not 0.0 <= self.shock_rate <= 1.0:
+            raise ValueError(f"regime shock_rate must be in [0, 1], not {self.shock_rate!r}")
+
+
+def parse_regimes(text: str) -> tuple[Regime, ...]:
+    """`KIND:SHARE[:OPTION...][,KIND:SHARE...]` (nerve gen --regime) as regimes, in order.
+
+    Options: trending takes `up` or `down`, `every=N` and `ticks=N`; quiet takes
+    `shock_rate=P` and `shock_ticks=N`. Any error is a ValueError naming the bad part."""
+    regimes = []
+    for part in text.split(","):
+        fields = part.strip().split(":")
+        if len(fields) < 2 or not fields[0]:
+            raise ValueError(f"regime {part.strip()!r} must be KIND:SHARE (KIND one of "
+                             f"{', '.join(REGIME_KINDS)}), e.g. normal:1,trending:2:down")
+        kind, share_text, options = fields[0].lower(), fields[1], fields[2:]
+        if kind not in REGIME_KINDS:
+            raise ValueError(f"regime {part.strip()!r}: unknown kind {fields[0]!r} (expected "
+                             f"{', '.join(REGIME_KINDS)})")
+        try:
+            share = float(share_text)
+        except ValueError:
+            share = math.nan
+        if not (math.isfinite(share) and share > 0):
+            raise ValueError(f"regime {part.strip()!r}: SHARE must be a positive number, not "
+                             f"{share_text!r}")
+        values: dict[str, int | float] = {}
+        allowed = {"trending": {"every": "N", "ticks": "N"},
+                   "quiet": {"shock_rate": "P", "shock_ticks": "N"}, "normal": {}}[kind]
+        for option in options:
+            key, sep, value = option.partition("=")
+            if kind == "trending" and not sep and option in ("up", "down"):
+                values["direction"] = 1 if option == "up" else -1
+                continue
+            if not sep or key not in allowed:
+                words = (["up", "down"] if kind == "trending" else []) + \
+                    [f"{k}={v}" for k, v in allowed.items()]
+                raise ValueError(f"regime {part.strip()!r}: unknown option {option!r} for "
+                                 f"{kind} (expected {', '.join(words) or 'none'})")
+            try:
+                values[key] = float(value) if key == "shock_rate" else int(value)
+            except ValueError:
+                raise ValueError(f"regime {part.strip()!r}: {key} must be a number, not "
+                                 f"{value!r}") from None
+        try:
+            regimes.append(Regime(kind, share, **values))  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise ValueError(f"regime {part.strip()!r}: {exc}") from None
+    return tuple(regimes)
+
+
 @dataclass(frozen=True)
 class MarketConfig:
     symbols: int = 8
@@ -57,8 +157,12 @@ class MarketConfig:
     max_orders_per_symbol: int = 400
     late_symbols: int = 0           # announced (R, H) after their first adds: a mid-session join
     unnamed_symbols: int = 0        # never announced by an R
+    regimes: tuple[Regime, ...] = ()  # in order over the session; none: all normal
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "regimes", tuple(self.regimes))   # a list is fine too
+        if not all(isinstance(r, Regime) for r in self.regimes):
+            raise ValueError("regimes must be Regime values")
         if not 1 <= self.symbols <= 65_535:
             raise ValueError(f"symbols must be 1..65535, not {self.symbols}")
         if min(self.late_symbols, self.unnamed_symbols) < 0 or \
@@ -78,7 +182,7 @@ class MarketConfig:
 
 
 class _Symbol:
-    __slots__ = ("locate", "name", "mid", "levels", "refs", "halted_until")
+    __slots__ = ("locate", "name", "mid", "levels", "refs", "halted_until", "trend_events")
 
     def __init__(self, locate: int, name: str, mid: int) -> None:
         self.locate = locate
@@ -87,6 +191,7 @@ class _Symbol:
         self.levels: tuple[dict[int, list[int]], dict[int, list[int]]] = ({}, {})  # bid, ask
         self.refs: list[int] = []            # live refs, for uniform random choice
         self.halted_until = -1
+        self.trend_events = 0                # events in trending regimes, for the steady drift
 
     def best(self, side: int) -> int:
         levels = self.levels[side]
@@ -119,6 +224,10 @@ class MarketGenerator:
         self.weights = [1.0 / (i + 1) for i in range(config.symbols)]
         self.halted: list[_Symbol] = []
         self.count = 0
+        # The regime of each body message: (regime, first n, end n), filled in by __iter__.
+        self.spans: list[tuple[Regime, int, int]] = []
+        self._span = 0
+        self._sweep: tuple[_Symbol, int, int] | None = None     # symbol, side, limit price
 
     # --- message helpers --------------------------------------------------------------------
 
@@ -184,6 +293,7 @@ class MarketGenerator:
         self.now = max(self.now, MARKET_OPEN_NS)  # many symbols: announcements run past it
         yield itch.SystemEvent(0, 0, self.now, "Q")
         body = cfg.messages - cfg.header_messages - 3 + cfg.unnamed_symbols
+        self.spans = _spans(cfg.regimes, body)
         for n in range(body):
             if n == body // 4 and (late or unnamed):
                 for sym in late:
@@ -200,8 +310,18 @@ class MarketGenerator:
         return itch.StockDirectory(sym.locate, 0, self.now, sym.name, "Q", "N", 100, "N", "C",
                                    "Z ", "P", "N", "N", "1", "N", 0, "N")
 
+    def _regime(self, n: int) -> Regime | None:
+        while self._span < len(self.spans) and n >= self.spans[self._span][2]:
+            self._span += 1
+        return self.spans[self._span][0] if self._span < len(self.spans) else None
+
     def _event(self, n: int) -> itch.Message:
         rng = self.rng
+        regime = self._regime(n)
+        if self._sweep is not None:          # an aggressive order still eating a side
+            swept = self._sweep_step()
+            if swept is not None:
+                return swept
         ts = self._tick_clock()
         # Halts end, then maybe start.
         if self.halted and self.halted[0].halted_until <= n:
@@ -219,6 +339,12 @@ class MarketGenerator:
                 return itch.StockTradingAction(sym.locate, 0, ts, sym.name, state, " ", "LUDP")
 
         sym = rng.choices(self.symbols, self.weights)[0]
+        if regime is not None and regime.kind == "trending":
+            return self._trending(sym, ts, regime)
+        if regime is not None and regime.kind == "quiet":
+            return self._quiet(sym, ts, regime)
+        # Normal: the draws below are the generator's original ones, so a session without
+        # regimes (or all normal) keeps its bytes.
         if rng.random() < 0.05:
             sym.mid = max(10 * TICK, sym.mid + rng.choice((-TICK, TICK)))
         live = len(sym.refs)
@@ -234,6 +360,85 @@ class MarketGenerator:
         if r < 0.97:
             return self._replace(sym, ts)
         return self._trade(sym, ts)
+
+    # --- regimes ----------------------------------------------------------------------------
+
+    def _trending(self, sym: _Symbol, ts: int, regime: Regime) -> itch.Message:
+        """The mid moves `ticks` every `every` events of the symbol; each move sweeps the side
+        the trend eats up to the new mid (module doc)."""
+        rng = self.rng
+        sym.trend_events += 1
+        eaten = 1 if regime.direction > 0 else 0       # a rise eats the asks, a fall the bids
+        if sym.trend_events % regime.every == 0:
+            sym.mid = max(10 * TICK, sym.mid + regime.direction * regime.ticks * TICK)
+            self._sweep = (sym, eaten, sym.mid)
+            swept = self._sweep_step(ts)
+            if swept is not None:
+                return swept
+        live = len(sym.refs)
+        r = rng.random()
+        if live == 0 or (live < self.cfg.max_orders_per_symbol and r < 0.42):
+            return self._add(sym, ts)
+        if r < 0.64:
+            return self._delete(sym, ts)
+        if r < 0.74:
+            return self._cancel(sym, ts)
+        if r < 0.84:
+            side = eaten if rng.random() < 0.8 else 1 - eaten
+            return self._execute(sym, ts, side)
+        if r < 0.97:
+            return self._replace(sym, ts)
+        return self._trade(sym, ts)
+
+    def _quiet(self, sym: _Symbol, ts: int, regime: Regime) -> itch.Message:
+        """A still mid, orders at the touch, few executions; now and then a shock sweeps one
+        side a few ticks deep and the book refills around the same mid (module doc)."""
+        rng = self.rng
+        if rng.random() < 0.005:
+            sym.mid = max(10 * TICK, sym.mid + rng.choice((-TICK, TICK)))
+        if rng.random() < regime.shock_rate:
+            side = rng.randrange(2)
+            reach = rng.randint(1, regime.shock_ticks) * TICK
+            self._sweep = (sym, side, sym.mid - reach if side == 0 else sym.mid + reach)
+            swept = self._sweep_step(ts)
+            if swept is not None:
+                return swept
+        live = len(sym.refs)
+        r = rng.random()
+        # A thinner book than normal (an eighth of the orders): a shock takes tens of orders,
+        # not hundreds, so executions stay rare.
+        if live == 0 or (live < max(self.cfg.max_orders_per_symbol // 8, 1) and r < 0.45):
+            return self._add(sym, ts)
+        if r < 0.70:
+            return self._delete(sym, ts)
+        if r < 0.82:
+            return self._cancel(sym, ts)
+        if r < 0.84:
+            return self._execute(sym, ts)
+        if r < 0.99:
+            return self._replace(sym, ts)
+        return self._trade(sym, ts)
+
+    def _sweep_step(self, ts: int | None = None) -> itch.Message | None:
+        """The sweep's next execution: the whole touch order of its side, while the touch is
+        within its limit; None (and the sweep over) once it is not."""
+        assert self._sweep is not None
+        sym, side, limit = self._sweep
+        best = sym.best(side)
+        if not best or (best > limit if side == 1 else best < limit):
+            self._sweep = None
+            return None
+        if ts is None:
+            self.now += SWEEP_STEP_NS            # no draw: the burst's timing is fixed
+            ts = self.now
+        ref = sym.levels[side][best][0]          # time priority at the touch
+        shares = self.orders[ref].shares
+        self._remove(ref)
+        match = self.next_match
+        self.next_match += 1
+        return itch.OrderExecuted(sym.locate, 0, ts, ref, shares, match)
+
+    # --- events -----------------------------------------------------------------------------
 
     def _add(self, sym: _Symbol, ts: int) -> itch.Message:
         side = self.rng.randrange(2)
@@ -263,9 +468,10 @@ class MarketGenerator:
         order.shares -= cut
         return itch.OrderCancel(sym.locate, 0, ts, ref, cut)
 
-    def _execute(self, sym: _Symbol, ts: int) -> itch.Message:
+    def _execute(self, sym: _Symbol, ts: int, prefer: int | None = None) -> itch.Message:
         sides = [s for s in (0, 1) if sym.levels[s]]
-        side = self.rng.choice(sides)
+        # `prefer`: the side a trend eats, when it has orders (no draw, so normal is unchanged).
+        side = prefer if prefer in sides else self.rng.choice(sides)
         ref = sym.levels[side][sym.best(side)][0]       # time priority at the touch
         order = self.orders[ref]
         shares = order.shares if self.rng.random() < 0.5 else self.rng.randrange(
@@ -296,6 +502,18 @@ class MarketGenerator:
         self.next_match += 1
         return itch.Trade(sym.locate, 0, ts, 0, self.rng.choice("BS"), self._shares(), sym.name,
                           sym.mid, match)
+
+
+def _spans(regimes: tuple[Regime, ...], body: int) -> list[tuple[Regime, int, int]]:
+    """Each regime's body messages [first, end), by its share of `body`, in order."""
+    total = sum(r.share for r in regimes)
+    spans, start, running = [], 0, 0.0
+    for regime in regimes:
+        running += regime.share
+        end = round(body * running / total)
+        spans.append((regime, start, end))
+        start = end
+    return spans
 
 
 # --- writers --------------------------------------------------------------------------------

@@ -2,18 +2,22 @@
 
 import calendar
 import datetime as dt
+import hashlib
 from collections import Counter
 
 import dpkt
 import pytest
 
+from sw.cli.main import main
 from sw.feed import itch, mold, net
 from sw.feed.generator import (
     MarketConfig,
     MarketGenerator,
     PcapOptions,
+    Regime,
     generate,
     packets,
+    parse_regimes,
     pcap_frames,
 )
 from sw.model import decoder
@@ -437,3 +441,201 @@ def test_generate_rejects_other_extensions(tmp_path):
         with pytest.raises(ValueError):
             generate(cfg, tmp_path / name)
     assert not any(tmp_path.iterdir())
+
+
+# --- market regimes ---------------------------------------------------------------------------
+
+UP = Regime("trending", 1, direction=1, every=10, ticks=2)
+DOWN = Regime("trending", 1, direction=-1, every=5, ticks=4)
+QUIET = Regime("quiet", 1)
+SHOCKED = Regime("quiet", 1, shock_rate=0.05, shock_ticks=3)    # a shock every 20 events
+REGIME_CONFIGS = [
+    MarketConfig(symbols=1, messages=6_000, seed=1, regimes=(UP,)),
+    MarketConfig(symbols=1, messages=6_000, seed=2, regimes=(DOWN,)),   # down to the floor
+    MarketConfig(symbols=1, messages=6_000, seed=3, regimes=(QUIET,)),
+    MarketConfig(symbols=2, messages=6_000, seed=4, regimes=(SHOCKED,)),
+    MarketConfig(symbols=30, messages=6_000, seed=5, halt_rate=0.01, halt_messages=40,
+                 regimes=(Regime("normal", 1), UP, QUIET, DOWN, SHOCKED)),
+    MarketConfig(symbols=3, messages=6_000, seed=6, max_orders_per_symbol=20,
+                 regimes=(SHOCKED, UP, Regime("normal", 1), DOWN)),
+]
+
+
+@pytest.mark.parametrize("cfg", REGIME_CONFIGS, ids=lambda c: "-".join(
+    r.kind[0] + ("" if r.kind != "trending" else "+-"[r.direction < 0]) for r in c.regimes))
+def test_invariants_hold_in_every_regime(cfg):
+    """Each regime, alone or in sequence, keeps every invariant of the module doc, the exact
+    message count and the session's shape; the same config gives the same bytes."""
+    msgs = list(MarketGenerator(cfg))
+    assert len(msgs) == cfg.messages
+    checker = Checker()
+    for msg in msgs:
+        checker.feed(msg)
+    assert sorted(checker.names) == list(range(1, cfg.symbols + 1))
+    assert [(itch.message_type(m), m.event_code) for m in msgs[-3:]] == \
+        [("S", "M"), ("S", "E"), ("S", "C")]
+    for m in msgs:
+        assert itch.decode(itch.encode(m)) == m
+    assert itch.write_file(MarketGenerator(cfg)) == itch.write_file(msgs)
+
+
+def test_no_regimes_keeps_the_original_bytes():
+    """Without regimes, or with only normal ones, the generator writes the bytes it wrote
+    before regimes existed (SHA-256 taken from that version)."""
+    pinned = {
+        "df7b9a651d00f329689ee4b82de48d1d69fefb19c5b28263a6dd1f73e0aef417":
+            {"symbols": 6, "messages": 12_000, "seed": 3, "rate": 20_000.0},
+        "0c93ddd7ef7dfa76d6334e2a38c2d61ea426104883ff5c5530489567536ef076":
+            {"symbols": 30, "messages": 3_000, "seed": 4, "halt_rate": 0.01,
+             "halt_messages": 40},
+        "a25921e3f024048dc7fa66b43ff637cd95e5d28cca2641a3c363f5c07dd97ed3":
+            {"symbols": 6, "messages": 3_000, "seed": 3, "late_symbols": 2,
+             "unnamed_symbols": 1},
+    }
+    for digest, kwargs in pinned.items():
+        for regimes in ((), (Regime("normal", 3),), [Regime(), Regime()]):
+            data = itch.write_file(MarketGenerator(MarketConfig(**kwargs, regimes=regimes)))
+            assert hashlib.sha256(data).hexdigest() == digest, (kwargs, regimes)
+
+
+def body_spans(cfg):
+    """(regime, first, end) of each regime in message indexes (no late or unnamed symbols)."""
+    generator = MarketGenerator(cfg)
+    msgs = list(generator)
+    return generator, msgs, [(r, cfg.header_messages + a, cfg.header_messages + b)
+                             for r, a, b in generator.spans]
+
+
+def displayed(msgs, locate=1):
+    """The displayed book after each message: (best bid, best ask), 0 for an empty side."""
+    checker = Checker()
+    out = []
+    for m in msgs:
+        checker.feed(m)
+        out.append((checker.best(locate, "B") or 0, checker.best(locate, "S") or 0))
+    return out
+
+
+def test_regimes_split_the_session_by_their_shares():
+    """Shares are relative; the spans cover the body in order, without gaps."""
+    cfg = MarketConfig(symbols=2, messages=10_009, seed=1,   # a body of 10,000
+                       regimes=(Regime("quiet", 1), Regime("normal", 0.5), UP))
+    generator, _, spans = body_spans(cfg)
+    body = cfg.messages - cfg.header_messages - 3
+    assert [(a, b) for _, a, b in generator.spans] == [(0, 4_000), (4_000, 6_000),
+                                                       (6_000, body)]
+    assert [r.kind for r, _, _ in spans] == ["quiet", "normal", "trending"]
+
+
+@pytest.mark.parametrize("direction", [1, -1])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_trend_moves_the_displayed_mid_its_way_by_the_stated_amount(direction, seed):
+    """A trending regime moves the mid ticks x (the symbol's events in it // every) ticks its
+    way (module doc); the displayed book follows to within 10 ticks, where normal on both sides
+    of it stays within 10 ticks of where it was."""
+    trend = Regime("trending", 2, direction=direction, every=10, ticks=2)
+    cfg = MarketConfig(symbols=1, messages=8_000, seed=seed, halt_rate=0.0,
+                       regimes=(Regime("normal", 1), trend, Regime("normal", 1)))
+    generator, msgs, spans = body_spans(cfg)
+    book = displayed(msgs)
+
+    def mid_before(index):          # the last two-sided mid before message `index`, in ticks
+        bid, ask = next(b for b in reversed(book[:index]) if b[0] and b[1])
+        return (bid + ask) / 2 / TICK
+
+    (_, a, _), (_, t0, t1), (_, _, b) = spans
+    stated = generator.symbols[0].trend_events // trend.every * trend.ticks
+    assert stated >= 600                    # a real move: ~2,900 events of the symbol
+    assert abs(mid_before(t1) - mid_before(t0) - direction * stated) <= 10
+    assert abs(mid_before(t0) - mid_before(a + 100)) <= 10
+    assert abs(mid_before(b) - mid_before(t1 + 100)) <= 10
+
+
+def test_a_trend_eats_the_side_it_moves_through():
+    """Executions in an up trend hit the asks (sweeps and four in five of the others), in a
+    down trend the bids (one that stays clear of the price floor)."""
+    for regime, eaten in ((UP, "S"), (Regime("trending", 1, direction=-1, every=10), "B")):
+        cfg = MarketConfig(symbols=1, messages=6_000, seed=7, halt_rate=0.0,
+                           regimes=(regime,))
+        side_of = {}
+        hits = Counter()
+        for m in MarketGenerator(cfg):
+            t = itch.message_type(m)
+            if t in "AF":
+                side_of[m.ref] = m.side
+            elif t == "U":
+                side_of[m.new_ref] = side_of[m.ref]
+            elif t in "EC":
+                hits[side_of[m.ref]] += 1
+        assert hits[eaten] > 4 * hits["BS".replace(eaten, "")]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_quiet_trades_less_and_keeps_a_one_tick_touch(seed):
+    """In a quiet regime after a normal one: fewer executions and prints per message (E, C, P)
+    than normal, a one-tick touch at least 90% of the time and a mid within 15 ticks."""
+    cfg = MarketConfig(symbols=1, messages=12_000, seed=seed, halt_rate=0.0,
+                       regimes=(Regime("normal", 1), QUIET))
+    _, msgs, spans = body_spans(cfg)
+    book = displayed(msgs)
+    rates = {}
+    for regime, a, b in spans:
+        rates[regime.kind] = sum(itch.message_type(m) in "ECP" for m in msgs[a:b]) / (b - a)
+    assert rates["quiet"] < 0.75 * rates["normal"], rates
+    _, a, b = spans[1]
+    settled = [(bid, ask) for bid, ask in book[a + (b - a) // 4:b] if bid and ask]
+    assert sum(ask - bid == TICK for bid, ask in settled) >= 0.9 * len(settled)
+    mids = [(bid + ask) / 2 for bid, ask in settled]
+    assert (max(mids) - min(mids)) / TICK <= 15
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"kind": "choppy"}, {"share": 0.0}, {"share": -1.0}, {"share": float("inf")},
+    {"direction": 0}, {"every": 0}, {"ticks": 0}, {"shock_ticks": 0}, {"shock_rate": 1.5},
+])
+def test_invalid_regime(kwargs):
+    with pytest.raises(ValueError):
+        Regime(**kwargs)
+
+
+def test_parse_regimes():
+    assert parse_regimes("normal:1,trending:2:down:every=7:ticks=4,quiet:0.5:shock_rate=0.01") \
+        == (Regime("normal", 1.0), Regime("trending", 2.0, direction=-1, every=7, ticks=4),
+            Regime("quiet", 0.5, shock_rate=0.01))
+    assert parse_regimes("Trending:1:up") == (Regime("trending", 1.0, direction=1),)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("trendy:1", "regime 'trendy:1': unknown kind 'trendy' (expected normal, trending, quiet)"),
+    ("quiet", "regime 'quiet' must be KIND:SHARE"),
+    ("normal:1,", "regime '' must be KIND:SHARE"),
+    ("quiet:0", "regime 'quiet:0': SHARE must be a positive number, not '0'"),
+    ("normal:lots", "regime 'normal:lots': SHARE must be a positive number, not 'lots'"),
+    ("trending:1:sideways", "regime 'trending:1:sideways': unknown option 'sideways' for "
+                            "trending (expected up, down, every=N, ticks=N)"),
+    ("normal:1:up", "unknown option 'up' for normal (expected none)"),
+    ("quiet:1:shock_rate=often", "regime 'quiet:1:shock_rate=often': shock_rate must be a "
+                                 "number, not 'often'"),
+    ("trending:1:every=0", "regime 'trending:1:every=0': regime every, ticks and shock_ticks "
+                           "must be at least 1"),
+])
+def test_gen_refuses_a_bad_regime_and_says_why(tmp_path, capsys, text, message):
+    """nerve gen --regime: a bad value is a usage error (exit 2) naming the part and the fix;
+    nothing is written."""
+    with pytest.raises(SystemExit) as exited:
+        main(["gen", "--symbols", "2", "--messages", "500", "--regime", text,
+              "--out", str(tmp_path / "x.itch")])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "nerve gen: error: argument --regime: " in err and message in err, err
+    assert not (tmp_path / "x.itch").exists()
+
+
+def test_gen_writes_the_regimes_it_is_given(tmp_path, capsys):
+    out = tmp_path / "day.itch"
+    assert main(["gen", "--symbols", "2", "--messages", "3000", "--seed", "5", "--regime",
+                 "normal:1,trending:2:down:every=5,quiet:1", "--out", str(out)]) == 0
+    cfg = MarketConfig(symbols=2, messages=3_000, seed=5, regimes=(
+        Regime("normal", 1), Regime("trending", 2, direction=-1, every=5), Regime("quiet", 1)))
+    assert out.read_bytes() == itch.write_file(MarketGenerator(cfg))
+    assert "wrote" in capsys.readouterr().out
