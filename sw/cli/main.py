@@ -285,15 +285,23 @@ def print_run_summary(summary, seconds: float, out: Path) -> None:
     print(f"  the report: {out / 'report.html'}")
 
 
+#: The demo's market: a normal stretch, a trend, a quiet stretch, normal again.
+DEMO_REGIMES = "normal:1,trending:1,quiet:1,normal:1"
+#: The demo's portfolio limits on one symbol's exposure, dollars: reduce-only, then cut.
+DEMO_MAX_SYMBOL, DEMO_REDUCE_SYMBOL = 200_000.0, 300_000.0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    from sw.feed.generator import MarketConfig, PcapOptions, generate
+    from sw.feed.generator import MarketConfig, PcapOptions, generate, parse_regimes
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     feed = out / "feed.pcap"
-    config = MarketConfig(symbols=6, messages=args.messages, seed=7, rate=args.rate)
+    config = MarketConfig(symbols=6, messages=args.messages, seed=7, rate=args.rate,
+                          regimes=parse_regimes(DEMO_REGIMES))
     print(f"1/2 generating {config.messages:,} messages over {config.symbols} symbols "
-          f"({config.messages / config.rate:.1f} s of feed time) -> {feed}")
+          f"({config.messages / config.rate:.1f} s of feed time; regimes {DEMO_REGIMES}: a "
+          f"trending stretch that picks off a static quote, a quiet one) -> {feed}")
     generate(config, feed, pcap=PcapOptions())
     print("2/2 the appliance end to end: the card (golden model) trades the feed, its orders go "
           "over FIX to the venue simulator, fills come back to the OMS, TCA measures them and "
@@ -311,8 +319,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         no_feedback=False, duration=args.duration,
         api=None if args.no_api else args.api, api_linger=args.linger,
         backend="model", fix_config=None, overwrite=True, speed=args.speed, max_loss=None,
-        max_drawdown=None, max_gross=None, max_var=None, max_symbol=None, reduce_gross=None,
-        reduce_symbol=None, viewer_token=True)
+        max_drawdown=None, max_gross=None, max_var=None, viewer_token=True,
+        # A symbol past $200,000 goes reduce-only; past $300,000 it is cut back by host orders.
+        max_symbol=DEMO_MAX_SYMBOL, reduce_symbol=DEMO_REDUCE_SYMBOL, reduce_gross=None)
     return cmd_run(run)
 
 

@@ -47,6 +47,7 @@ from drivers.events import CardEvent
 from drivers.model import ModelCard, ModelTransport
 from hw.rtl.fastpath import SLOTS
 from hw.rtl.nic import REGMAP
+from spec.bounds import notional_units
 from spec.itch import PRICE_SCALE
 from sw.bus import open_bus
 from sw.bus.events import (
@@ -574,6 +575,11 @@ class Appliance:
                          change.as_dict())
         figures = measured["symbol"] if self.config.feedback else {}
         self.desk.confirm_positions(OMS_USER, {r.Symbol: r.NetQty for r in reports})
+        # Reduce-only bounds are taken from the confirmed position when entered: re-entered at
+        # each cadence they follow it down as cuts fill (audited only when they move), so the
+        # strategy cannot buy back what a cut sold.
+        for symbol in sorted(self.risk.reduce_only):
+            self.desk.enter_reduce_only(RISK_ENGINE, symbol)
         for report in reports:
             self.risk.add(report)
             await self._bus.publish(report)
@@ -605,7 +611,8 @@ class Appliance:
     def _reduce(self, decision: RiskDecision) -> bool:
         """Cut a position as portfolio risk decided: an IOC at the touch (the bid for a sell,
         the ask for a buy) by the card's host order port, through the same gate as every
-        order, audited by the desk. False when nothing could be sent."""
+        order, audited by the desk, no larger than the symbol's per-order limits. False when
+        nothing could be sent."""
         symbol, side = decision.Symbol, "S" if decision.Side == Side.SELL else "B"
         book = self.market.book
         locate = self.locates.get(symbol)
@@ -616,9 +623,18 @@ class Appliance:
             log.warning("no %s price to reduce %s at: nothing sent", "bid" if bid else "ask",
                         symbol)
             return False
+        # Worked in slices the gate's per-order limits allow (a larger one would only come
+        # back refused): one slice per cadence while the breach lasts.
+        limits = self.desk.effective_limits()[symbol]
+        qty = min(decision.OrderQty, limits.max_order_qty,
+                  notional_units(limits.max_order_notional) // price)
+        if qty <= 0:
+            log.warning("%s's per-order limits allow no reduction at %d: nothing sent",
+                        symbol, price)
+            return False
         try:
-            self.desk.reduce_position(RISK_ENGINE, symbol, side, decision.OrderQty, price,
-                                      why=decision.Text)
+            self.desk.reduce_position(RISK_ENGINE, symbol, side, qty, price,
+                                      why=f"{decision.Text}; this order {qty}")
         except DeskError as exc:      # e.g. the position moved since the decision
             log.warning("reduction of %s not sent: %s", symbol, exc)
             return False
