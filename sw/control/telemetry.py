@@ -277,7 +277,7 @@ class Telemetry:
         changes = [{"at": e.at, "who": e.who, "change": e.new}
                    for e in self.desk.store.audit(200)
                    if e.who == "feedback-policy" and e.action == "strategy.reason"][:10]
-        actions = [{"at": e.at, "who": e.who, "action": e.action, "what": _automatic(e)}
+        actions = [{"at": e.at, "who": e.who, "action": e.action, "what": automatic_action(e)}
                    for e in self.desk.store.audit(200) if e.who in AUTOMATIC][:10]
         return {"totals": totals, "positions": self.trading.positions(),
                 "fills": self.trading.fills(10),
@@ -449,12 +449,16 @@ class Telemetry:
 AUTOMATIC = ("portfolio-risk", "router")
 
 
-def _automatic(entry) -> str:
+def automatic_action(entry) -> str:
     """One line for an automatic action in the audit: what it did, and why."""
     new = entry.new if isinstance(entry.new, dict) else {}
     if entry.action == "position.reduce":
         return (f"{entry.target.removeprefix('position.')}: {new.get('side')} "
                 f"{new.get('qty')} @ {new.get('price', 0) / PRICE_SCALE:.4f} ({new.get('why')})")
+    if entry.action.startswith("symbol.reduce_only"):
+        bounds = new.get("override") or {}
+        return (f"{entry.target.removeprefix('limits.symbols.')}: max_long "
+                f"{bounds.get('max_long')}, max_short {bounds.get('max_short')}")
     if entry.action == "routing.change":
         return f"{new.get('symbol')} ({new.get('sizes')}): {new.get('reason')}"
     return f"{entry.action} {entry.target}"

@@ -24,6 +24,8 @@ matplotlib.use("Agg")           # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
 from spec.itch import PRICE_SCALE  # noqa: E402
+from sw.control.store import Store  # noqa: E402
+from sw.control.telemetry import AUTOMATIC, automatic_action  # noqa: E402
 
 NS = 1e9
 
@@ -39,8 +41,14 @@ def write_report(out: Path) -> Path:
                    _parameter_changes(con, out), _venues(tca, out)]
     finally:
         con.close()
+    store = Store(out / "control.db")
+    try:
+        actions = [(e.at, e.who, e.action, automatic_action(e))
+                   for e in reversed(store.audit(10_000)) if e.who in AUTOMATIC]
+    finally:
+        store.close()
     page = out / "report.html"
-    page.write_text(_page(summary, tca, checks, figures))
+    page.write_text(_page(summary, tca, checks, figures, actions))
     return page
 
 
@@ -170,7 +178,8 @@ def _venues(tca: dict, out: Path) -> tuple[str, str]:
     return _save(fig, out, "venues.png"), "Per-venue TCA"
 
 
-def _page(summary: dict, tca: dict, checks: dict, figures: list[tuple[str, str]]) -> str:
+def _page(summary: dict, tca: dict, checks: dict, figures: list[tuple[str, str]],
+          actions: list[tuple[str, str, str, str]]) -> str:
     totals = summary.get("totals", {})
 
     def money(value) -> str:
@@ -194,6 +203,9 @@ def _page(summary: dict, tca: dict, checks: dict, figures: list[tuple[str, str]]
         f"<td>{r['position']:,}</td><td>{'ok' if r['position_ok'] else 'MISMATCH'}</td>"
         f"<td>${r['cash']:,.2f}</td><td>${r['pnl']:,.2f}</td>"
         f"<td>{'ok' if r['pnl_ok'] else 'MISMATCH'}</td></tr>" for r in checks["rows"])
+    action_rows = "".join(
+        "<tr>" + "".join(f"<td style='text-align:left'>{html.escape(str(v))}</td>" for v in row)
+        + "</tr>" for row in actions)
     images = "".join(f"<h2>{html.escape(title)}</h2><img src='{name}' alt='{html.escape(title)}'>"
                      for name, title in figures)
     return f"""<!doctype html>
@@ -209,5 +221,7 @@ fills' cash flows plus the inventory marked at the OMS's mid (fees apart).</p>
 <table><tr><th>symbol</th><th>fills, net shares</th><th>position</th><th></th>
 <th>fills' cash</th><th>P&amp;L</th><th></th></tr>{check_rows}</table>
 {images}
+<h2>Automatic actions: portfolio risk and routing ({len(actions)})</h2>
+<table><tr><th>at</th><th>who</th><th>action</th><th>what</th></tr>{action_rows}</table>
 </body></html>
 """

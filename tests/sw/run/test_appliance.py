@@ -295,6 +295,9 @@ def test_beyond_the_second_threshold_positions_are_cut_by_host_orders(runs, tmp_
     store = duckdb.connect(str(out / "events.duckdb"), read_only=True)
     (host,) = store.execute("SELECT count(*) FROM decision WHERE Cause = 'host'").fetchone()
     assert host == len(cuts)
+    # The report lists them among the automatic actions, each with what it did and why.
+    page = (out / "report.html").read_text()
+    assert page.count("<td style='text-align:left'>position.reduce</td>") == len(cuts)
 
 
 def test_the_report_shows_the_run_and_checks_the_book_against_the_store(runs):
