@@ -16,7 +16,6 @@ docs/references.md beside them.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -27,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hw.tb.replay import prepare, read_events, simulate  # noqa: E402
+from hw.tb.replay import prepare, read_beats, read_events, simulate  # noqa: E402
 from sw.feed.generator import MarketConfig, generate  # noqa: E402
 from sw.model.clock import CLOCK_HZ  # noqa: E402
 from sw.model.config import load_limits, load_strategy  # noqa: E402
@@ -49,8 +48,8 @@ def measure(messages: int, symbols: int, seed: int) -> np.ndarray:
         generate(MarketConfig(symbols=symbols, messages=messages, seed=seed), feed)
         host = prepare(feed, work / "rtl", limits=load_limits({"defaults": PERMISSIVE}),
                        strategy_config=load_strategy({}))
-        simulate(work / "rtl", "tick_to_trade")
-        beats = json.loads((work / "rtl" / "beats.json").read_text())
+        simulate(work / "rtl", free_time=True)
+        beats = read_beats(work / "rtl")
         latencies = []
         for event in read_events(work / "rtl"):
             order = event["order"]

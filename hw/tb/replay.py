@@ -29,16 +29,11 @@ files: a JSON plan in, JSON lines of updates and order events and the egress byt
 from __future__ import annotations
 
 import json
-import os
 import struct
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import cocotb
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 
 from drivers.card import confirm, limits_writes, map_entry, map_reads, strategy_writes
 from drivers.events import CAUSES, MSG_TYPE
@@ -49,16 +44,12 @@ from hw.rtl.nic import REGMAP
 from hw.rtl.records import (
     BookEventKind,
     BookUpdate,
-    FrameBeat,
     OrderEvent,
     OrderKind,
     OrderRecord,
-    pack,
     unpack,
 )
-from hw.tb import card, sim
-from hw.tb.csr import CsrMaster
-from hw.tb.frames import beats_of
+from hw.tb import card, harness, sim
 from spec.itch import stock_text
 from sw.feed.net import UdpEndpoint
 from sw.model.config import Limits, StrategyConfig
@@ -70,6 +61,7 @@ from sw.model.risk import Reason
 _FRAME = struct.Struct("<IQ")          # frame length, PTP time stamp (cycles)
 IDLE_BETWEEN_FRAMES = 2                # cycles: the MAC's inter-frame gap, roughly
 SETTLE = 16                            # idle cycles for the ingress and book to empty
+PROGRESS_FRAMES = 50_000               # frames per harness command (and progress line)
 REASONS = tuple(Reason)
 DIRECTORY = int(BookEventKind.DIRECTORY)
 
@@ -237,18 +229,85 @@ def prepare(feed_path: Path, work: Path, *, limits: Limits | None = None,
     return host
 
 
-def simulate(work: Path, testcase: str = "replay_feed", build: sim.SimBuild | None = None):
-    """Run the prepared plan through the fast path under Verilator (built once, cached)."""
+def simulate(work: Path, *, build: sim.SimBuild | None = None, free_time: bool = False) -> dict:
+    """Run the plan `prepare` wrote into `work` through the card under Verilator, in bulk (the
+    C++ harness, hw/tb/harness.py, built once per card): its outputs land in `work`
+    (updates.bin, events.bin, egress.bin), and counters.json and map.json beside them.
+    `free_time`: the PTP clock runs free and the frames go back to back with no host action
+    between them, and the cycle each frame's beats were sampled at goes to beats.bin (the
+    tick-to-trade benchmark). Returns the counters."""
     build = build or card.build()
-    build.run("hw.tb.replay", testcase=testcase, env={
-        "NERVE_REPLAY_FRAMES": str(work / "frames.bin"),
-        "NERVE_REPLAY_PLAN": str(work / "plan.json"),
-        "NERVE_REPLAY_OUT": str(work),
-    })
+    binary = harness.build(build)
+    frames = read_frames(work / "frames.bin")
+    plan = json.loads((work / "plan.json").read_text())
+    card_sim = harness.Harness(binary, work / "frames.bin", work, REGMAP)
+    host = HarnessHost(card_sim, work)
+    started = time.perf_counter()
+    try:
+        if free_time:
+            card_sim.command("time free")
+        host.settle_reset()
+        host.apply(plan["setup"])
+        actions = {int(k): v for k, v in plan["actions"].items()} if not free_time else {}
+        stops = sorted(n for n in actions if n < len(frames))
+        done = 0
+        for stop in [*stops, len(frames)]:
+            # The frames up to the next host action in one command: no Python per cycle.
+            for chunk in range(done, stop, PROGRESS_FRAMES):
+                card_sim.frames(chunk, min(stop, chunk + PROGRESS_FRAMES))
+                if min(stop, chunk + PROGRESS_FRAMES) % PROGRESS_FRAMES == 0:
+                    rate = card_sim.cycles / max(time.perf_counter() - started, 1e-9)
+                    print(f"  rtl: {min(stop, chunk + PROGRESS_FRAMES):,}/{len(frames):,} "
+                          f"frames, {card_sim.cycles:,} cycles ({rate:,.0f} cycles/s)",
+                          file=sys.stderr, flush=True)
+            done = stop
+            if stop in actions:
+                host.apply(actions[stop])
+        host.apply(plan["after"] if not free_time else [])
+        if free_time:
+            card_sim.command(f"beats {work / 'beats.bin'}")
+        counters = {"cycles": card_sim.cycles,
+                    "simulate_cycles_per_s": round(
+                        card_sim.cycles / max(time.perf_counter() - started, 1e-9))}
+        for name in COUNTERS:
+            counters[name] = host.read(name)
+        host.settle()
+    finally:
+        card_sim.close()
+    (work / "counters.json").write_text(json.dumps(counters))
+    (work / "map.json").write_text(json.dumps({"slots": host.slots, "errors": host.map_errors}))
+    return counters
+
+
+def _words(layout) -> int:
+    """Bytes the harness writes per payload of `layout`: Verilator's storage of its bits."""
+    width = layout.as_shape().size
+    return 4 if width <= 32 else 8 if width <= 64 else 4 * -(-width // 32)
+
+
+def read_payloads(path: Path, layout) -> list[dict]:
+    """The payloads of `layout` the harness wrote to `path`, unpacked."""
+    data = path.read_bytes() if path.exists() else b""
+    size = _words(layout)
+    return [unpack(layout, int.from_bytes(data[at:at + size], "little"))
+            for at in range(0, len(data) - size + 1, size)]
 
 
 def read_events(work: Path) -> list[dict]:
-    return [json.loads(line) for line in (work / "events.jsonl").read_text().splitlines()]
+    """The card's order events in order, each with its OrderRecord unpacked."""
+    events = read_payloads(work / "events.bin", OrderEvent)
+    for e in events:
+        e["order"] = unpack(OrderRecord, e["order"])
+    return events
+
+
+def read_beats(work: Path) -> list[list[int]]:
+    """Per frame, the cycle each of its beats was sampled at (free-running time: beats.bin;
+    a frame is one beat per 8 bytes, an empty one a beat)."""
+    data = (work / "beats.bin").read_bytes()
+    flat = iter(struct.unpack(f"<{len(data) // 8}Q", data))
+    return [[next(flat) for _ in range(max(1, -(-len(frame) // 8)))]
+            for _, frame in read_frames(work / "frames.bin")]
 
 
 def replay_rtl(feed_path: Path, out_dir: Path, *, limits: Limits | None = None,
@@ -264,10 +323,10 @@ def replay_rtl(feed_path: Path, out_dir: Path, *, limits: Limits | None = None,
                    control=control, dst=dst, trade_date=trade_date,
                    clordid_prefix=clordid_prefix)
     build = card.build()
+    harness.build(build)
     built = time.perf_counter()
     simulate(work, build=build)
-    lines = (work / "updates.jsonl").read_text().splitlines()
-    updates = [json.loads(line) for line in lines]
+    updates = read_payloads(work / "updates.bin", BookUpdate)
     counters = json.loads((work / "counters.json").read_text())
     events = read_events(work)
     bbo = [BboRow(u["index"], u["locate"], stock_text(u["stock"]) if u["named"] else "",
@@ -289,6 +348,7 @@ def replay_rtl(feed_path: Path, out_dir: Path, *, limits: Limits | None = None,
         "orders": len(orders),
         "rejects": len(rejects),
         "cycles": counters.pop("cycles"),
+        "cycles_per_s": counters.pop("simulate_cycles_per_s"),
         "build_s": round(built - started, 1),
         "simulate_s": round(time.perf_counter() - built, 1),
         "unreliable_slots": [s for s in range(SLOTS) if counters["book_unreliable"] >> s & 1],
@@ -312,181 +372,102 @@ COUNTERS = ["mold_messages", "mold_gaps", "mold_stale", "itch_malformed", "book_
             *(f"trader_{name}" for name in trader.COUNTERS)]
 
 
-class ReplayBench:
-    """Clock, reset, the CSR master, the frame driver and the output collectors."""
+class HarnessHost:
+    """The host's side of a replay on the harness: its register actions between packets, word
+    by word over the card's CSR port, with the binding path of drivers/card.py (the map read
+    back and confirmed, per-symbol writes by the map's slot)."""
 
-    def __init__(self, dut, out: Path):
-        self.dut = dut
-        self.csr = CsrMaster(dut, REGMAP)
-        self.cycles = 0
-        self.updates = (out / "updates.jsonl").open("w")
-        self.events = (out / "events.jsonl").open("w")
-        self.egress = (out / "egress.bin").open("wb")
+    def __init__(self, card_sim: harness.Harness, out: Path) -> None:
+        self.card = card_sim
+        self.out = out
         self.handles: dict[int, int] = {}   # chain ClOrdID number -> order-table entry
         self.slots: dict[str, int] = {}     # symbol -> slot, as the card's map confirms
         self.locates: dict[str, int] = {}   # symbol -> locate, as the host subscribed them
         self.map_errors: list[str] = []     # the map's disagreements (the card stays halted)
-        self.edge = 0                       # rising edges so far (free-running time only)
-        self.egress_bytes = bytearray()     # egress taken by `collect_egress` (served card)
-        self._update_fields = [name for name, _ in BookUpdate.as_shape()]
+        self._events_read = 0               # bytes of events.bin already looked at
 
-    async def reset(self, *, collect: bool = True):
-        """Clock and reset; `collect` watches every output every cycle (the replay's files),
-        which costs a Python wake-up per cycle."""
-        dut = self.dut
-        cocotb.start_soon(Clock(dut.clk, card.CLOCK_NS, unit="ns").start())
-        dut.rst.value = 1
-        dut.i_frame__valid.value = 0
-        # The replay is the card's PTP clock: every cycle's time is the testbench's.
-        dut.time_load.value = 1
-        dut.time_value.value = 0
-        dut.o_egress__ready.value = 1
-        dut.o_event__ready.value = 1
-        self.csr.idle()
-        for _ in range(2):
-            await RisingEdge(dut.clk)
-        await FallingEdge(dut.clk)
-        dut.rst.value = 0
-        # As the host brings a card up: the book's reset sweep (hw/rtl/book.py) ends first.
-        while await self.csr.read("book_clearing"):
-            await ClockCycles(dut.clk, 1024)
-        if collect:
-            cocotb.start_soon(self._collect())
+    def read(self, name: str) -> int:
+        return self.card.read(name)
 
-    async def _collect(self):
-        dut = self.dut
-        while True:
-            await RisingEdge(dut.clk)
-            await ReadOnly()
-            self.cycles += 1
-            if dut.o_update__valid.value:
-                u = unpack(BookUpdate, dut.o_update__payload.value.to_unsigned())
-                self.updates.write(json.dumps({n: u[n] for n in self._update_fields}) + "\n")
-            if dut.o_egress__valid.value:
-                beat = unpack(FrameBeat, dut.o_egress__payload.value.to_unsigned())
-                size = beat["keep"].bit_length()
-                self.egress.write(beat["data"].to_bytes(8, "little")[:size])
-            if dut.o_event__valid.value:
-                self.event(dut.o_event__payload.value.to_unsigned())
+    def write(self, name: str, value: int) -> None:
+        self.card.write(name, value)
 
-    async def collect_egress(self):
-        """Keep the egress bytes (FIX orders) in `egress_bytes`, waking only while the egress
-        is valid: the served card runs many idle cycles at a time, unwatched."""
-        dut = self.dut
-        while True:
-            await RisingEdge(dut.clk)
-            await ReadOnly()
-            if not dut.o_egress__valid.value:
-                await RisingEdge(dut.o_egress__valid)
-                await ReadOnly()
-            beat = unpack(FrameBeat, dut.o_egress__payload.value.to_unsigned())
-            self.egress_bytes += beat["data"].to_bytes(8, "little")[:beat["keep"].bit_length()]
+    def settle_reset(self) -> None:
+        """As the host brings a card up: the book's reset sweep (hw/rtl/book.py) ends first."""
+        while self.read("book_clearing"):
+            self.card.command("idle 1024")
 
-    def event(self, word: int):
-        e = unpack(OrderEvent, word)
-        e["order"] = order = unpack(OrderRecord, e["order"])
-        if not order["rejected"] and order["kind"] == OrderKind.NEW:
-            self.handles[order["clordid"]] = order["handle"]
-        self.events.write(json.dumps(e) + "\n")
+    def settle(self) -> None:
+        """Until the fast path is idle; the order events so far name their chains' entries."""
+        self.card.settle(SETTLE)
+        size = _words(OrderEvent)
+        data = (self.out / "events.bin").read_bytes()[self._events_read:]
+        for at in range(0, len(data) - size + 1, size):
+            e = unpack(OrderEvent, int.from_bytes(data[at:at + size], "little"))
+            order = unpack(OrderRecord, e["order"])
+            if not order["rejected"] and order["kind"] == OrderKind.NEW:
+                self.handles[order["clordid"]] = order["handle"]
+        self._events_read += len(data) - len(data) % size
 
-    async def apply(self, ops):
+    def apply(self, ops) -> None:
         """Host register writes, between packets, once the fast path is idle."""
-        await self.settle()
-        await self._ops(ops)
-        await self.settle()
+        self.settle()
+        self._ops(ops)
+        self.settle()
 
-    async def _ops(self, ops, slot: int = 0):
+    def _ops(self, ops, slot: int = 0) -> None:
         for op in ops:
             if op[0] == "write":
-                await self.csr.write(op[1], op[2])
+                self.write(op[1], op[2])
             elif op[0] == "write_slot":
-                await self.csr.write(op[1], op[2] | slot)
+                self.write(op[1], op[2] | slot)
             elif op[0] == "wait_clear":
-                while await self.csr.read(op[1]):
+                while self.read(op[1]):
                     pass
             elif op[0] == "sync":
-                await self.sync(op[1], op[2])
+                self.sync(op[1], op[2])
             elif op[0] == "release":
-                await self.sync(self.locates, {})
+                self.sync(self.locates, {})
                 if not self.map_errors:
-                    await self.csr.write("risk_halt", 0)
+                    self.write("risk_halt", 0)
             elif op[0] == "symbol":     # a symbol's writes, to the slot the map gave it
                 if op[1] in self.slots:
-                    await self._ops(op[2], self.slots[op[1]])
+                    self._ops(op[2], self.slots[op[1]])
             else:   # order_end: the host names the chain by its table entry
                 if op[1] not in self.handles:
                     raise ValueError(f"order_ended names ClOrdID {op[1]}, which the card "
                                      f"never sent as a D")
-                await self.csr.write("trader_order_end", self.handles[op[1]])
+                self.write("trader_order_end", self.handles[op[1]])
 
-    async def read_map(self):
-        used = min(await self.csr.read("book_slots_used"), SLOTS)
+    def read_map(self) -> list:
+        used = min(self.read("book_slots_used"), SLOTS)
         entries = []
         for slot in range(used):
             values = []
             for op, name, value in map_reads(slot):
                 if op == "write":
-                    await self.csr.write(name, value)
+                    self.write(name, value)
                 else:
-                    values.append(await self.csr.read(name))
+                    values.append(self.read(name))
             entries.append(map_entry(slot, *values))
         return entries
 
-    async def sync(self, locates: dict, configure: dict):
+    def sync(self, locates: dict, configure: dict) -> None:
         """`Card.sync`: bind by the card's map, configure what it binds for the first time
         (`configure`: each symbol's writes), halt on any disagreement (and stay halted: no
         later release)."""
         self.locates = locates
-        slots, wrong = confirm(locates, await self.read_map())
+        slots, wrong = confirm(locates, self.read_map())
         wrong += [f"the card's symbol map moved {s}" for s, n in self.slots.items()
                   if slots.get(s, n) != n]
         if wrong:
             self.map_errors += wrong
-            await self.csr.write("risk_halt", 1)
+            self.write("risk_halt", 1)
             return
         for symbol, slot in slots.items():
             if symbol not in self.slots and symbol in configure:
                 self.slots[symbol] = slot
-                await self._ops(configure[symbol], slot)
-
-    async def settle(self):
-        dut = self.dut
-        quiet = 0
-        while quiet < SETTLE:
-            await FallingEdge(dut.clk)
-            dut.i_frame__valid.value = 0
-            quiet = 0 if dut.busy.value else quiet + 1
-
-    async def free_running_time(self):
-        """The PTP clock as a plain cycle counter: `time` is N during the cycle whose rising
-        edge is the N-th, so a beat sampled at edge N and an egress stamp N agree."""
-        dut = self.dut
-        while True:
-            await RisingEdge(dut.clk)
-            self.edge += 1
-            dut.time_value.value = self.edge + 1
-
-    async def frame(self, stamp: int | None, frame: bytes) -> list[int]:
-        """Drive one frame (stamped `stamp`, or on the free-running clock if None); returns
-        the cycle each beat was sampled at."""
-        dut = self.dut
-        sampled = []
-        for beat in beats_of(frame):
-            await FallingEdge(dut.clk)
-            if stamp is not None and beat.first:
-                dut.time_value.value = stamp
-            sampled.append(self.edge + 1)
-            dut.i_frame__valid.value = 1
-            dut.i_frame__payload.value = pack(
-                FrameBeat, (beat.data, beat.keep, int(beat.first), int(beat.last)))
-        for _ in range(IDLE_BETWEEN_FRAMES):
-            await FallingEdge(dut.clk)
-            dut.i_frame__valid.value = 0
-        return sampled
-
-    def close(self):
-        for f in (self.updates, self.events, self.egress):
-            f.close()
+                self._ops(configure[symbol], slot)
 
 
 def read_frames(path: Path) -> list[tuple[int, bytes]]:
@@ -498,51 +479,3 @@ def read_frames(path: Path) -> list[tuple[int, bytes]]:
         frames.append((stamp, data[at:at + size]))
         at += size
     return frames
-
-
-@cocotb.test()
-async def replay_feed(dut):
-    """Configure as the host would, drive every frame, collect everything, read counters."""
-    frames = read_frames(Path(os.environ["NERVE_REPLAY_FRAMES"]))
-    host = json.loads(Path(os.environ["NERVE_REPLAY_PLAN"]).read_text())
-    out = Path(os.environ["NERVE_REPLAY_OUT"])
-    tb = ReplayBench(dut, out)
-    await tb.reset()
-    await tb.apply(host["setup"])
-    actions = {int(k): v for k, v in host["actions"].items()}
-    started = time.perf_counter()
-    now = 0
-    for n, (stamp, frame) in enumerate(frames):
-        if n in actions:
-            await tb.apply(actions[n])
-        now = max(now, stamp)          # the PTP clock never runs backwards
-        await tb.frame(now, frame)
-        if (n + 1) % 2000 == 0:
-            rate = tb.cycles / (time.perf_counter() - started)
-            print(f"  rtl: {n + 1:,}/{len(frames):,} frames, {tb.cycles:,} cycles "
-                  f"({rate:,.0f} cycles/s)", file=sys.stderr, flush=True)
-    await tb.apply(host["after"])
-    counters = {"cycles": tb.cycles}
-    for name in COUNTERS:
-        counters[name] = await tb.csr.read(name)
-    await tb.settle()
-    tb.close()
-    (out / "counters.json").write_text(json.dumps(counters))
-    (out / "map.json").write_text(json.dumps({"slots": tb.slots, "errors": tb.map_errors}))
-
-
-@cocotb.test()
-async def tick_to_trade(dut):
-    """The replay on the free-running clock, frames back to back: writes the cycle every beat
-    was sampled at (beats.json) beside the order events, for bench/tick_to_trade.py."""
-    frames = read_frames(Path(os.environ["NERVE_REPLAY_FRAMES"]))
-    host = json.loads(Path(os.environ["NERVE_REPLAY_PLAN"]).read_text())
-    out = Path(os.environ["NERVE_REPLAY_OUT"])
-    tb = ReplayBench(dut, out)
-    await tb.reset()
-    cocotb.start_soon(tb.free_running_time())
-    await tb.apply(host["setup"])
-    beats = [await tb.frame(None, frame) for _, frame in frames]
-    await tb.settle()
-    tb.close()
-    (out / "beats.json").write_text(json.dumps(beats))

@@ -27,12 +27,18 @@ import tty
 from pathlib import Path
 
 import cocotb
-from cocotb.triggers import ClockCycles, Event, FallingEdge, RisingEdge, Timer
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, Event, FallingEdge, ReadOnly, RisingEdge, Timer
 
+from hw.rtl.nic import REGMAP
+from hw.rtl.records import FrameBeat, pack, unpack
 from hw.tb.card import CLOCK_NS, SIM_UART_DIVISOR
-from hw.tb.replay import ReplayBench
+from hw.tb.csr import CsrMaster
+from hw.tb.frames import beats_of
 
 IDLE_CYCLES = 64            # cycles the card runs between polls when no host is talking
+IDLE_BETWEEN_FRAMES = 2     # cycles: the MAC's inter-frame gap, roughly
+SETTLE = 16                 # idle cycles for the ingress and book to empty
 IDLE_WAIT_S = 0.005         # wall time a poll may wait for a host when nothing is moving
 BIT_NS = SIM_UART_DIVISOR * CLOCK_NS
 
@@ -116,13 +122,72 @@ class _UartWire:
             self.active -= 1
 
 
+class CardBench:
+    """Clock, reset, the CSR master, the frame driver and the egress collector of the served
+    card (its host reads events through the registers)."""
+
+    def __init__(self, dut):
+        self.dut = dut
+        self.csr = CsrMaster(dut, REGMAP)
+        self.egress_bytes = bytearray()     # egress taken by `collect_egress`
+
+    async def reset(self):
+        dut = self.dut
+        cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
+        dut.rst.value = 1
+        dut.i_frame__valid.value = 0
+        dut.time_load.value = 1
+        dut.time_value.value = 0
+        dut.o_egress__ready.value = 1
+        dut.o_event__ready.value = 1
+        self.csr.idle()
+        for _ in range(2):
+            await RisingEdge(dut.clk)
+        await FallingEdge(dut.clk)
+        dut.rst.value = 0
+        # As the host brings a card up: the book's reset sweep (hw/rtl/book.py) ends first.
+        while await self.csr.read("book_clearing"):
+            await ClockCycles(dut.clk, 1024)
+
+    async def collect_egress(self):
+        """Keep the egress bytes (FIX orders) in `egress_bytes`, waking only while the egress
+        is valid: the served card runs many idle cycles at a time, unwatched."""
+        dut = self.dut
+        while True:
+            await RisingEdge(dut.clk)
+            await ReadOnly()
+            if not dut.o_egress__valid.value:
+                await RisingEdge(dut.o_egress__valid)
+                await ReadOnly()
+            beat = unpack(FrameBeat, dut.o_egress__payload.value.to_unsigned())
+            self.egress_bytes += beat["data"].to_bytes(8, "little")[:beat["keep"].bit_length()]
+
+    async def frame(self, frame: bytes) -> None:
+        """Drive one frame on the card's own PTP clock."""
+        dut = self.dut
+        for beat in beats_of(frame):
+            await FallingEdge(dut.clk)
+            dut.i_frame__valid.value = 1
+            dut.i_frame__payload.value = pack(
+                FrameBeat, (beat.data, beat.keep, int(beat.first), int(beat.last)))
+        for _ in range(IDLE_BETWEEN_FRAMES):
+            await FallingEdge(dut.clk)
+            dut.i_frame__valid.value = 0
+
+    async def settle(self):
+        dut = self.dut
+        quiet = 0
+        while quiet < SETTLE:
+            await FallingEdge(dut.clk)
+            dut.i_frame__valid.value = 0
+            quiet = 0 if dut.busy.value else quiet + 1
+
+
 @cocotb.test()
 async def serve(dut):
     """Serve the card until a client asks it to stop."""
-    out = Path(os.environ.get("NERVE_SIM_OUT", "."))
-    out.mkdir(parents=True, exist_ok=True)
-    tb = ReplayBench(dut, out)
-    await tb.reset(collect=False)         # the host reads events through the registers
+    tb = CardBench(dut)
+    await tb.reset()                      # the host reads events through the registers
     cocotb.start_soon(tb.collect_egress())  # and takes the egress bytes by request
     await FallingEdge(dut.clk)
     dut.time_load.value = 0              # the card's own PTP clock runs
@@ -159,10 +224,9 @@ async def serve(dut):
         except Exception as exc:      # the client gets the error; the card keeps serving
             reply.put(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
     await RisingEdge(dut.clk)
-    tb.close()
 
 
-async def _handle(tb: ReplayBench, request: dict) -> dict:
+async def _handle(tb: CardBench, request: dict) -> dict:
     if "ops" in request:
         values = []
         for address, value in request["ops"]:
@@ -174,7 +238,7 @@ async def _handle(tb: ReplayBench, request: dict) -> dict:
         return {"egress": sent.hex()}
     if "frames" in request:
         for frame in request["frames"]:
-            await tb.frame(None, bytes.fromhex(frame))
+            await tb.frame(bytes.fromhex(frame))
         await tb.settle()
         return {"ok": True}
     raise ValueError(f"unknown request {sorted(request)}")

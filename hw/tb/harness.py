@@ -1,0 +1,116 @@
+"""The simulated card at Verilator's speed: a C++ harness (hw/tb/harness/replay.cpp) around the
+card's Verilog, which `nerve replay --backend rtl` and the long campaigns drive in bulk.
+
+cocotb hands every clock cycle to Python, so the whole card simulates at a few thousand cycles a
+second under it. Here Python never handles a cycle: it sends the harness commands ("drive frames
+A..B", "write this CSR word", "settle"), the harness clocks the card in C++ and appends what the
+card emits (book updates, order events, egress bytes) to files, which Python decodes. The host's
+decisions between packets (the symbol map, limits, order ends) stay in Python (hw/tb/replay.py),
+word by word over the card's CSR port as a driver would, so only they cost a round trip.
+
+The harness is built once per card Verilog (the cocotb build's `nic.v`, hw/tb/card.py), in
+`<that build>/harness/`, and reused until the Verilog or the harness source changes. cocotb keeps
+the tests that check cycle by cycle.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+from hw.rtl.csr import WORD_BITS, RegisterMap
+from hw.tb import sim
+
+SOURCE = Path(__file__).with_name("harness") / "replay.cpp"
+_MASK = (1 << WORD_BITS) - 1
+
+
+class HarnessError(RuntimeError):
+    """The harness refused a command or stopped; the text says which."""
+
+
+def build(card: sim.SimBuild) -> Path:
+    """The harness binary for `card`'s Verilog, built on first use (a few minutes: Verilator
+    compiles the whole card to C++ and the C++ compiler optimises it)."""
+    verilog = card.directory / f"{card.name}.v"
+    digest = hashlib.sha256(verilog.read_bytes() + SOURCE.read_bytes()).hexdigest()[:16]
+    directory = card.directory / "harness"
+    binary = directory / "replay"
+    stamp = directory / "built.ok"
+    directory.mkdir(exist_ok=True)
+    with open(directory / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stamp.exists() and stamp.read_text().strip() == digest and binary.exists():
+            return binary
+        sim._toolchain_env()
+        log = directory / "build.log"
+        with log.open("w") as out:
+            done = subprocess.run(
+                ["verilator", "--cc", "--exe", "--build", "-O3", "-Wno-fatal",
+                 "--top-module", card.name, "-Mdir", str(directory / "obj"),
+                 "-o", str(binary), "--build-jobs", str(os.cpu_count() or 1),
+                 str(verilog), str(SOURCE)],
+                stdout=out, stderr=subprocess.STDOUT, check=False)
+        if done.returncode:
+            raise HarnessError(f"the harness build failed: see {log}")
+        stamp.write_text(digest + "\n")
+    return binary
+
+
+class Harness:
+    """A running harness: one card, reset, fed the frames of `frames` (hw/tb/replay.py's
+    frames.bin), writing its outputs into `out`."""
+
+    def __init__(self, binary: Path, frames: Path, out: Path, regmap: RegisterMap) -> None:
+        self.regmap = regmap
+        self.out = out
+        self.process = subprocess.Popen([str(binary), str(frames), str(out)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True, bufsize=1)
+        self.cycles = 0
+
+    def command(self, line: str) -> str:
+        try:
+            self.process.stdin.write(line + "\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            raise HarnessError(f"the harness stopped (exit {self.process.wait()})") from None
+        answer = self.process.stdout.readline().strip()
+        if not answer or answer.startswith("error"):
+            raise HarnessError(f"{line!r}: {answer or 'no answer: the harness stopped'}")
+        if answer.startswith("ok "):
+            self.cycles = int(answer[3:])
+        return answer
+
+    # --- the card's CSR port, by register name (word by word, as hw/tb/csr.py) --------------
+
+    def write(self, name: str, value: int) -> None:
+        placed = self.regmap[name]
+        for word in range(placed.register.words):
+            self.command(f"write {placed.address + word} "
+                         f"{(value >> (WORD_BITS * word)) & _MASK}")
+
+    def read(self, name: str) -> int:
+        placed = self.regmap[name]
+        value = 0
+        for word in range(placed.register.words):
+            value |= int(self.command(f"read {placed.address + word}")) << (WORD_BITS * word)
+        return value
+
+    # --- driving ------------------------------------------------------------------------------
+
+    def frames(self, first: int, end: int) -> None:
+        if end > first:
+            self.command(f"frames {first} {end}")
+
+    def settle(self, quiet: int) -> None:
+        self.command(f"settle {quiet}")
+
+    def close(self) -> int:
+        if self.process.poll() is None:
+            self.process.stdin.write("quit\n")
+            self.process.stdin.close()
+        return self.process.wait()
