@@ -46,6 +46,7 @@ bench: setup
 	$(PY) -m pip install --quiet -e '.[dev,fpga]'
 	$(PY) bench/run.py
 	$(PY) bench/rtl.py
+	$(PY) bench/replay.py
 	$(PY) bench/book.py
 	$(PY) bench/tick_to_trade.py
 	$(PY) bench/drivers.py

@@ -76,7 +76,7 @@ class Harness:
         try:
             self.process.stdin.write(line + "\n")
             self.process.stdin.flush()
-        except BrokenPipeError:
+        except (BrokenPipeError, ValueError):     # ValueError: its pipe closed here
             raise HarnessError(f"the harness stopped (exit {self.process.wait()})") from None
         answer = self.process.stdout.readline().strip()
         if not answer or answer.startswith("error"):
@@ -110,7 +110,8 @@ class Harness:
         self.command(f"settle {quiet}")
 
     def close(self) -> int:
-        if self.process.poll() is None:
+        """Flush and stop the harness; its exit status."""
+        if self.process.poll() is None and not self.process.stdin.closed:
             self.process.stdin.write("quit\n")
             self.process.stdin.close()
         return self.process.wait()

@@ -148,6 +148,54 @@ def test_rtl_nasdaq_file_outputs_are_the_models_byte_for_byte(feeds, tmp_path):
         assert (tmp_path / "rtl" / name).read_bytes() == (tmp_path / "model" / name).read_bytes()
 
 
+# --- campaigns: random and damaged feeds at the harness's speed ---------------------------------
+# Each feed differs in seed, symbols, regime and damage; limits and strategy are drawn from the
+# seed too. A few seconds each through the RTL (bench/replay.py runs the million-message one).
+# Within the card's capacity, as a replay must be to equal the model: trends gentle enough to
+# stay in the book's price window and not to outrun the order table's update queue (a trend's
+# sweeps change the BBO on message after message), and an order rate that keeps the D's
+# under the order table's 512 chains (a replay has no venue, so no host ends an order); every
+# symbol named by an R (an unnamed one is never subscribed: the card publishes no book for it).
+
+CAMPAIGN = [
+    # seed, symbols, messages, regime, damage
+    (21, 30, 20_000, "normal:1", ("--gaps", "5", "--duplicates", "5", "--malformed", "5")),
+    (22, 12, 30_000, "normal:1,quiet:1", ("--gaps", "2", "--malformed", "2")),
+    (23, 24, 40_000, "quiet:1", ("--duplicates", "8")),
+    (24, 6, 15_000, "trending:1:up:every=200,normal:1", ("--late-symbols", "2",)),
+]
+
+
+@pytest.mark.parametrize(("seed", "symbols", "messages", "regime", "damage"), CAMPAIGN,
+                         ids=[f"seed{c[0]}" for c in CAMPAIGN])
+def test_rtl_campaign_feeds_equal_the_model(tmp_path, seed, symbols, messages, regime, damage):
+    import random
+
+    rng = random.Random(seed)
+    feed = tmp_path / "feed.pcap"
+    assert main(["gen", "--symbols", str(symbols), "--messages", str(messages), "--seed",
+                 str(seed), "--regime", regime, *damage, "--out", str(feed)]) == 0
+    limits = {"defaults": {"max_order_qty": rng.choice([100, 300, 1_000]),
+                           "collar_bps": rng.choice([20, 100, 500]),
+                           "max_open_orders": rng.choice([2, 4, 16]),
+                           "max_orders_per_sec": rng.choice([200, 1_000, 2_000]),
+                           "rate_burst": rng.choice([1, 4, 50])}}
+    strategy = {"defaults": {"mode": rng.choice(["quote", "quote", "take"]),
+                             "size": rng.choice([100, 200]),
+                             "half_spread_ticks": rng.choice([0, 1, 3]),
+                             "take_buy_at_or_below": 10**9, "take_sell_at_or_above": 1}}
+    (tmp_path / "limits.json").write_text(json.dumps(limits))
+    (tmp_path / "strategy.json").write_text(json.dumps(strategy))
+    args = ("--limits", str(tmp_path / "limits.json"),
+            "--strategy", str(tmp_path / "strategy.json"))
+    model = replay(feed, tmp_path / "model", *args)
+    rtl = replay(feed, tmp_path / "rtl", *args, backend="rtl")
+    assert rtl["unreliable_slots"] == [] and rtl["registers"]["trader_fault"] == 0
+    assert rtl["messages"] == model["messages"] and model["bbo_updates"] > 1_000
+    for name in FILES:
+        assert (tmp_path / "rtl" / name).read_bytes() == (tmp_path / "model" / name).read_bytes()
+
+
 # --- symbols bound by name: mid-session feeds --------------------------------------------------
 # One run per feed through each backend, all on the one card build. The host learns locates from
 # the feed's R messages, subscribes them by name (not in the feed's order) and configures each
