@@ -347,8 +347,14 @@ class MarketGenerator:
         # regimes (or all normal) keeps its bytes.
         if rng.random() < 0.05:
             sym.mid = max(10 * TICK, sym.mid + rng.choice((-TICK, TICK)))
+        return self._order_flow(sym, ts)
+
+    def _order_flow(self, sym: _Symbol, ts: int,
+                    execution_side: Callable[[], int] | None = None) -> itch.Message:
+        """One message of the symbol's order flow: an add, delete, cancel, execution (on the
+        side `execution_side` draws, else the best side's), replace or trade."""
         live = len(sym.refs)
-        r = rng.random()
+        r = self.rng.random()
         if live == 0 or (live < self.cfg.max_orders_per_symbol and r < 0.42):
             return self._add(sym, ts)
         if r < 0.64:
@@ -356,7 +362,9 @@ class MarketGenerator:
         if r < 0.74:
             return self._cancel(sym, ts)
         if r < 0.84:
-            return self._execute(sym, ts)
+            if execution_side is None:
+                return self._execute(sym, ts)
+            return self._execute(sym, ts, execution_side())
         if r < 0.97:
             return self._replace(sym, ts)
         return self._trade(sym, ts)
@@ -375,20 +383,8 @@ class MarketGenerator:
             swept = self._sweep_step(ts)
             if swept is not None:
                 return swept
-        live = len(sym.refs)
-        r = rng.random()
-        if live == 0 or (live < self.cfg.max_orders_per_symbol and r < 0.42):
-            return self._add(sym, ts)
-        if r < 0.64:
-            return self._delete(sym, ts)
-        if r < 0.74:
-            return self._cancel(sym, ts)
-        if r < 0.84:
-            side = eaten if rng.random() < 0.8 else 1 - eaten
-            return self._execute(sym, ts, side)
-        if r < 0.97:
-            return self._replace(sym, ts)
-        return self._trade(sym, ts)
+        return self._order_flow(sym, ts,
+                                lambda: eaten if rng.random() < 0.8 else 1 - eaten)
 
     def _quiet(self, sym: _Symbol, ts: int, regime: Regime) -> itch.Message:
         """A still mid, orders at the touch, few executions; now and then a shock sweeps one
