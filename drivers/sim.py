@@ -1,10 +1,11 @@
 """The `sim` transport: the Verilator-simulated card (hw/rtl/nic.py) over a loopback socket.
 
-The simulator runs the cocotb bench hw/tb/serve.py, which listens on 127.0.0.1 and makes each
-request's word accesses through the card's CSR port; this side sends a whole batch in one JSON
-line and waits for the values. `SimServer` builds the card (once; hw/tb/sim.py caches the
-build) and runs that bench in the background, optionally with the pseudo-terminal that the
-`uart` transport talks to.
+The simulated card listens on 127.0.0.1 and makes each request's word accesses through the
+card's CSR port; this side sends a whole batch in one JSON line and waits for the values.
+`SimServer` builds the card (once; hw/tb/sim.py caches the build) and serves it in the
+background: at Verilator's speed in the C++ harness (hw/tb/harness.py `HarnessServer`), or,
+with the pseudo-terminal that the `uart` transport talks to, under the cocotb bench
+hw/tb/serve.py, which turns the pseudo-terminal's bytes into bits on the card's UART pins.
 """
 
 from __future__ import annotations
@@ -97,13 +98,22 @@ class SimServer:
         self._timeout = startup_timeout
         self._thread: threading.Thread | None = None
         self._failure: BaseException | None = None
+        self._harness = None                  # the card at Verilator's speed (no pty)
 
     def start(self) -> SimServer:
-        from hw.tb import card
+        from hw.tb import card, harness
 
         print("sim: building the simulated card (cached after the first build, which takes "
-              "about 6 minutes)...", file=sys.stderr, flush=True)
+              "a few minutes)...", file=sys.stderr, flush=True)
         build = card.build()
+        if not self._pty:
+            from hw.rtl.nic import REGMAP
+
+            self._harness = harness.HarnessServer(harness.build(build), self._work / "out",
+                                                  REGMAP)
+            self.port = self._harness.port
+            print(f"sim: card listening on 127.0.0.1:{self.port}", file=sys.stderr, flush=True)
+            return self
         ready = self._work / "ready.json"
         env = {"NERVE_SIM_READY": str(ready), "NERVE_SIM_OUT": str(self._work / "out"),
                "NERVE_SIM_PTY": "1" if self._pty else "0"}
@@ -133,6 +143,9 @@ class SimServer:
         return f"127.0.0.1:{self.port}"
 
     def stop(self) -> None:
+        if self._harness is not None:
+            self._harness.stop()
+            return
         if self._thread is None or not self._thread.is_alive():
             return
         try:

@@ -17,8 +17,12 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
+import socket
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 from hw.rtl.csr import WORD_BITS, RegisterMap
@@ -115,3 +119,93 @@ class Harness:
             self.process.stdin.write("quit\n")
             self.process.stdin.close()
         return self.process.wait()
+
+
+class HarnessServer:
+    """The served card on the harness: the `sim` transport's JSON lines over a loopback TCP
+    socket (drivers/sim.py; the protocol of hw/tb/serve.py, which keeps the UART's pseudo-
+    terminal), each request's word accesses made through the card's CSR port. The card's own
+    PTP clock runs; while no host talks, the card runs `IDLE_CYCLES` every `IDLE_WAIT_S`."""
+
+    IDLE_CYCLES = 64
+    IDLE_WAIT_S = 0.005
+
+    def __init__(self, binary: Path, work: Path, regmap: RegisterMap) -> None:
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "frames.bin").write_bytes(b"")
+        self.card = Harness(binary, work / "frames.bin", work, regmap)
+        self.work = work
+        self.card.command("time own")
+        while self.card.read("book_clearing"):      # the book's reset sweep ends first
+            self.card.command("idle 1024")
+        self._egress_read = 0
+        self._lock = threading.Lock()
+        self._last = time.monotonic()
+        self._stopped = threading.Event()
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, name="nerve-sim-accept", daemon=True).start()
+        threading.Thread(target=self._tick, name="nerve-sim-clock", daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _tick(self) -> None:
+        while not self._stopped.wait(self.IDLE_WAIT_S):
+            with self._lock:
+                if self._stopped.is_set():
+                    return
+                if time.monotonic() - self._last >= self.IDLE_WAIT_S:
+                    self.card.command(f"idle {self.IDLE_CYCLES}")
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn, conn.makefile("rwb") as stream:
+            for line in stream:
+                try:
+                    request = json.loads(line)
+                    if request.get("stop"):
+                        stream.write(b'{"ok": true}\n')
+                        stream.flush()
+                        self.stop()
+                        return
+                    reply = self._handle(request)
+                except Exception as exc:     # the client gets the error; the card keeps serving
+                    reply = {"error": f"{type(exc).__name__}: {exc}"}
+                stream.write(json.dumps(reply).encode() + b"\n")
+                stream.flush()
+
+    def _handle(self, request: dict) -> dict:
+        with self._lock:
+            self._last = time.monotonic()
+            if "ops" in request:
+                values = []
+                for address, value in request["ops"]:
+                    if value is None:
+                        values.append(int(self.card.command(f"read {int(address)}")))
+                    else:
+                        self.card.command(f"write {int(address)} {int(value) & _MASK}")
+                        values.append(None)
+                return {"values": values}
+            if "egress" in request:        # the FIX bytes the card sent since the last request
+                data = (self.work / "egress.bin").read_bytes()
+                sent, self._egress_read = data[self._egress_read:], len(data)
+                return {"egress": sent.hex()}
+            if "frames" in request:
+                for frame in request["frames"]:
+                    self.card.command(f"frame {bytes.fromhex(frame).hex()}")
+                self.card.settle(16)
+                return {"ok": True}
+        raise ValueError(f"unknown request {sorted(request)}")
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        with self._lock:
+            self.card.close()
+        self.sock.close()

@@ -14,6 +14,9 @@
 //                   running backwards) at its first beat          -> "ok CYCLES"
 //   time free       the PTP clock runs free instead: N during the cycle whose rising edge is
 //                   the N-th (the tick-to-trade benchmark)          -> "ok CYCLES"
+//   time own        the card's own PTP clock runs (the served card: the host sets it through
+//                   its registers)                                  -> "ok CYCLES"
+//   frame HEX       drive one frame given inline, as `frames` does  -> "ok CYCLES"
 //   write ADDR V    one CSR word write (the card's request/acknowledge port) -> "ok CYCLES"
 //   read ADDR       one CSR word read                               -> "VALUE"
 //   settle N        run until `busy` has been low N cycles in a row -> "ok CYCLES"
@@ -153,7 +156,7 @@ struct Card {
             std::memcpy(&p[0], lanes, 4);
             std::memcpy(&p[1], lanes + 4, 4);
             p[2] = ((1u << size) - 1) | (b == 0 ? 1u << 8 : 0) | (b + 1 == beats ? 1u << 9 : 0);
-            if (b == 0 && !free_time) {
+            if (b == 0 && !free_time && top->time_load) {
                 if (frame.stamp > now) now = frame.stamp;   // the PTP clock never runs back
                 top->time_value = now;
             }
@@ -233,7 +236,21 @@ int main(int argc, char** argv) {
             for (size_t i = first; i < end; ++i)
                 card.drive(frames[i], card.free_time ? &sampled : nullptr);
         } else if (command == "time") {
-            card.free_time = true;
+            std::string mode;
+            words >> mode;
+            if (mode == "own") {
+                card.top->time_load = 0;
+            } else {
+                card.free_time = true;
+            }
+        } else if (command == "frame") {
+            std::string hex;
+            words >> hex;
+            Frame frame{0, std::vector<uint8_t>(hex.size() / 2)};
+            for (size_t i = 0; i < frame.bytes.size(); ++i)
+                frame.bytes[i] = static_cast<uint8_t>(std::stoul(hex.substr(2 * i, 2),
+                                                                 nullptr, 16));
+            card.drive(frame, nullptr);
         } else if (command == "write") {
             uint32_t address, value;
             words >> address >> value;
