@@ -330,3 +330,43 @@ def test_the_demo_runs_headless_for_a_bounded_time_and_reports_real_figures(tmp_
     assert "consistent" in (run / "report.html").read_text()
     for name in ("report.html", "fills.csv", "positions.csv", "events.duckdb"):
         assert (run / name).exists()
+
+
+def test_new_chains_follow_the_venue_per_venue_tca_favours(tmp_path):
+    """Two venues, one much dearer to take at (fees) and slower: once both are measured, each
+    routing change sends the symbol's new chains to the venue it names, all but the
+    exploration share (every tenth chain); every chain's reports come from one venue."""
+    feed = tmp_path / "feed.pcap"
+    generate(MarketConfig(symbols=4, messages=30_000, seed=5, rate=5_000.0), feed,
+             pcap=PcapOptions())
+    out = tmp_path / "route"
+    assert main(["run", "--feed", str(feed), "--out", str(out),
+                 "--limits", "docs/examples/limits.json",
+                 "--strategy", "docs/examples/strategy.json", "--cadence-ms", "250",
+                 "--venue", "CHEAP:latency_in_ns=20000,taker_fee=5,maker_fee=-30",
+                 "--venue", "DEAR:latency_in_ns=200000,taker_fee=60,maker_fee=10"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    changes = summary["routing_changes"]
+    assert changes, "the router never left exploring"
+    store = duckdb.connect(str(out / "events.duckdb"), read_only=True)
+    # The venue of each new chain: the venue of its reports (each venue knows only its own).
+    chains = store.execute("""
+        SELECT o.Symbol, o.TransactTime, min(r.LastMkt), count(DISTINCT r.LastMkt)
+        FROM order_sent o JOIN execution_report r USING (ClOrdID)
+        WHERE o.MsgType = 'D' GROUP BY o.ClOrdID, o.Symbol, o.TransactTime""").fetchall()
+    assert chains and all(venues == 1 for *_, venues in chains)
+    audit = sqlite3.connect(out / "control.db")
+    assert len(audit.execute("SELECT id FROM audit WHERE who = 'router'").fetchall()) == len(
+        changes)
+    checked = 0
+    for change in (c for c in changes if c["sizes"] == "all"):
+        later = [c for c in changes if c["symbol"] == change["symbol"] and c["sizes"] == "all"
+                 and c["transact_ns"] > change["transact_ns"]]
+        until = min((c["transact_ns"] for c in later), default=None)
+        routed = [venue for symbol, at, venue, _ in chains if symbol == change["symbol"]
+                  and at > change["transact_ns"] and (until is None or at <= until)]
+        if len(routed) >= 20:
+            share = routed.count(change["new"]) / len(routed)
+            assert share >= 0.85, (change["symbol"], change["new"], share)
+            checked += 1
+    assert checked >= 1
