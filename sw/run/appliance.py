@@ -563,10 +563,11 @@ class Appliance:
         with self.lock:
             reports = [self.oms.position_report(s, now) for s in self.oms.positions.by_symbol]
             self.tca.sample_pnl()
-            measured = self._measured = self.tca.measure()
+            table = self.tca.fills()
+            measured = self._measured = self.tca.measure(table)
             if self.book is not None:
                 self.book.measured = measured
-            routing = self.router.update(self.tca.fills(), now)
+            routing = self.router.update(table, now)
         tca_reports = self.tca.reports(now, measured)
         for change in routing:
             self.summary.routing_changes.append(change.as_dict())

@@ -130,7 +130,7 @@ class RoutingChange:
 
 class Router:
     """See the module doc. `venues` in the order the run gives them; `symbols` in the order
-    the run deals them (its first chains then go where today's fixed deal sends them)."""
+    the run deals them (a symbol's first chain goes to the venue that deal gives it)."""
 
     def __init__(self, venues: list[str], config: RoutingConfig | None = None,
                  symbols: list[str] | None = None) -> None:

@@ -220,11 +220,12 @@ class TcaAnalysis:
                       "opportunity": float(shortfall["opportunity"][i])}
                 for i, key in enumerate(keys)}
 
-    def measure(self) -> dict:
+    def measure(self, table: FillTable | None = None) -> dict:
         """Every aggregate (see the module doc), as plain data for the API, the dashboard and
         tca.json: Python numbers (None for unknown), never numpy scalars, so it goes to JSON as
-        it is (horizon keys, ints, become strings there)."""
-        table = self.fills()
+        it is (horizon keys, ints, become strings there). `table`: `fills()` already made for
+        the same moment (a caller that needs both builds it once)."""
+        table = self.fills() if table is None else table
         orders = self.orders()
         by = {"symbol": table.symbol, "side": np.where(table.side > 0, "buy", "sell"),
               "venue": table.venue, "liquidity": np.where(table.maker, "maker", "taker"),
