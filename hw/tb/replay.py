@@ -22,8 +22,11 @@ slots the map gave (summary.json: `slots`, `map_errors`). Scheduled host actions
 release, clear stale, limit changes, order ends) are register writes between packets, after
 the fast path has gone idle; a release checks the map first, as `Card.release` does.
 
-The cocotb side (`replay_feed`) runs in the simulator process and talks to this side through
-files: a JSON plan in, JSON lines of updates and order events and the egress bytes out.
+The card runs in the C++ harness (hw/tb/harness.py), at Verilator's speed: `prepare` writes the
+frames and the host's plan (frames.bin, plan.json), `simulate` drives the frames between two
+host actions in one harness command and makes the host's register accesses word by word
+(`HarnessHost`), and the card's updates, order events and egress bytes come back as files
+(updates.bin, events.bin, egress.bin), decoded with the records' layouts.
 """
 
 from __future__ import annotations
