@@ -274,3 +274,74 @@ def test_a_slot_no_r_has_named_never_trades_whatever_its_limits():
     assert [(c["kind"], c["side"]) for c in sent(commands)] == [
         (OrderKind.NEW, 0), (OrderKind.NEW, 1)]
     assert all(c["rejected"] == 0 for c in commands)
+
+
+async def submit(ctx, t, tick, slot, side, price, qty, ioc=1):
+    """The host order port, as the card's `trader_order_submit` register drives it."""
+    ctx.set(t.host_order.valid, 1)
+    ctx.set(t.host_order.p.slot, slot)
+    ctx.set(t.host_order.p.side, side)
+    ctx.set(t.host_order.p.price, price)
+    ctx.set(t.host_order.p.qty, qty)
+    ctx.set(t.host_order.p.ioc, ioc)
+    await tick()
+    ctx.set(t.host_order.valid, 0)
+
+
+def test_host_orders_pass_the_gate_on_the_slot_s_book_and_are_refused_when_unknown():
+    """A host order for a slot decided on goes through the gate as a D (cause HOST) with the
+    time and message index of its moment; one over the gate's limit comes back refused like any
+    other; one for a slot never decided on (no book, no name) or submitted while another still
+    waits is refused and counted, never sent."""
+    core = DecisionCore(orders=16, queue=8)
+    state = {}
+
+    async def script(ctx, t, tick):
+        ctx.set(t.now, 77_777)
+        ctx.set(t.next_index, 42)
+        await send_update(ctx, t, tick, update(0, 100_000, 100_400, 0))
+        await tick(40)
+        await submit(ctx, t, tick, 0, 1, 100_000, 300)          # a sell at the bid
+        await tick(20)
+        await submit(ctx, t, tick, 0, 1, 100_000, 20_000)       # over max_order_qty 10,000
+        await tick(20)
+        await submit(ctx, t, tick, 2, 0, 100_400, 100)          # slot 2: never decided on
+        await tick(20)
+        await submit(ctx, t, tick, 0, 0, 100_400, 100)          # two back to back: the
+        await submit(ctx, t, tick, 0, 0, 100_400, 200)          # second one waits, refused
+        await tick(40)
+        state.update(taken=ctx.get(t.counters.host_orders),
+                     refused=ctx.get(t.counters.host_orders_refused))
+
+    commands = run(core, script)
+    host = [c for c in commands if c["cause"] == OrderCause.HOST]
+    assert [(c["rejected"], c["kind"], c["side"], c["qty"], c["ioc"]) for c in host] == [
+        (0, OrderKind.NEW, 1, 300, 1), (1, OrderKind.NEW, 1, 20_000, 1),
+        (0, OrderKind.NEW, 0, 100, 1)]
+    assert all((c["index"], c["ingress_cycle"]) == (42, 77_777) for c in host)
+    assert host[1]["reason"] != 0                               # the gate's refusal
+    assert (state["taken"], state["refused"]) == (3, 2)
+
+
+def test_a_host_day_order_is_never_the_strategy_s_quote():
+    """The strategy keeps managing its own quotes: a host day order on the same side is left
+    alone by the next decisions (no G or F names it), and the kill switch cancels it."""
+    core = DecisionCore(orders=16, queue=8)
+
+    async def script(ctx, t, tick):
+        await send_update(ctx, t, tick, update(0, 100_000, 100_400, 0))
+        await tick(40)
+        await submit(ctx, t, tick, 0, 0, 99_000, 100, ioc=0)    # a resting buy, below the bid
+        await tick(20)
+        await send_update(ctx, t, tick, update(0, 100_100, 100_400, 1))   # the bid moves up
+        await tick(40)
+        ctx.set(t.halt, 1)
+        await tick(80)
+
+    commands = run(core, script)
+    (host,) = [c for c in sent(commands) if c["cause"] == OrderCause.HOST]
+    after = [c for c in sent(commands) if c["orig_clordid"] == host["clordid"]]
+    assert [(c["kind"], c["cause"]) for c in after] == [
+        (OrderKind.CANCEL, OrderCause.KILL_SWITCH)]
+    # The strategy's own bid was replaced when the market moved.
+    assert sent(commands, OrderKind.REPLACE, OrderCause.STRATEGY)
