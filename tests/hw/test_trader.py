@@ -5,6 +5,8 @@ with the golden model end to end in test_replay_rtl.py. Here, with the real stra
 gate beside it and a tiny build, the paths a replay within capacity never takes: the order
 table filling up, the update queue overflowing behind a stalled encoder, and host order ends
 that name no open chain. Each must halt trading and cancel what is live, never lose silently.
+And the host order port: what the gate decides for a host order, and what the Trader refuses
+before it (a slot with no book or name, a submit while another waits).
 """
 
 from amaranth import Module
