@@ -60,7 +60,7 @@ def compare(root: Path, feed: Path, what: str) -> bool:
 def frames_only(work: Path) -> None:
     """The frames of the last RTL replay again, alone: the harness's raw speed."""
     binary = harness.build(card.build())
-    sim = harness.Harness(binary, work / "frames.bin", work / "raw", None)
+    sim = harness.Harness(binary, work / "frames.bin", work / "raw")
     started = time.perf_counter()
     from hw.tb.replay import read_frames
 

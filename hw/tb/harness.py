@@ -25,11 +25,11 @@ import threading
 import time
 from pathlib import Path
 
-from hw.rtl.csr import WORD_BITS, RegisterMap
+from drivers.device import Device, Transport
+from hw.rtl.csr import RegisterMap
 from hw.tb import sim
 
 SOURCE = Path(__file__).with_name("harness") / "replay.cpp"
-_MASK = (1 << WORD_BITS) - 1
 
 
 class HarnessError(RuntimeError):
@@ -64,12 +64,14 @@ def build(card: sim.SimBuild) -> Path:
     return binary
 
 
-class Harness:
+class Harness(Transport):
     """A running harness: one card, reset, fed the frames of `frames` (hw/tb/replay.py's
-    frames.bin), writing its outputs into `out`."""
+    frames.bin), writing its outputs into `out`. A driver transport of the card's CSR words:
+    `drivers.device.Device(harness, REGMAP)` reads and writes its registers by name."""
 
-    def __init__(self, binary: Path, frames: Path, out: Path, regmap: RegisterMap) -> None:
-        self.regmap = regmap
+    kind = "harness"
+
+    def __init__(self, binary: Path, frames: Path, out: Path) -> None:
         self.out = out
         self.process = subprocess.Popen([str(binary), str(frames), str(out)],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -89,20 +91,13 @@ class Harness:
             self.cycles = int(answer[3:])
         return answer
 
-    # --- the card's CSR port, by register name (word by word, as hw/tb/csr.py) --------------
+    # --- the card's CSR port, a word at a time ------------------------------------------------
 
-    def write(self, name: str, value: int) -> None:
-        placed = self.regmap[name]
-        for word in range(placed.register.words):
-            self.command(f"write {placed.address + word} "
-                         f"{(value >> (WORD_BITS * word)) & _MASK}")
+    def read_word(self, address: int) -> int:
+        return int(self.command(f"read {address}"))
 
-    def read(self, name: str) -> int:
-        placed = self.regmap[name]
-        value = 0
-        for word in range(placed.register.words):
-            value |= int(self.command(f"read {placed.address + word}")) << (WORD_BITS * word)
-        return value
+    def write_word(self, address: int, value: int) -> None:
+        self.command(f"write {address} {value}")
 
     # --- driving ------------------------------------------------------------------------------
 
@@ -133,10 +128,10 @@ class HarnessServer:
     def __init__(self, binary: Path, work: Path, regmap: RegisterMap) -> None:
         work.mkdir(parents=True, exist_ok=True)
         (work / "frames.bin").write_bytes(b"")
-        self.card = Harness(binary, work / "frames.bin", work, regmap)
+        self.card = Harness(binary, work / "frames.bin", work)
         self.work = work
         self.card.command("time own")
-        while self.card.read("book_clearing"):      # the book's reset sweep ends first
+        while Device(self.card, regmap).read("book_clearing"):   # the reset sweep ends first
             self.card.command("idle 1024")
         self._egress_read = 0
         self._lock = threading.Lock()
@@ -183,14 +178,8 @@ class HarnessServer:
         with self._lock:
             self._last = time.monotonic()
             if "ops" in request:
-                values = []
-                for address, value in request["ops"]:
-                    if value is None:
-                        values.append(int(self.card.command(f"read {int(address)}")))
-                    else:
-                        self.card.command(f"write {int(address)} {int(value) & _MASK}")
-                        values.append(None)
-                return {"values": values}
+                return {"values": self.card.transact(
+                    [(int(a), None if v is None else int(v)) for a, v in request["ops"]])}
             if "egress" in request:        # the FIX bytes the card sent since the last request
                 data = (self.work / "egress.bin").read_bytes()
                 sent, self._egress_read = data[self._egress_read:], len(data)

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from drivers.card import confirm, limits_writes, map_entry, map_reads, strategy_writes
+from drivers.device import Device
 from drivers.events import CAUSES, MSG_TYPE
 from hw.rtl import book, risk, trader
 from hw.rtl.encoder import ascii_text, ascii_word
@@ -243,7 +244,7 @@ def simulate(work: Path, *, build: sim.SimBuild | None = None, free_time: bool =
     binary = harness.build(build)
     frames = read_frames(work / "frames.bin")
     plan = json.loads((work / "plan.json").read_text())
-    card_sim = harness.Harness(binary, work / "frames.bin", work, REGMAP)
+    card_sim = harness.Harness(binary, work / "frames.bin", work)
     host = HarnessHost(card_sim, work)
     started = time.perf_counter()
     try:
@@ -288,17 +289,23 @@ def _words(layout) -> int:
     return 4 if width <= 32 else 8 if width <= 64 else 4 * -(-width // 32)
 
 
-def read_payloads(path: Path, layout) -> list[dict]:
-    """The payloads of `layout` the harness wrote to `path`, unpacked."""
-    data = path.read_bytes() if path.exists() else b""
+def read_payloads(path: Path, layout, start: int = 0) -> tuple[list[dict], int]:
+    """The payloads of `layout` the harness wrote to `path` from byte `start` on, unpacked, and
+    the byte offset after the last whole one (where the next read starts)."""
+    if not path.exists():
+        return [], start
+    with path.open("rb") as f:
+        f.seek(start)
+        data = f.read()
     size = _words(layout)
-    return [unpack(layout, int.from_bytes(data[at:at + size], "little"))
-            for at in range(0, len(data) - size + 1, size)]
+    whole = len(data) - len(data) % size
+    return ([unpack(layout, int.from_bytes(data[at:at + size], "little"))
+             for at in range(0, whole, size)], start + whole)
 
 
 def read_events(work: Path) -> list[dict]:
     """The card's order events in order, each with its OrderRecord unpacked."""
-    events = read_payloads(work / "events.bin", OrderEvent)
+    events, _ = read_payloads(work / "events.bin", OrderEvent)
     for e in events:
         e["order"] = unpack(OrderRecord, e["order"])
     return events
@@ -329,7 +336,7 @@ def replay_rtl(feed_path: Path, out_dir: Path, *, limits: Limits | None = None,
     harness.build(build)
     built = time.perf_counter()
     simulate(work, build=build)
-    updates = read_payloads(work / "updates.bin", BookUpdate)
+    updates, _ = read_payloads(work / "updates.bin", BookUpdate)
     counters = json.loads((work / "counters.json").read_text())
     events = read_events(work)
     bbo = [BboRow(u["index"], u["locate"], stock_text(u["stock"]) if u["named"] else "",
@@ -382,6 +389,7 @@ class HarnessHost:
 
     def __init__(self, card_sim: harness.Harness, out: Path) -> None:
         self.card = card_sim
+        self.device = Device(card_sim, REGMAP)     # registers by name, word by word
         self.out = out
         self.handles: dict[int, int] = {}   # chain ClOrdID number -> order-table entry
         self.slots: dict[str, int] = {}     # symbol -> slot, as the card's map confirms
@@ -390,10 +398,10 @@ class HarnessHost:
         self._events_read = 0               # bytes of events.bin already looked at
 
     def read(self, name: str) -> int:
-        return self.card.read(name)
+        return self.device.read(name)
 
     def write(self, name: str, value: int) -> None:
-        self.card.write(name, value)
+        self.device.write(name, value)
 
     def settle_reset(self) -> None:
         """As the host brings a card up: the book's reset sweep (hw/rtl/book.py) ends first."""
@@ -403,14 +411,12 @@ class HarnessHost:
     def settle(self) -> None:
         """Until the fast path is idle; the order events so far name their chains' entries."""
         self.card.settle(SETTLE)
-        size = _words(OrderEvent)
-        data = (self.out / "events.bin").read_bytes()[self._events_read:]
-        for at in range(0, len(data) - size + 1, size):
-            e = unpack(OrderEvent, int.from_bytes(data[at:at + size], "little"))
+        events, self._events_read = read_payloads(self.out / "events.bin", OrderEvent,
+                                                  self._events_read)
+        for e in events:
             order = unpack(OrderRecord, e["order"])
             if not order["rejected"] and order["kind"] == OrderKind.NEW:
                 self.handles[order["clordid"]] = order["handle"]
-        self._events_read += len(data) - len(data) % size
 
     def apply(self, ops) -> None:
         """Host register writes, between packets, once the fast path is idle."""

@@ -274,11 +274,11 @@ class Telemetry:
             return None
         tca = self.trading.tca() or {}
         every = tca.get("all") or {}
-        changes = [{"at": e.at, "who": e.who, "change": e.new}
-                   for e in self.desk.store.audit(200)
+        audit = self.desk.store.audit(200)      # one read of the log for both lists
+        changes = [{"at": e.at, "who": e.who, "change": e.new} for e in audit
                    if e.who == "feedback-policy" and e.action == "strategy.reason"][:10]
         actions = [{"at": e.at, "who": e.who, "action": e.action, "what": automatic_action(e)}
-                   for e in self.desk.store.audit(200) if e.who in AUTOMATIC][:10]
+                   for e in audit if e.who in AUTOMATIC][:10]
         return {"totals": totals, "positions": self.trading.positions(),
                 "fills": self.trading.fills(10),
                 "modes": {mode: {k: row.get(k) for k in ("fills", "shares", "pnl", "risk_charge",

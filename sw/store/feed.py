@@ -23,6 +23,7 @@ import numpy as np
 from spec.itch import stock_text
 from sw.feed.net import UdpEndpoint
 from sw.model import decoder
+from sw.model.clock import cycles_to_ns
 from sw.model.netfilter import NetFilter
 from sw.model.sequencer import Sequencer
 
@@ -73,8 +74,8 @@ def feed_rows(frames: Iterable[tuple[int, bytes]], dst: UdpEndpoint,
         "Price": cols["price"].astype(np.int64),
         "ItchTimestamp": cols["timestamp"].astype(np.int64),
         "IngressCycle": ingress,
-        # ns = cycles * 32 / 5 exactly (sw/model/clock.py), as the appliance's TransactTime.
-        "IngressTime": midnight_ns + ingress * 32 // 5,
+        # As the appliance's TransactTime: the card's cycles as ns (exact, on the array).
+        "IngressTime": midnight_ns + cycles_to_ns(ingress),
         "Malformed": malformed,
     }
 

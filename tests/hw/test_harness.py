@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from drivers.device import Device
 from hw.rtl.nic import REGMAP
 from hw.tb import card, harness
 from hw.tb.replay import _FRAME, read_beats
@@ -26,24 +27,25 @@ def frames_file(path, frames):
 
 def test_registers_round_trip_and_commands_answer_with_the_cycle_count(binary, tmp_path):
     frames_file(tmp_path / "frames.bin", [])
-    sim = harness.Harness(binary, tmp_path / "frames.bin", tmp_path, REGMAP)
+    sim = harness.Harness(binary, tmp_path / "frames.bin", tmp_path)
     try:
-        sim.write("net_dst_port", 31337)
-        assert sim.read("net_dst_port") == 31337
+        card = Device(sim, REGMAP)          # registers by name over the harness's words
+        card.write("net_dst_port", 31337)
+        assert card.read("net_dst_port") == 31337
         sim.command("idle 0")             # a read answers its value, not the cycle count
         before = sim.cycles
         sim.command("idle 100")
         assert sim.cycles == before + 100
         # A 64-bit register, word by word: the whole value comes back.
-        sim.write("fix_trade_date", int.from_bytes(b"20261120"))
-        assert sim.read("fix_trade_date").to_bytes(8) == b"20261120"
+        card.write("fix_trade_date", int.from_bytes(b"20261120"))
+        assert card.read("fix_trade_date").to_bytes(8) == b"20261120"
     finally:
         assert sim.close() == 0
 
 
 def test_bad_commands_are_refused_by_name(binary, tmp_path):
     frames_file(tmp_path / "frames.bin", [(10, bytes(60))])
-    sim = harness.Harness(binary, tmp_path / "frames.bin", tmp_path, REGMAP)
+    sim = harness.Harness(binary, tmp_path / "frames.bin", tmp_path)
     try:
         with pytest.raises(harness.HarnessError, match="frames 0 5 of 1"):
             sim.frames(0, 5)
@@ -58,7 +60,7 @@ def test_free_running_time_records_every_beat_at_its_cycle(binary, tmp_path):
     """Back-to-back frames of 60 and 9 bytes: 8 beats and 2, then the inter-frame gap; each
     beat's cycle is recorded in order."""
     frames_file(tmp_path / "frames.bin", [(0, bytes(60)), (0, bytes(9))])
-    sim = harness.Harness(binary, tmp_path / "frames.bin", tmp_path, REGMAP)
+    sim = harness.Harness(binary, tmp_path / "frames.bin", tmp_path)
     try:
         sim.command("time free")
         start = sim.cycles
@@ -73,7 +75,7 @@ def test_free_running_time_records_every_beat_at_its_cycle(binary, tmp_path):
 
 def test_a_stopped_harness_is_reported(binary, tmp_path):
     frames_file(tmp_path / "frames.bin", [])
-    sim = harness.Harness(binary, tmp_path / "frames.bin", tmp_path, REGMAP)
+    sim = harness.Harness(binary, tmp_path / "frames.bin", tmp_path)
     sim.close()
     with pytest.raises(harness.HarnessError, match="stopped"):
         sim.command("idle 1")
