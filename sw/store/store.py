@@ -43,6 +43,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
+from spec.codes import OrderCause
 from sw.bus.events import EVENT_TYPES, Event, OrderRejected, OrderSent
 
 NS_PER_DAY = 86_400 * 10**9
@@ -117,10 +118,9 @@ DECISION_COLUMNS: list[tuple[str, str]] = [
     ("GateReason", "VARCHAR"), ("FailedChecks", "VARCHAR"), ("TransactTime", "BIGINT"),
     ("date", "DATE"),
 ]
-#: Why the card decided (spec.codes.OrderCause by name, lower case; tests/sw/store holds the two
-#: together): the strategy, a refused replace's pull, the kill switch's or a stale feed's
-#: cancel-all, or the host's own order.
-DECISION_CAUSES = ("strategy", "rejected_replace", "kill_switch", "feed_stale", "host")
+#: Why the card decided (spec.codes.OrderCause by name, lower case): the strategy, a refused
+#: replace's pull, the kill switch's or a stale feed's cancel-all, or the host's own order.
+DECISION_CAUSES = tuple(cause.text for cause in OrderCause)
 
 #: Every table of the store: the bus events' and the two fed directly.
 TABLES: dict[str, list[tuple[str, str]]] = {
