@@ -1,5 +1,5 @@
 # amaranth: UnusedElaboratable=no
-# (`_BOOK` below is built only to read the default build's widths, never elaborated)
+# (`BookWidths` builds a BookBuilder only to read a capacity's widths, never elaborated)
 """What the ECP5 fabric allows one cycle of a book to do: the floor under the book's targets.
 
 The book's issue asks for at most 3 cycles from an event to its BBO update *and* at least
@@ -27,7 +27,10 @@ and harness as `fmax.py` (every input and output of the circuit registered):
   the side's registered best shares (the least a BBO needs: is this level now the best's size)
   and written back.
 
-    python bitstreams/bound.py [bram|lookup|level ...] [--seeds N]
+    python bitstreams/bound.py [bram|lookup|level ...] [--seeds N] [--capacity NAME]
+
+`--capacity` (hw/rtl/capacity.py) sizes the RAMs as that build's book has them (default: the
+default capacity); a smaller book is fewer RAMs and shorter wires.
 
 If `lookup` alone cannot reach 156.25 MHz, no design that keeps the orders and levels in
 block RAM meets both targets on this FPGA, and the cycle count that 156.25 MHz needs follows
@@ -51,14 +54,21 @@ from amaranth.lib.wiring import In, Out  # noqa: E402
 
 from bitstreams import fmax  # noqa: E402
 from hw.rtl.book import TABLES, WAYS, BookBuilder  # noqa: E402
+from hw.rtl.capacity import CAPACITIES, DEFAULT, Capacity, by_name  # noqa: E402
 
-# The book's default build: the widths its entries and addresses have.
-_BOOK = BookBuilder()
-SET_BITS = _BOOK.set_bits                                            # 1,024 sets per table
-LEVEL_ADDR = _BOOK.slot_bits + 1 + _BOOK.level_bits                  # slot, side, bucket
-ORDER = data.StructLayout({"valid": 1, "tag": 64 - SET_BITS, "slot": _BOOK.slot_bits,
-                           "side": 1, "bucket": _BOOK.level_bits, "shares": 32})
-LEVEL = data.StructLayout({"offset": max(_BOOK.bucket_shift, 1), "shares": 32})
+
+class BookWidths:
+    """The widths a capacity's book gives its order entries and level addresses."""
+
+    def __init__(self, capacity: Capacity):
+        book = BookBuilder(slots=capacity.slots, order_sets=capacity.order_sets,
+                           levels=capacity.levels)
+        self.set_bits = book.set_bits
+        self.level_addr = book.slot_bits + 1 + book.level_bits          # slot, side, bucket
+        self.order = data.StructLayout({"valid": 1, "tag": 64 - book.set_bits,
+                                        "slot": book.slot_bits, "side": 1,
+                                        "bucket": book.level_bits, "shares": 32})
+        self.level = data.StructLayout({"offset": max(book.bucket_shift, 1), "shares": 32})
 
 
 def _ram(m: Module, name: str, shape, depth: int, write: dict, addr: Signal):
@@ -83,13 +93,15 @@ def _write(shape, depth_bits: int, count: int | None = None) -> dict:
 class BlockRamRead(wiring.Component):
     """`bram`: one level RAM read, address from flip-flops, data into flip-flops."""
 
-    def __init__(self):
-        super().__init__({"addr": In(LEVEL_ADDR), "level": Out(LEVEL),
-                          **{f"write_{k}": v for k, v in _write(LEVEL, LEVEL_ADDR).items()}})
+    def __init__(self, widths: BookWidths):
+        self.widths = w = widths
+        super().__init__({"addr": In(w.level_addr), "level": Out(w.level),
+                          **{f"write_{k}": v for k, v in _write(w.level, w.level_addr).items()}})
 
     def elaborate(self, platform):
         m = Module()
-        m.d.comb += self.level.eq(_ram(m, "levels", LEVEL, 1 << LEVEL_ADDR,
+        w = self.widths
+        m.d.comb += self.level.eq(_ram(m, "levels", w.level, 1 << w.level_addr,
                                        {"addr": self.write_addr, "data": self.write_data,
                                         "en": self.write_en}, self.addr))
         return m
@@ -98,19 +110,21 @@ class BlockRamRead(wiring.Component):
 class OrderLookup(wiring.Component):
     """`lookup`: order ways -> tag compares -> matched way's level address -> level read."""
 
-    def __init__(self):
+    def __init__(self, widths: BookWidths):
+        self.widths = w = widths
         ways = TABLES * WAYS
         super().__init__({
-            "sets": In(SET_BITS).array(TABLES),   # the ref's set in each table (registered)
-            "tag": In(64 - SET_BITS),             # the ref's bits above the set index
-            **{f"write_{k}": v for k, v in _write(ORDER, SET_BITS, ways).items()},
-            **{f"level_write_{k}": v for k, v in _write(LEVEL, LEVEL_ADDR).items()},
-            "level": Out(LEVEL),
+            "sets": In(w.set_bits).array(TABLES),   # the ref's set in each table (registered)
+            "tag": In(64 - w.set_bits),             # the ref's bits above the set index
+            **{f"write_{k}": v for k, v in _write(w.order, w.set_bits, ways).items()},
+            **{f"level_write_{k}": v for k, v in _write(w.level, w.level_addr).items()},
+            "level": Out(w.level),
             "hit": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
+        ww = self.widths
         # The ref's tag arrives with the set index and is compared a cycle later, when the
         # ways come out of the RAMs: register it beside them, as any pipeline would.
         tag_r = Signal.like(self.tag)
@@ -119,10 +133,10 @@ class OrderLookup(wiring.Component):
         for t in range(TABLES):
             for w in range(WAYS):
                 way = t * WAYS + w
-                raw = _ram(m, f"orders{t}_{w}", ORDER, 1 << SET_BITS,
+                raw = _ram(m, f"orders{t}_{w}", ww.order, 1 << ww.set_bits,
                            {"addr": self.write_addr[way], "data": self.write_data[way],
                             "en": self.write_en[way]}, self.sets[t])
-                entries.append(data.View(ORDER, raw))
+                entries.append(data.View(ww.order, raw))
         matches = [e.valid & (e.tag == tag_r) for e in entries]
         # One-hot OR of the matched way's level address (refs are unique: at most one hits).
         address = 0
@@ -131,7 +145,7 @@ class OrderLookup(wiring.Component):
         hit = Signal()
         m.d.comb += hit.eq(sum(matches) != 0)
         m.d.sync += self.hit.eq(hit)
-        m.d.comb += self.level.eq(_ram(m, "levels", LEVEL, 1 << LEVEL_ADDR,
+        m.d.comb += self.level.eq(_ram(m, "levels", ww.level, 1 << ww.level_addr,
                                        {"addr": self.level_write_addr,
                                         "data": self.level_write_data,
                                         "en": self.level_write_en}, address))
@@ -141,17 +155,19 @@ class OrderLookup(wiring.Component):
 class LevelUpdate(wiring.Component):
     """`level`: level read -> shares +/- the event's -> compared with the best's -> written."""
 
-    def __init__(self):
-        super().__init__({"addr": In(LEVEL_ADDR), "shares": In(32), "remove": In(1),
-                          "best_shares": In(32), "is_best": Out(1), "level": Out(LEVEL)})
+    def __init__(self, widths: BookWidths):
+        self.widths = w = widths
+        super().__init__({"addr": In(w.level_addr), "shares": In(32), "remove": In(1),
+                          "best_shares": In(32), "is_best": Out(1), "level": Out(w.level)})
 
     def elaborate(self, platform):
         m = Module()
+        w = self.widths
         addr_r, shares_r, remove_r = (Signal.like(s) for s in (self.addr, self.shares,
                                                                self.remove))
         m.d.sync += [addr_r.eq(self.addr), shares_r.eq(self.shares), remove_r.eq(self.remove)]
-        updated = Signal(LEVEL)
-        level = data.View(LEVEL, _ram(m, "levels", LEVEL, 1 << LEVEL_ADDR,
+        updated = Signal(w.level)
+        level = data.View(w.level, _ram(m, "levels", w.level, 1 << w.level_addr,
                                       {"addr": addr_r, "data": updated, "en": 1}, self.addr))
         m.d.comb += [updated.offset.eq(level.offset),
                      updated.shares.eq(Mux(remove_r, level.shares - shares_r,
@@ -168,14 +184,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("circuits", nargs="*", default=list(CIRCUITS), choices=list(CIRCUITS))
     parser.add_argument("--seeds", type=int, default=1, help="placer seeds 1..N (default 1)")
+    parser.add_argument("--capacity", default=DEFAULT.name, choices=list(CAPACITIES),
+                        help="the capacity whose RAMs to size (default: default)")
     args = parser.parse_args()
     if not fmax.tools_installed():
         return 2
+    capacity = by_name(args.capacity)
+    suffix = "" if capacity == DEFAULT else f"_{capacity.name}"
+    print(f"capacity {capacity.describe()}")
     for name in args.circuits:
-        out = fmax.synthesise(f"bound_{name}", CIRCUITS[name]())
+        out = fmax.synthesise(f"bound_{name}{suffix}", CIRCUITS[name](BookWidths(capacity)))
         results = fmax.sweep(out, args.seeds)
         best = max(results, key=lambda r: r["fmax"])
-        fmax.summarise(f"bound_{name}", best)
+        fmax.summarise(f"bound_{name}{suffix}", best)
         fmax.summarise_seeds(results)
         ns, period = 1000 / best["fmax"], 1000 / fmax.TARGET_MHZ
         print(f"  best of {args.seeds} seed(s): it takes {ns:.2f} ns; {fmax.TARGET_MHZ} MHz "

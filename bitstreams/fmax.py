@@ -115,9 +115,11 @@ def synthesise(block: str, component: wiring.Component | None = None) -> Path:
     return out
 
 
-def place_and_route(out: Path, seed: int, place_only: bool = False) -> dict:
+def place_and_route(out: Path, seed: int, place_only: bool = False,
+                    timeout_s: float | None = None) -> dict:
     """nextpnr with one placer seed; its log and report land in `out`/seed<N>/. With
-    `place_only`, no routing: the timing is nextpnr's estimate of the placed design."""
+    `place_only`, no routing: the timing is nextpnr's estimate of the placed design. Raises
+    subprocess.TimeoutExpired (nextpnr stopped) after `timeout_s` seconds."""
     run_dir = out / f"seed{seed}"
     run_dir.mkdir(exist_ok=True)
     # The clock enters on a primary clock pin, as on a board: left to the placer, it can land
@@ -130,16 +132,43 @@ def place_and_route(out: Path, seed: int, place_only: bool = False) -> dict:
                     "--report", str(run_dir / "report.json"), "--seed", str(seed),
                     "--router", "router2", "--log", str(run_dir / "nextpnr.log"),
                     "--timing-allow-fail", "-q", *(["--no-route"] if place_only else [])],
-                   check=True, stderr=subprocess.DEVNULL)   # its warnings are in the log
+                   check=True, stderr=subprocess.DEVNULL,   # its warnings are in the log
+                   timeout=timeout_s)
     report = json.loads((run_dir / "report.json").read_text())
     if report["fmax"]:
         achieved = next(iter(report["fmax"].values()))["achieved"]
     else:   # unrouted: the report has no timing, the log has the placer's estimate
-        estimate = re.search(r"Max frequency for clock .*?: ([0-9.]+) MHz",
-                             (run_dir / "nextpnr.log").read_text())
-        achieved = float(estimate.group(1))
+        achieved = placed_estimate(run_dir / "nextpnr.log")
     return {"report": report, "fmax": achieved, "seed": seed,
             "pnr_s": time.perf_counter() - started, "place_only": place_only}
+
+
+def placed_estimate(log: Path) -> float | None:
+    """The placer's Fmax estimate (MHz), the first timing figure in a nextpnr log."""
+    found = re.search(r"Max frequency for clock .*?: ([0-9.]+) MHz", log.read_text())
+    return float(found.group(1)) if found else None
+
+
+def critical_path(report: dict) -> dict | None:
+    """The worst path of a nextpnr report: its ends, cell and wire delay (ns), and its steps."""
+    paths = report.get("critical_paths") or []
+    if not paths or not paths[0].get("path"):
+        return None
+    steps = paths[0]["path"]
+    return {"from": steps[0]["from"]["cell"], "to": steps[-1]["to"]["cell"],
+            "cells_ns": round(sum(s["delay"] for s in steps if s["type"] != "routing"), 2),
+            "wires_ns": round(sum(s["delay"] for s in steps if s["type"] == "routing"), 2),
+            "steps": [f"{s['type']} {s['delay']:.2f} ns {s['to']['cell']}" for s in steps]}
+
+
+def print_critical_path(path: dict | None) -> None:
+    if path:
+        print(f"  critical path: {path['from']} -> {path['to']}, {len(path['steps'])} steps, "
+              f"{path['cells_ns']:.2f} ns cells + {path['wires_ns']:.2f} ns wires")
+
+
+#: The utilisation figures worth printing (nextpnr's cell types).
+RESOURCES = ("TRELLIS_COMB", "TRELLIS_FF", "TRELLIS_RAMW", "DP16KD", "MULT18X18D", "TRELLIS_IO")
 
 
 def sweep(out: Path, seeds: int, jobs: int = 2, place_only: bool = False) -> list[dict]:
@@ -158,15 +187,9 @@ def summarise(block: str, result: dict) -> None:
     print(f"{block} (seed {result['seed']}): Fmax {achieved:.1f} MHz ({what}), {verdict} the "
           f"{TARGET_MHZ} MHz target ({achieved / TARGET_MHZ:.2f}x) on LFE5UM5G-85F; nextpnr "
           f"{result['pnr_s']:.0f} s; log in build/fmax/{block}/seed{result['seed']}/")
-    paths = report.get("critical_paths") or []
-    if paths and paths[0].get("path"):
-        steps = paths[0]["path"]
-        logic = sum(s["delay"] for s in steps if s["type"] != "routing")
-        wires = sum(s["delay"] for s in steps if s["type"] == "routing")
-        print(f"  critical path: {steps[0]['from']['cell']} -> {steps[-1]['to']['cell']}, "
-              f"{len(steps)} steps, {logic:.2f} ns cells + {wires:.2f} ns wires")
+    print_critical_path(critical_path(report))
     util = report["utilization"]
-    for kind in ("TRELLIS_COMB", "TRELLIS_FF", "DP16KD", "MULT18X18D", "TRELLIS_IO"):
+    for kind in RESOURCES:
         if kind in util:
             used, avail = util[kind]["used"], util[kind]["available"]
             print(f"  {kind:<13}{used:>7,} / {avail:,} ({100 * used / avail:.1f}%)")

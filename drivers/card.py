@@ -147,9 +147,12 @@ class Card:
                      else dict.fromkeys(symbols))
         if len(directory) != len(symbols):
             raise CardError("the symbol directory names a symbol twice")
-        if len(directory) > SLOTS:
-            raise CardError(f"{len(directory)} symbols do not fit the card's {SLOTS} slots")
         self.device = device
+        #: Symbol slots the card was built with (its capacity, hw/rtl/capacity.py).
+        self.slot_capacity = min(device.read("book_slots"), SLOTS)
+        if len(directory) > self.slot_capacity:
+            raise CardError(f"{len(directory)} symbols do not fit the card's "
+                            f"{self.slot_capacity} slots")
         self.symbols = list(directory)
         self.locates: dict[str, int] = {}
         for symbol, locate in directory.items():
@@ -245,7 +248,7 @@ class Card:
         """Every taken slot of the card's map."""
         device = self.device
         with device.lock:
-            used = min(device.read("book_slots_used"), SLOTS)
+            used = min(device.read("book_slots_used"), self.slot_capacity)
             values = device.batch([op for slot in range(used) for op in map_reads(slot)])
         return [map_entry(slot, *values[4 * slot + 1:4 * slot + 4]) for slot in range(used)]
 

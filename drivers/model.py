@@ -399,6 +399,7 @@ class ModelCard:
             "mold_stale": lambda: int(fast.sequencer.stale),
             "mold_messages": lambda: fast.msg_index,
             "itch_malformed": lambda: fast.malformed,
+            "book_slots": lambda: SLOTS,
             "book_slots_used": lambda: len(fast.slot_locate),
             "book_subscribe_refused": lambda: fast.subscribe_refused,
             "book_unsubscribed": lambda: fast.unsubscribed,

@@ -113,6 +113,7 @@ def registers(slots: int) -> tuple[Register, ...]:
     return (
         Register("unreliable", slots, "w1c", "per slot (bit n = slot n): the book left its "
                  "capacity and may be wrong, trading on it is blocked; write 1 to clear"),
+        Register("slots", 8, "ro", "symbol slots this build has (its capacity)"),
         Register("slots_used", 8, "ro", "symbol slots taken so far (subscribed or learned)"),
         Register("clearing", 1, "ro", "1 while the book writes its RAMs empty after a reset "
                  "(events dropped, subscriptions refused); wait for 0 before subscribing"),

@@ -23,12 +23,14 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.rtl import book, encoder, ingress, risk, strategy, trader
+from hw.rtl.capacity import DEFAULT, Capacity
 from hw.rtl.csr import CsrBank, CsrBus, RegisterMap, own_or_shared_bank
 from hw.rtl.fallthrough import FallThroughFIFO
 from hw.rtl.records import BookUpdate, EncodeCommand, FrameBeat, OrderEvent
 
-SLOTS = book.DEFAULT_SLOTS
-ORDERS = 512              # order-table entries: chains sent and not yet ended by the host
+# The register map is sized for the default capacity, the largest (hw/rtl/capacity.py).
+SLOTS = DEFAULT.slots
+ORDERS = DEFAULT.orders   # order-table entries: chains sent and not yet ended by the host
 COMMAND_FIFO = 32         # orders waiting for the encoder
 #: The fast path's register blocks (the card, hw/rtl/nic.py, extends this list).
 BLOCKS = (
@@ -55,10 +57,15 @@ class FastPath(wiring.Component):
     (hw/rtl/nic.py) passes `bank=`, a CsrBank of a map that includes `REGMAP`'s blocks.
     Reset: halted (`risk_halt` = 1), no limits (every slot SYMBOL_DISABLED), every strategy
     slot OFF, nothing passes the network filter until its destination is written.
+    Capacity: a build parameter (hw/rtl/capacity.py), `DEFAULT` unless given; the register map
+    is the same for every capacity, and `book_slots` tells the host how many slots there are.
     """
 
-    def __init__(self, bank: CsrBank | None = None):
+    def __init__(self, bank: CsrBank | None = None, *, capacity: Capacity = DEFAULT):
+        if not isinstance(capacity, Capacity):
+            raise TypeError(f"capacity must be a Capacity, not {capacity!r}")
         self._bank = bank
+        self.capacity = capacity
         ports = {
             "i_frame": In(stream.Signature(FrameBeat)),
             "time": In(64),
@@ -77,10 +84,12 @@ class FastPath(wiring.Component):
         m = Module()
         bank = own_or_shared_bank(m, self, self._bank, REGMAP, ADDR_WIDTH)
         m.submodules.ingress = feed = ingress.Ingress(bank=bank, external_time=True)
-        m.submodules.book = books = book.BookBuilder(slots=SLOTS)
-        m.submodules.trader = trading = trader.Trader(slots=SLOTS, orders=ORDERS)
-        m.submodules.strategy = quoting = strategy.Strategy(slots=SLOTS)
-        m.submodules.gate = gate = risk.RiskGate(slots=SLOTS)
+        size = self.capacity
+        m.submodules.book = books = book.BookBuilder(slots=size.slots, order_sets=size.order_sets,
+                                                     levels=size.levels)
+        m.submodules.trader = trading = trader.Trader(slots=size.slots, orders=size.orders)
+        m.submodules.strategy = quoting = strategy.Strategy(slots=size.slots)
+        m.submodules.gate = gate = risk.RiskGate(slots=size.slots)
         m.submodules.commands = commands = FallThroughFIFO(shape=EncodeCommand,
                                                            depth=COMMAND_FIFO)
         m.submodules.encoder = fix = encoder.OrderEncoder()
@@ -156,6 +165,7 @@ class FastPath(wiring.Component):
             books.subscribe.valid.eq(bank.command["book_subscribe"].stb),
             books.subscribe.p.eq(bank.command["book_subscribe"].value),
             bank.ro["book_unreliable"].eq(books.unreliable),
+            bank.ro["book_slots"].eq(books.slots),
             bank.ro["book_slots_used"].eq(books.slots_used),
             bank.ro["book_clearing"].eq(books.clearing),
             books.map_slot.eq(bank.rw["book_map_slot"]),

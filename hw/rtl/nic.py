@@ -35,6 +35,7 @@ from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.rtl import axil, fastpath, hostbus, uart
+from hw.rtl.capacity import DEFAULT, Capacity
 from hw.rtl.csr import COUNTER_BITS, CsrBank, Register, RegisterMap, count_events
 from hw.rtl.records import BookUpdate, FrameBeat, OrderEvent
 
@@ -83,12 +84,14 @@ class Nic(wiring.Component):
     Host access: three initiators share the CSR bus (`csr`, `axi`, the UART pins), one access
     at a time, round robin; an access takes the bank's 3 cycles plus the arbiter's own.
     Rates: as FastPath (one frame beat per clock); `o_event` honours ready.
+    Capacity: FastPath's (`capacity`, hw/rtl/capacity.py).
     Reset: halted (FastPath's reset state), events drained by the registers (`event_dma` 0),
     the PTP clock counting from 0.
     """
 
-    def __init__(self, *, uart_divisor: int = UART_DIVISOR):
+    def __init__(self, *, uart_divisor: int = UART_DIVISOR, capacity: Capacity = DEFAULT):
         self.uart_divisor = uart_divisor
+        self.capacity = capacity
         super().__init__({
             "i_frame": In(stream.Signature(FrameBeat)),
             "o_egress": Out(stream.Signature(FrameBeat)),
@@ -109,7 +112,7 @@ class Nic(wiring.Component):
         m.submodules.arbiter = arbiter = hostbus.CsrArbiter(3, ADDR_WIDTH)
         m.submodules.axi_slave = axi_slave = axil.AxiLiteSlave(AXI_ADDR_WIDTH)
         m.submodules.uart = bridge = uart.UartBridge(self.uart_divisor, ADDR_WIDTH)
-        m.submodules.fastpath = fast = fastpath.FastPath(bank=bank)
+        m.submodules.fastpath = fast = fastpath.FastPath(bank=bank, capacity=self.capacity)
         m.submodules.events = events = fifo.SyncFIFOBuffered(
             width=OrderEvent.as_shape().size, depth=EVENT_DEPTH)
 

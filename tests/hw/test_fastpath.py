@@ -6,8 +6,8 @@ into the ingress to the first beat of the order it causes out of the egress), on
 with one message per packet. Equivalence of the bytes is tests/hw/test_replay_rtl.py's job.
 """
 
-from bench.tick_to_trade import measure
 from hw.rtl import book, encoder, ingress, risk, strategy, trader
+from hw.tb.tick_to_trade import measure
 
 STATED = (ingress.LATENCY + book.LATENCY + trader.LATENCY + strategy.LATENCY + risk.LATENCY
           + encoder.LATENCY)

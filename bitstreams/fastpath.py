@@ -1,0 +1,173 @@
+"""The whole fast path placed and routed together on the LFE5UM5G-85F, per capacity, and its
+tick-to-trade in nanoseconds at the clock it routes at.
+
+For each capacity (hw/rtl/capacity.py): the FastPath of that capacity goes through the flow of
+bitstreams/fmax.py (Amaranth -> yosys synth_ecp5 -> nextpnr-ecp5, router2, one placer seed, a
+time limit), and the same capacity's card is simulated under Verilator for its tick-to-trade in
+cycles (hw/tb/tick_to_trade.py). The routed clock times the cycles is the figure of merit.
+
+Each run writes `bitstreams/reports/fastpath-<capacity>.json` (capacity, routed, fmax_mhz,
+tick-to-trade cycles and ns, seed, minutes, utilisation, critical path) and beside it
+`fastpath-<capacity>.log`, the nextpnr log's summary lines, so a reader can check the figures
+without rerunning the flow. A run that does not finish routing in the time limit is reported
+with `routed: false` and the placer's estimate, never as a routed figure.
+
+    python bitstreams/fastpath.py [board|middle|default ...] [--seed N] [--minutes M]
+                                  [--place-only] [--table]
+
+`--table` prints the committed reports side by side (capacity x routed Fmax x cycles x ns).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bitstreams"))
+
+import fmax  # noqa: E402
+
+from hw.rtl.capacity import CAPACITIES, Capacity, by_name  # noqa: E402
+
+REPORTS = ROOT / "bitstreams" / "reports"
+#: The issue's budget for routing the whole path on these 2-core machines.
+ROUTE_MINUTES = 45
+#: nextpnr log lines a reader needs to check a report: utilisation, the timing verdicts, the
+#: router's progress and its end.
+SUMMARY = re.compile(r"TRELLIS_(COMB|FF|RAMW)|DP16KD|MULT18X18D|Max frequency|"
+                     r"iter=|Routing complete|Router2 time|Program finished|ERROR")
+#: Tick-to-trade run: enough strategy orders for a stable median and p99.
+T2T_MESSAGES = 3000
+
+
+def summary_lines(log: Path) -> list[str]:
+    return [line.rstrip() for line in log.read_text().splitlines() if SUMMARY.search(line)]
+
+
+def route(capacity: Capacity, seed: int, minutes: float, place_only: bool) -> dict:
+    """Synthesise and place (and route, unless `place_only`) the capacity's fast path."""
+    from hw.rtl.fastpath import FastPath
+
+    block = f"fastpath-{capacity.name}"
+    started = time.perf_counter()
+    print(f"[{block}] synthesis (yosys synth_ecp5; about 2-4 minutes)", flush=True)
+    out = fmax.synthesise(block, FastPath(capacity=capacity))
+    synth_s = time.perf_counter() - started
+    print(f"[{block}] synthesis done in {synth_s:.0f} s; place"
+          f"{'' if place_only else ' and route'} with nextpnr (seed {seed}, at most "
+          f"{minutes:.0f} min; log in build/fmax/{block}/seed{seed}/nextpnr.log)", flush=True)
+    try:
+        result = fmax.place_and_route(out, seed, place_only=place_only,
+                                      timeout_s=minutes * 60)
+        routed = not place_only
+    except subprocess.TimeoutExpired:
+        result = {"fmax": fmax.placed_estimate(out / f"seed{seed}" / "nextpnr.log"),
+                  "report": None, "seed": seed, "pnr_s": minutes * 60}
+        routed = False
+        print(f"[{block}] nextpnr did not finish in {minutes:.0f} min: stopped", flush=True)
+    log = out / f"seed{seed}" / "nextpnr.log"
+    report = result["report"] or {}
+    return {"capacity": capacity.name, "slots": capacity.slots,
+            "book_orders": capacity.book_orders, "levels": capacity.levels,
+            "order_chains": capacity.orders, "routed": routed,
+            "fmax_mhz": round(result["fmax"], 2) if routed else None,
+            "placed_estimate_mhz": fmax.placed_estimate(log),
+            "seed": seed, "synthesis_s": round(synth_s),
+            "minutes": round((time.perf_counter() - started) / 60, 1),
+            "utilisation": {kind: report["utilization"][kind]["used"]
+                            for kind in fmax.RESOURCES if kind in report.get("utilization", {})},
+            "critical_path": fmax.critical_path(report),
+            "log": summary_lines(log)}
+
+
+def tick_to_trade(capacity: Capacity) -> dict:
+    from hw.tb.tick_to_trade import measure, summary
+
+    print(f"[fastpath-{capacity.name}] tick-to-trade in simulation ({T2T_MESSAGES:,} messages "
+          f"through the card's Verilator build)", flush=True)
+    cycles = measure(T2T_MESSAGES, symbols=min(8, capacity.slots), seed=3, capacity=capacity)
+    return {"orders": int(cycles.size), **summary(cycles)}
+
+
+def write_report(result: dict, cycles: dict) -> Path:
+    mhz = result["fmax_mhz"]
+    report = {key: value for key, value in result.items() if key != "log"}
+    report["tick_to_trade_cycles"] = cycles
+    report["tick_to_trade_median_cycles"] = cycles["median"]
+    report["tick_to_trade_median_ns"] = round(cycles["median"] * 1e3 / mhz, 1) if mhz else None
+    report["tick_to_trade_p99_ns"] = round(cycles["p99"] * 1e3 / mhz, 1) if mhz else None
+    report["tick_to_trade_max_ns"] = round(cycles["max"] * 1e3 / mhz, 1) if mhz else None
+    REPORTS.mkdir(exist_ok=True)
+    path = REPORTS / f"fastpath-{result['capacity']}.json"
+    path.write_text(json.dumps(report, indent=1) + "\n")
+    (REPORTS / f"fastpath-{result['capacity']}.log").write_text("\n".join(result["log"]) + "\n")
+    return path
+
+
+def table() -> int:
+    """The committed reports side by side."""
+    rows = [json.loads(path.read_text()) for path in sorted(REPORTS.glob("fastpath-*.json"))]
+    if not rows:
+        print("no whole-path reports yet: run python bitstreams/fastpath.py board", file=sys.stderr)
+        return 1
+    print(f"{'capacity':<9}{'symbols':>8}{'orders':>8}{'levels':>7}{'routed MHz':>11}"
+          f"{'placed MHz':>11}{'cycles':>7}{'median ns':>10}{'p99 ns':>8}{'LUT4':>8}{'BRAM':>6}"
+          f"{'min':>6}")
+    for row in sorted(rows, key=lambda r: r["slots"]):
+        routed = f"{row['fmax_mhz']:.1f}" if row["routed"] else "no"
+        median_ns = row["tick_to_trade_median_ns"]
+        p99_ns = row["tick_to_trade_p99_ns"]
+        print(f"{row['capacity']:<9}{row['slots']:>8}{row['book_orders']:>8,}{row['levels']:>7}"
+              f"{routed:>11}{row['placed_estimate_mhz'] or 0:>11.1f}"
+              f"{row['tick_to_trade_median_cycles']:>7.0f}"
+              f"{median_ns if median_ns is not None else '-':>10}"
+              f"{p99_ns if p99_ns is not None else '-':>8}"
+              f"{row['utilisation'].get('TRELLIS_COMB', 0):>8,}"
+              f"{row['utilisation'].get('DP16KD', 0):>6}{row['minutes']:>6}")
+    print("ns = cycles x the routed clock's period; a capacity that did not route has no ns")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("capacities", nargs="*", default=["board"],
+                        help=f"capacities to build ({', '.join(CAPACITIES)}; default board)")
+    parser.add_argument("--seed", type=int, default=1, help="placer seed (default 1)")
+    parser.add_argument("--minutes", type=float, default=ROUTE_MINUTES,
+                        help=f"time limit for nextpnr (default {ROUTE_MINUTES})")
+    parser.add_argument("--place-only", action="store_true",
+                        help="stop after placement: the estimate and its critical path")
+    parser.add_argument("--table", action="store_true", help="print the committed reports")
+    args = parser.parse_args()
+    if args.table:
+        return table()
+    try:
+        capacities = [by_name(name) for name in args.capacities]
+    except ValueError as error:
+        parser.error(str(error))
+    if args.minutes <= 0:
+        parser.error(f"--minutes must be positive, not {args.minutes}")
+    if not fmax.tools_installed():
+        return 2
+    for capacity in capacities:
+        result = route(capacity, args.seed, args.minutes, args.place_only)
+        fmax.print_critical_path(result["critical_path"])
+        if args.place_only:
+            print(f"fastpath-{capacity.name}: placed estimate {result['placed_estimate_mhz']} "
+                  "MHz (not routed; no report written)")
+            continue
+        path = write_report(result, tick_to_trade(capacity))
+        print(f"fastpath-{capacity.name}: routed {result['routed']}, Fmax "
+              f"{result['fmax_mhz']} MHz; report {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
