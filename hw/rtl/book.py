@@ -207,11 +207,11 @@ class BookBuilder(wiring.Component):
         #: Cycles of the reset sweep: the deepest RAM (locates, or both sides' levels).
         self.clear_cycles = max(order_sets, 1 << locate_bits, slots * 2 * levels)
         super().__init__({
-            "i_event": In(stream.Signature(FeedEvent)),
-            "o_update": Out(stream.Signature(BookUpdate)),
+            "i_event": In(stream.Signature(FeedEvent, always_ready=True)),
+            "o_update": Out(stream.Signature(BookUpdate, always_ready=True)),
             "clear_unreliable": In(slots),
             "learn": In(1, init=1),
-            "subscribe": In(stream.Signature(16)),
+            "subscribe": In(stream.Signature(16, always_ready=True)),
             "map_slot": In(8),
             "map_locate": Out(16),
             "map_named": Out(1),
@@ -282,7 +282,6 @@ class BookBuilder(wiring.Component):
         sweep = Signal(range(self.clear_cycles))
 
         # --- issue: the queue's head, else the incoming event ---------------------------------
-        m.d.comb += [self.i_event.ready.eq(1), self.subscribe.ready.eq(1)]
         incoming = self.i_event.valid & ~clearing
         first, second = Signal(op_layout), Signal(op_layout)
         m.d.comb += [first.feed.eq(self.i_event.p), second.feed.eq(self.i_event.p),

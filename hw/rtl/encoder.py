@@ -359,7 +359,7 @@ class OrderEncoder(wiring.Component):
     time: In(64)
     config: In(EncoderConfig, init=DEFAULT_CONFIG)
     config_error: Out(1)
-    seq_set: In(stream.Signature(NUMBER_BITS))
+    seq_set: In(stream.Signature(NUMBER_BITS, always_ready=True))
     seq_reserve: In(1)
     seq_reserved: Out(NUMBER_BITS)
     next_seq: Out(NUMBER_BITS)
@@ -430,7 +430,6 @@ class OrderEncoder(wiring.Component):
             m.d.sync += self.seq_reserved.eq(Mux(reserve_ok, after_order, 0))
         next_counter = counter + (start + (self.seq_reserve & reserve_ok))
         written = self.seq_set.p
-        m.d.comb += self.seq_set.ready.eq(1)
         with m.If(self.seq_set.valid & (written >= 1) & (written <= MAX_NUMBER)):
             m.d.sync += counter.eq(written)
         with m.Else():

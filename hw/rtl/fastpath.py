@@ -67,11 +67,11 @@ class FastPath(wiring.Component):
         self._bank = bank
         self.capacity = capacity
         ports = {
-            "i_frame": In(stream.Signature(FrameBeat)),
+            "i_frame": In(stream.Signature(FrameBeat, always_ready=True)),
             "time": In(64),
             "o_egress": Out(stream.Signature(FrameBeat)),
             "o_event": Out(stream.Signature(OrderEvent)),
-            "o_update": Out(stream.Signature(BookUpdate)),
+            "o_update": Out(stream.Signature(BookUpdate, always_ready=True)),
             "busy": Out(1),
             # The card around the fast path halts trading too (e.g. lost host events).
             "host_halt": In(1),
@@ -108,13 +108,8 @@ class FastPath(wiring.Component):
         wiring.connect(m, encoder=fix.o_event, host=wiring.flipped(self.o_event))
 
         # The book feeds the Trader and the monitor tap alike (neither stalls it).
-        m.d.comb += [
-            trading.i_update.valid.eq(books.o_update.valid),
-            trading.i_update.p.eq(books.o_update.p),
-            books.o_update.ready.eq(1),
-            self.o_update.valid.eq(books.o_update.valid),
-            self.o_update.p.eq(books.o_update.p),
-        ]
+        wiring.connect(m, book=books.o_update, trader=trading.i_update)
+        wiring.connect(m, book=books.o_update, monitor=wiring.flipped(self.o_update))
 
         # --- time, feed state and the host's kill switch ---------------------------------
         m.d.comb += [

@@ -55,9 +55,9 @@ class Ingress(wiring.Component):
     def __init__(self, bank: CsrBank | None = None, *, external_time: bool = False):
         self._bank = bank
         self.external_time = external_time
-        ports = {"i_frame": In(stream.Signature(FrameBeat)),
-                 "o_event": Out(stream.Signature(FeedEvent)),
-                 "o_payload": Out(stream.Signature(PayloadBeat)),
+        ports = {"i_frame": In(stream.Signature(FrameBeat, always_ready=True)),
+                 "o_event": Out(stream.Signature(FeedEvent, always_ready=True)),
+                 "o_payload": Out(stream.Signature(PayloadBeat, always_ready=True)),
                  "stale": Out(1),
                  "stale_index": Out(48),
                  "stale_cycle": Out(64),

@@ -48,14 +48,13 @@ class ItchDecoder(wiring.Component):
     gives no event, pulses `malformed` (the MoldUDP64 stage raises stale on it) and is counted.
     """
 
-    i_message: In(stream.Signature(ItchMessage))
-    o_event: Out(stream.Signature(FeedEvent))
+    i_message: In(stream.Signature(ItchMessage, always_ready=True))
+    o_event: Out(stream.Signature(FeedEvent, always_ready=True))
     malformed: Out(1)
     counters: Out(ItchCounters)
 
     def elaborate(self, platform):
         m = Module()
-        m.d.comb += self.i_message.ready.eq(1)
         msg = self.i_message.p
         valid = self.i_message.valid
 

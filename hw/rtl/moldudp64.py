@@ -119,8 +119,8 @@ class MoldUDP64(wiring.Component):
     caused it; `next_index` is the index the next delivered message will carry.
     """
 
-    i_payload: In(stream.Signature(PayloadBeat))
-    o_message: Out(stream.Signature(ItchMessage))
+    i_payload: In(stream.Signature(PayloadBeat, always_ready=True))
+    o_message: Out(stream.Signature(ItchMessage, always_ready=True))
     ingress_cycle: In(64)
     malformed: In(1)
     clear_stale: In(1)
@@ -133,7 +133,6 @@ class MoldUDP64(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.d.comb += self.i_payload.ready.eq(1)
         beat = self.i_payload.p
         valid = self.i_payload.valid
         lanes = [beat.data[8 * i:8 * i + 8] for i in range(8)]

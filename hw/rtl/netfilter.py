@@ -80,15 +80,14 @@ class NetFilter(wiring.Component):
     ignored and counted (`stray_beats`).
     """
 
-    i_frame: In(stream.Signature(FrameBeat))
-    o_payload: Out(stream.Signature(PayloadBeat))
+    i_frame: In(stream.Signature(FrameBeat, always_ready=True))
+    o_payload: Out(stream.Signature(PayloadBeat, always_ready=True))
     dst_ip: In(32)
     dst_port: In(16)
     counters: Out(NetFilterCounters)
 
     def elaborate(self, platform):
         m = Module()
-        m.d.comb += self.i_frame.ready.eq(1)
         beat = self.i_frame.p
         valid = self.i_frame.valid
         lanes = [beat.data[8 * i:8 * i + 8] for i in range(8)]

@@ -93,10 +93,10 @@ class Nic(wiring.Component):
         self.uart_divisor = uart_divisor
         self.capacity = capacity
         super().__init__({
-            "i_frame": In(stream.Signature(FrameBeat)),
+            "i_frame": In(stream.Signature(FrameBeat, always_ready=True)),
             "o_egress": Out(stream.Signature(FrameBeat)),
             "o_event": Out(stream.Signature(OrderEvent)),
-            "o_update": Out(stream.Signature(BookUpdate)),
+            "o_update": Out(stream.Signature(BookUpdate, always_ready=True)),
             "busy": Out(1),
             "time_load": In(1),
             "time_value": In(64),
@@ -123,12 +123,10 @@ class Nic(wiring.Component):
         wiring.connect(m, bridge=bridge.csr, arbiter=arbiter.ports[2])
         wiring.connect(m, mac=wiring.flipped(self.i_frame), fastpath=fast.i_frame)
         wiring.connect(m, fastpath=fast.o_egress, mac=wiring.flipped(self.o_egress))
+        wiring.connect(m, fastpath=fast.o_update, monitor=wiring.flipped(self.o_update))
         m.d.comb += [
             bridge.rx.eq(self.uart_rx),
             self.uart_tx.eq(bridge.tx),
-            self.o_update.valid.eq(fast.o_update.valid),
-            self.o_update.p.eq(fast.o_update.p),
-            fast.o_update.ready.eq(1),
             self.busy.eq(fast.busy),
         ]
 

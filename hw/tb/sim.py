@@ -26,6 +26,8 @@ from pathlib import Path
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
+from hw.rtl.toplevel import top_ports
+
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build" / "sim"
 
@@ -112,7 +114,8 @@ def build(name: str, make: Callable[[], wiring.Component], *,
             directory = BUILD / source_link.read_text().strip()
             if (directory / "built.ok").exists():
                 return SimBuild(name, directory, waves)
-    text = verilog.convert(make(), name=name, emit_src=False)
+    design = make()
+    text = verilog.convert(design, name=name, emit_src=False, ports=top_ports(design))
     digest = hashlib.sha256((text + repr(tuple(build_args))).encode()).hexdigest()[:16]
     directory = BUILD / f"{name}-{digest}{'-fst' if waves else ''}"
     directory.mkdir(parents=True, exist_ok=True)

@@ -134,7 +134,6 @@ struct Card {
         top->time_value = 0;
         top->o_egress___05Fready = 1;
         top->o_event___05Fready = 1;
-        top->o_update___05Fready = 1;
         top->csr___05Fvalid = 0;
         top->uart_rx = 1;            // the line idles high
         top->clk = 0;
