@@ -6,7 +6,11 @@ would place and route faster than the book's real cycle and make the bound a lie
 
 from amaranth.sim import Simulator
 
-from bitstreams.bound import LEVEL, ORDER, WAYS, LevelUpdate, OrderLookup
+from bitstreams.bound import WAYS, BookWidths, LevelUpdate, OrderLookup
+from hw.rtl.capacity import DEFAULT
+
+WIDTHS = BookWidths(DEFAULT)
+ORDER, LEVEL = WIDTHS.order, WIDTHS.level
 
 
 def _simulate(dut, bench):
@@ -17,7 +21,7 @@ def _simulate(dut, bench):
 
 
 def test_lookup_reads_the_level_of_the_way_whose_tag_matches():
-    dut = OrderLookup()
+    dut = OrderLookup(WIDTHS)
     got = {}
 
     async def bench(ctx):
@@ -54,7 +58,7 @@ def test_lookup_reads_the_level_of_the_way_whose_tag_matches():
 
 
 def test_level_update_adds_removes_and_writes_back():
-    dut = LevelUpdate()
+    dut = LevelUpdate(WIDTHS)
     seen = []
 
     async def bench(ctx):
