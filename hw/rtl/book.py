@@ -41,7 +41,8 @@ stage is kept to about a block-RAM read or a carry chain and a few LUT levels, f
   S3      level read; aggregate updated; level written
   S4      the level's occupancy bit written in the slot's bitmap
   S5      best bucket, first half: the best occupied bit of each group of the row
-  S6      best bucket, second half: the best group; the best level read
+  S6      best bucket, second half: the best group; the best level read (S5 and S6 are the
+          BestLevelFinder, hw/rtl/best_level.py)
   S7      the best level's price; the slot's last published BBO read
   S8      BBO compared with the slot's last published one, which it replaces
   out     `o_update`, registered
@@ -67,6 +68,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from hw.rtl.best_level import BestLevelFinder
+from hw.rtl.book_issue import IssueQueue, MicroOp
 from hw.rtl.csr import COUNTER_BITS, Register, count_events
 from hw.rtl.lutram import slot_table
 from hw.rtl.records import BookEventKind, BookUpdate, FeedEvent
@@ -76,7 +79,6 @@ DEFAULT_SLOTS = 32
 DEFAULT_LOCATE_BITS = 14
 TABLES = 2
 WAYS = 4
-QUEUE = 4
 #: Cycles from an event on `i_event` to its update on `o_update` (issue, S1-S8, output).
 LATENCY = 9
 STATE_TRADING = ord("T")
@@ -165,17 +167,6 @@ def _set_index(ref: Value, set_bits: int, table: int) -> Value:
     return index
 
 
-def _highest(row: Value) -> tuple[Value, Value]:
-    """(any bit set, index of the highest set bit) of `row`, as a balanced tree. The lowest set
-    bit is the highest of the row reversed."""
-    if len(row) == 1:
-        return row[0], Const(0, 0)
-    half = len(row) // 2
-    lo_any, lo_idx = _highest(row[:half])
-    hi_any, hi_idx = _highest(row[half:])
-    return lo_any | hi_any, Mux(hi_any, Cat(hi_idx, 1), Cat(lo_idx, 0))
-
-
 class BookBuilder(wiring.Component):
     """L3 order table -> per-slot price levels -> BBO updates (see the module doc).
 
@@ -231,7 +222,7 @@ class BookBuilder(wiring.Component):
             "bucket": level_bits, "shares": 32})
         level_entry = data.StructLayout({"offset": max(shift, 1), "shares": 32})
         locate_entry = data.StructLayout({"valid": 1, "slot": slot_bits})
-        op_layout = data.StructLayout({"feed": FeedEvent, "second": 1})
+        op_layout = MicroOp
         bbo_layout = data.StructLayout({"bid_price": 32, "bid_shares": 32,
                                         "ask_price": 32, "ask_shares": 32})
 
@@ -258,6 +249,8 @@ class BookBuilder(wiring.Component):
                                                             depth=level_depth, init=[])
         m.submodules.levels_best = levels_best = Memory(shape=level_entry,
                                                         depth=level_depth, init=[])
+        m.submodules.best_level = finder = BestLevelFinder(levels)
+        m.submodules.issue = issuer = IssueQueue()
         update_rd, update_wr = levels_update.read_port(), levels_update.write_port()
         best_rd, best_wr = levels_best.read_port(), levels_best.write_port()
         # Occupancy bitmaps, one row per slot and side, and the per-slot tables: LUT RAM read
@@ -281,32 +274,10 @@ class BookBuilder(wiring.Component):
         clearing = Signal(init=1)
         sweep = Signal(range(self.clear_cycles))
 
-        # --- issue: the queue's head, else the incoming event ---------------------------------
+        # --- issue: the queue's head, else the incoming event (hw/rtl/book_issue.py) ----------
         incoming = self.i_event.valid & ~clearing
-        first, second = Signal(op_layout), Signal(op_layout)
-        m.d.comb += [first.feed.eq(self.i_event.p), second.feed.eq(self.i_event.p),
-                     second.second.eq(1)]
-        is_u_in = self.i_event.p.event.kind == BookEventKind.REPLACE
-        queue = [Signal(op_layout, name=f"queue{i}") for i in range(QUEUE)]
-        count = Signal(range(QUEUE + 1))
-        issue = (count != 0) | incoming
-        op0 = Signal(op_layout)
-        m.d.comb += op0.eq(Mux(count != 0, queue[0], first))
-        # What waits after this cycle: the queue without its head, then the new micro-ops.
-        n_new = Mux(incoming, Mux(is_u_in, 2, 1), 0)
-        dropped = Signal()
-        for c in range(QUEUE + 1):
-            with m.If(count == c):
-                if c == 0:          # the event issues at once; a U's second half waits
-                    with m.If(incoming & is_u_in):
-                        m.d.sync += [queue[0].eq(second), count.eq(1)]
-                    continue
-                waiting = [*queue[1:c], first, second]
-                after_issue = (c - 1) + n_new
-                for i in range(min(len(waiting), QUEUE)):
-                    m.d.sync += queue[i].eq(waiting[i])
-                m.d.sync += count.eq(Mux(after_issue > QUEUE, QUEUE, after_issue))
-                m.d.comb += dropped.eq(after_issue > QUEUE)
+        m.d.comb += [issuer.i_event.valid.eq(incoming), issuer.i_event.p.eq(self.i_event.p)]
+        issue, op0, dropped = issuer.o_op.valid, issuer.o_op.p, issuer.dropped
 
         key0 = Mux(op0.second, op0.feed.event.new_ref, op0.feed.event.ref)
         for t in range(TABLES):
@@ -658,29 +629,12 @@ class BookBuilder(wiring.Component):
                        "addr": stage("best_addr5", Cat(bucket4, side4, slot4)),
                        "data": stage("best_data5", written4)}
 
-        # --- S5: the best bucket, first half: the best bit within each group ----------------------
-        # Bids (side 0): the highest occupied bucket; asks: the lowest, which is the highest of
-        # the row reversed. The row is split into groups; S6 picks the best group.
+        # --- S5 and S6: the best bucket (hw/rtl/best_level.py), S6 reads its level ---------------
         m.d.comb += [best_wr.en.eq(best_write5["en"]), best_wr.addr.eq(best_write5["addr"]),
                      best_wr.data.eq(best_write5["data"])]
-        ordered = Mux(carried5.side, Cat(*reversed([row5[i] for i in range(levels)])), row5)
-        group_bits = (level_bits + 1) // 2
-        group = 1 << group_bits
-        groups = levels // group
-        group_any6 = Signal(groups)
-        group_best6 = [Signal(group_bits, name=f"group_best{g}_6") for g in range(groups)]
-        for g in range(groups):
-            any_, best = _highest(ordered[g * group:(g + 1) * group])
-            m.d.sync += [group_any6[g].eq(any_), group_best6[g].eq(best)]
+        m.d.comb += [finder.row.eq(row5), finder.side.eq(carried5.side)]
         carried6 = stage("carried6", carried5)
-
-        # --- S6: the best bucket, second half: the best group; its level read --------------------
-        if groups > 1:
-            any6, best_group = _highest(group_any6)
-            best_in_order = Cat(Array(group_best6)[best_group], best_group)
-        else:
-            any6, best_in_order = group_any6[0], group_best6[0]
-        best6 = Mux(carried6.side, ~best_in_order, best_in_order)   # asks: undo the reversal
+        any6, best6 = finder.any, finder.best
         m.d.comb += best_rd.addr.eq(Cat(best6, carried6.side, carried6.slot))
         carried7, any7, best7 = (stage("carried7", carried6), stage("any7", any6),
                                  stage("best7", best6))

@@ -25,10 +25,14 @@ ended, and it sequences each decision exactly as the golden model does (sw/model
   strategy's quote. A slot the Trader has not yet decided on since an R named it has no book
   or name to send with: the order is refused (`host_orders_refused`), nothing is reported.
 
-The order table is a ring of `orders` entries in chain order (a chain is allocated at the tail
-when its D is sent; an END frees its entry), so the cancel-all walks the whole ring from the
-tail, oldest chain first, as the model walks its chains (2 cycles per entry, 4 more per cancel).
-A D that finds the entry at the tail still in use is not sent: `fault` rises, halting trading.
+Components (each with its own unit tests): the order table, a ring of `orders` chains in chain
+order (hw/rtl/chains.py: a chain is allocated at the tail when its D is sent and freed by its
+END, so the cancel-all walks the whole ring from the tail, oldest chain first, as the model
+walks its chains: 2 cycles per entry, 4 more per cancel); the strategy's live quotes per slot
+and side (hw/rtl/quotes.py); when a cancel-all is due (hw/rtl/cancel_all.py); the host order
+port's waiting order and each slot's book as last decided (hw/rtl/host_order.py). The Trader
+itself is the sequencer between them, the strategy and the gate. A D that finds the entry at
+the tail still in use is not sent: `fault` rises, halting trading.
 
 Latency: the Trader adds none (`LATENCY`) to the strategy's and the gate's own on an update's
 first order. An update that finds it idle is decided in the cycle it arrives: its decision
@@ -47,13 +51,14 @@ Reset: empty table, no quotes, ClOrdID numbers from 1, no fault.
 
 from amaranth import Array, Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from hw.rtl.book import LATENCY as BOOK_LATENCY
+from hw.rtl.cancel_all import CancelAllRequests
+from hw.rtl.chains import ChainTable, Entry
 from hw.rtl.csr import COUNTER_BITS, Register, count_events
 from hw.rtl.fallthrough import FallThroughFIFO
-from hw.rtl.lutram import slot_table
+from hw.rtl.host_order import HostOrderPort
+from hw.rtl.quotes import QuoteBook
 from hw.rtl.records import (
     NUMBER_BITS,
     BookUpdate,
@@ -67,14 +72,6 @@ from hw.rtl.records import (
     OrderRequest,
 )
 
-#: One order chain in the table (its `live` and `used` bits are registers beside it).
-Entry = data.StructLayout({
-    "chain": NUMBER_BITS,      # ClOrdID number of the chain's D (the host's name for it)
-    "clordid": NUMBER_BITS,    # ClOrdID of its latest message: the next one's OrigClOrdID
-    "slot": 8, "side": 1, "price": 32, "qty": 32,
-    "exposure": 32,            # shares counted by the gate: the largest qty in flight
-    "ioc": 1,
-})
 #: A book update as the Trader queues it.
 Queued = data.StructLayout({
     "slot": 8, "bid_price": 32, "bid_shares": 32, "ask_price": 32, "ask_shares": 32,
@@ -83,10 +80,6 @@ Queued = data.StructLayout({
 TRADING = ord("T")
 #: Cycles the Trader adds to the strategy's and the gate's latencies, update to command.
 LATENCY = 0
-#: Cycles a stale rise waits before it may cancel: every update of an earlier message has left
-#: the book (at most book.LATENCY + 1 cycles: a U's second half issues a cycle late) and is in
-#: the queue by then.
-STALE_SETTLE = BOOK_LATENCY + 3
 
 COUNTERS = ("updates", "orders", "rejects", "cancel_alls", "ends", "ends_refused",
             "queue_overflows", "table_full", "host_orders", "host_orders_refused")
@@ -174,11 +167,12 @@ class Trader(wiring.Component):
         hbits = (depth - 1).bit_length()
 
         m.submodules.queue = queue = FallThroughFIFO(shape=Queued, depth=self.queue)
-        m.submodules.table = table = Memory(shape=Entry, depth=depth, init=[])
-        # Read ports are not transparent: the FSM never reads an entry in the cycle it writes it.
-        read_a = table.read_port()          # the buy quote's entry, or the walked / ended one
-        read_b = table.read_port()          # the sell quote's entry
-        write = table.write_port()
+        m.submodules.chains = table = ChainTable(depth)
+        m.submodules.quotes = quotes = QuoteBook(slots=slots, orders=depth)
+        m.submodules.cancel_all = cancel_all = CancelAllRequests()
+        m.submodules.host_port = host_port = HostOrderPort(slots=slots)
+        read_a = table.read[0]              # the buy quote's entry, or the walked / ended one
+        read_b = table.read[1]              # the sell quote's entry
 
         # --- book updates through the queue (straight through it when it is empty) ----------
         up = self.i_update.p
@@ -195,24 +189,8 @@ class Trader(wiring.Component):
         head = queue.r.p                      # the next update, if `queue.r.valid`
 
         # --- state ---------------------------------------------------------------------------
-        used = Signal(depth)                  # entry holds a chain not yet ended
-        live = Signal(depth)                  # ... and no F was sent for it
-        tail = Signal(hbits)                  # next entry to allocate: the oldest position
-        chains = Signal(16)
+        used, live, tail = table.used, table.live, table.tail
         next_clordid = Signal(NUMBER_BITS, init=1)
-        quote_valid = Array(Array(Signal(name=f"quote{s}_{side}_valid") for side in range(2))
-                            for s in range(slots))
-        quote_handle = Array(Array(Signal(hbits, name=f"quote{s}_{side}") for side in range(2))
-                             for s in range(slots))
-        # Copies of the live quotes' price and qty (their table entries hold the same), so that
-        # an update's decision needs no table read: LUT RAM, one per side, read asynchronously
-        # at the head update's slot, written when a quote is placed or replaced.
-        quote_terms = data.StructLayout({"price": 32, "qty": 32})
-        quote_terms_rd, quote_terms_wr = [], []
-        for side_name in ("bid", "ask"):
-            (terms_rd,), terms_wr = slot_table(m, f"quote_terms_{side_name}", quote_terms, slots)
-            quote_terms_rd.append(terms_rd)
-            quote_terms_wr.append(terms_wr)
         symbol = Array(Signal(64, name=f"symbol{s}") for s in range(slots))
         slot_bits = max(1, (slots - 1).bit_length())
 
@@ -221,34 +199,17 @@ class Trader(wiring.Component):
         m.d.sync += fault.eq((fault & ~self.clear_fault) | lost | table_full)
         halted = Signal()
         m.d.comb += [halted.eq(self.halt | fault), self.halted.eq(halted),
-                     self.fault.eq(fault), self.open_chains.eq(chains)]
+                     self.fault.eq(fault), self.open_chains.eq(table.open_chains)]
 
         # Cancel-all requests: the kill switch at once, a stale rise once it has settled.
-        halted_r = Signal(init=1)             # reset is halted: no cancel-all for it
-        stale_r = Signal()
-        m.d.sync += [halted_r.eq(halted), stale_r.eq(self.stale)]
-        kill_pending = Signal()
-        kill_index = Signal(48)
-        kill_cycle = Signal(64)
-        with m.If(halted & ~halted_r):
-            m.d.sync += [kill_pending.eq(1), kill_index.eq(self.next_index),
-                         kill_cycle.eq(self.now)]
-        mark_pending = Signal()
-        mark_wait = Signal(range(STALE_SETTLE + 1))
-        mark_index = Signal(48)
-        mark_cycle = Signal(64)
-        with m.If(mark_wait != 0):
-            m.d.sync += mark_wait.eq(mark_wait - 1)
-        with m.If(self.stale & ~stale_r):
-            m.d.sync += [mark_pending.eq(1), mark_wait.eq(STALE_SETTLE),
-                         mark_index.eq(self.stale_index), mark_cycle.eq(self.stale_cycle)]
-        feed_stale = Signal()                 # the feed as the updates being decided see it
-        with m.If(~self.stale & ~mark_pending):
-            m.d.sync += feed_stale.eq(0)      # the host cleared it
-        # Updates of messages from the cause on wait for the walk (the settling time lets the
-        # earlier ones arrive and be decided first).
-        after_mark = mark_pending & queue.r.valid & (head.index >= mark_index)
-        mark_due = mark_pending & (mark_wait == 0) & (~queue.r.valid | after_mark)
+        m.d.comb += [
+            cancel_all.halted.eq(halted), cancel_all.stale.eq(self.stale),
+            cancel_all.stale_index.eq(self.stale_index),
+            cancel_all.stale_cycle.eq(self.stale_cycle),
+            cancel_all.next_index.eq(self.next_index), cancel_all.now.eq(self.now),
+            cancel_all.head_valid.eq(queue.r.valid), cancel_all.head_index.eq(head.index),
+        ]
+        feed_stale = cancel_all.feed_stale    # the feed as the updates being decided see it
 
         end_pending = Signal()
         end_handle = Signal(16)
@@ -256,21 +217,9 @@ class Trader(wiring.Component):
         with m.If(self.order_end.valid & ~end_pending):
             m.d.sync += [end_pending.eq(1), end_handle.eq(self.order_end.p)]
 
-        host_pending = Signal()
-        host = Signal(HostOrder)
-        host_lost = Signal()          # a submit while one waits: refused
-        m.d.comb += [self.host_order.ready.eq(~host_pending),
-                     host_lost.eq(self.host_order.valid & host_pending)]
-        with m.If(self.host_order.valid & ~host_pending):
-            m.d.sync += [host_pending.eq(1), host.eq(self.host_order.p)]
-
-        # Each slot's book as the Trader last decided on it, for a host order: its BBO prices
-        # in LUT RAM (read at the waiting host order's slot), whether it traded and whether an
-        # R had named it (reset: neither, so a slot not decided on refuses host orders).
-        book_terms = data.StructLayout({"bid_price": 32, "ask_price": 32})
-        (terms_at_host,), terms_decided = slot_table(m, "decided_book", book_terms, slots)
-        decided_trading = Signal(slots)
-        decided_named = Signal(slots)
+        wiring.connect(m, host=wiring.flipped(self.host_order), port=host_port.submit)
+        m.d.comb += host_port.unreliable.eq(self.unreliable)
+        host = host_port.order
 
         # --- the decision in hand ------------------------------------------------------------
         ev = Signal(Queued)                   # the update (or, in a walk, the cancel's context)
@@ -324,11 +273,12 @@ class Trader(wiring.Component):
             dec.permitted.eq(head.trading & ~feed_stale & ~head.unreliable & ~halted),
             dec.position.eq(self.confirmed_position),
         ]
+        # The head update's quotes: the decision needs no order-table read.
+        m.d.comb += quotes.slot.eq(head.slot)
         for s in range(2):
-            m.d.comb += [quote_terms_rd[s].addr.eq(head_slot),
-                         dec.quotes[s].live.eq(quote_valid[head_slot][s]),
-                         dec.quotes[s].price.eq(quote_terms_rd[s].data.price),
-                         dec.quotes[s].qty.eq(quote_terms_rd[s].data.qty)]
+            m.d.comb += [dec.quotes[s].live.eq(quotes.quotes[s].live),
+                         dec.quotes[s].price.eq(quotes.quotes[s].terms.price),
+                         dec.quotes[s].qty.eq(quotes.quotes[s].terms.qty)]
 
         # What goes to the encoder once the gate has answered.
         accepted = verdict_now.accepted
@@ -344,7 +294,7 @@ class Trader(wiring.Component):
             record.index.eq(ev.index), record.ingress_cycle.eq(ev.ingress_cycle),
             self.o_command.p.symbol.eq(sym_now),
         ]
-        full = used.bit_select(tail, 1)
+        full = table.full
         updated = Signal(Entry)               # the table entry after an accepted order
         m.d.comb += updated.eq(entry)
         with m.Switch(kind):
@@ -357,19 +307,18 @@ class Trader(wiring.Component):
                 m.d.comb += [updated.price.eq(price), updated.qty.eq(qty),
                              updated.exposure.eq(Mux(qty > entry.exposure, qty, entry.exposure))]
         m.d.comb += [updated.clordid.eq(next_clordid),
-                     write.addr.eq(Mux(kind == OrderKind.NEW, tail, target)),
-                     write.data.eq(updated)]
+                     table.write.p.addr.eq(Mux(kind == OrderKind.NEW, tail, target)),
+                     table.write.p.entry.eq(updated)]
 
-        quote_placed = Signal()   # a D (day order) or G the gate passed: the side's new terms
-        for s, port in enumerate(quote_terms_wr):
-            m.d.comb += [port.addr.eq(ev_slot), port.data.price.eq(price),
-                         port.data.qty.eq(qty), port.en.eq(quote_placed & (side == s))]
+        # A D (day order) or G the gate passed is the side's quote at its new terms.
+        place = quotes.place.p
+        m.d.comb += [place.slot.eq(ev.slot), place.side.eq(side), place.handle.eq(tail),
+                     place.terms.price.eq(price), place.terms.qty.eq(qty)]
 
         def forget_quote(slot, quote_side, handle):
             """The slot's quote on that side is no longer live if it was this chain."""
-            s = slot[:slot_bits]
-            with m.If(quote_handle[s][quote_side] == handle):
-                m.d.sync += quote_valid[s][quote_side].eq(0)
+            m.d.comb += [quotes.forget.valid.eq(1), quotes.forget.p.slot.eq(slot),
+                         quotes.forget.p.side.eq(quote_side), quotes.forget.p.handle.eq(handle)]
 
         def request(intent, s):
             """Send the strategy's intent for side `s` to the gate, from this cycle's values
@@ -393,23 +342,20 @@ class Trader(wiring.Component):
                 m.d.comb += self.o_command.valid.eq(1)
             with m.If(~blocked & self.o_command.ready):
                 with m.If(accepted):
-                    m.d.comb += [order_sent.eq(1), write.en.eq(1)]
+                    m.d.comb += [order_sent.eq(1), table.write.valid.eq(1)]
                     m.d.sync += next_clordid.eq(next_clordid + 1)
                     with m.Switch(kind):
                         with m.Case(OrderKind.NEW):
-                            m.d.sync += [used.bit_select(tail, 1).eq(1),
-                                         live.bit_select(tail, 1).eq(1),
-                                         tail.eq(tail + 1), chains.eq(chains + 1)]
+                            m.d.comb += table.allocate.eq(1)
                             # The strategy's day order is the side's live quote (a host
                             # order never is: the strategy does not manage it).
                             with m.If(~ioc & (cause == OrderCause.STRATEGY)):
-                                m.d.sync += [quote_valid[ev_slot][side].eq(1),
-                                             quote_handle[ev_slot][side].eq(tail)]
-                                m.d.comb += quote_placed.eq(1)
+                                m.d.comb += [quotes.place.valid.eq(1),
+                                             place.new_chain.eq(1)]
                         with m.Case(OrderKind.REPLACE):   # only ever of the side's quote
-                            m.d.comb += quote_placed.eq(1)
+                            m.d.comb += quotes.place.valid.eq(1)
                         with m.Case(OrderKind.CANCEL):
-                            m.d.sync += live.bit_select(target, 1).eq(0)
+                            m.d.comb += [table.cancel.valid.eq(1), table.cancel.p.eq(target)]
                             forget_quote(ev.slot, side, target)
                     m.next = "NEXT"
                 with m.Else():
@@ -432,65 +378,58 @@ class Trader(wiring.Component):
         end_done = Signal()
         end_refused = Signal()
 
-        host_slot = host.slot[:slot_bits]
-        host_known = (host.slot < slots) & decided_named.bit_select(host_slot, 1)
         host_taken = Signal()
         host_refused = Signal()
-        m.d.comb += [terms_at_host.addr.eq(host_slot),
-                     terms_decided.addr.eq(head_slot),
-                     terms_decided.data.bid_price.eq(head.bid_price),
-                     terms_decided.data.ask_price.eq(head.ask_price),
-                     terms_decided.en.eq(update_taken)]
-        with m.If(update_taken):
-            m.d.sync += [decided_trading.bit_select(head_slot, 1).eq(head.trading),
-                         decided_named.bit_select(head_slot, 1).eq(head.named)]
+        # Each decided update's book, for the host orders of its slot.
+        m.d.comb += [host_port.decided.valid.eq(update_taken),
+                     host_port.decided.p.slot.eq(head.slot),
+                     host_port.decided.p.bid_price.eq(head.bid_price),
+                     host_port.decided.p.ask_price.eq(head.ask_price),
+                     host_port.decided.p.trading.eq(head.trading),
+                     host_port.decided.p.named.eq(head.named)]
 
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 m.d.sync += walking.eq(0)
                 m.d.comb += [read_a.addr.eq(Mux(end_pending, end_handle,
-                                                quote_handle[head_slot][0])),
-                             read_b.addr.eq(quote_handle[head_slot][1])]
-                with m.If(kill_pending | mark_due):
+                                                quotes.quotes[0].handle)),
+                             read_b.addr.eq(quotes.quotes[1].handle)]
+                with m.If(cancel_all.due):
                     # Cancel every live order, oldest chain first.
-                    with m.If(kill_pending):
-                        m.d.sync += [kill_pending.eq(0), cause.eq(OrderCause.KILL_SWITCH),
-                                     ev.index.eq(kill_index), ev.ingress_cycle.eq(kill_cycle)]
-                    with m.Else():
-                        m.d.sync += [mark_pending.eq(0), feed_stale.eq(1),
-                                     cause.eq(OrderCause.FEED_STALE),
-                                     ev.index.eq(mark_index), ev.ingress_cycle.eq(mark_cycle)]
+                    m.d.comb += cancel_all.take.eq(1)
+                    m.d.sync += [cause.eq(cancel_all.cause), ev.index.eq(cancel_all.index),
+                                 ev.ingress_cycle.eq(cancel_all.cycle)]
                     # From the tail round the ring is allocation order: chain order.
                     m.d.sync += [walking.eq(1), walk_at.eq(tail), walk_left.eq(depth)]
                     m.d.comb += walk_started.eq(1)
                     m.next = "WALK_READ"
                 with m.Elif(end_pending):
                     m.next = "END_LOOK"
-                with m.Elif(host_pending):
-                    m.d.sync += host_pending.eq(0)
-                    with m.If(host_known):
+                with m.Elif(host_port.pending):
+                    m.d.comb += host_port.take.eq(1)
+                    with m.If(host_port.known):
                         # A D from the registers; no strategy intents follow it (SIDE).
                         m.d.sync += [
                             kind.eq(OrderKind.NEW), side.eq(host.side), price.eq(host.price),
                             qty.eq(host.qty), ioc.eq(host.ioc), cause.eq(OrderCause.HOST),
                             intents.eq(0), ev.slot.eq(host.slot),
-                            ev.bid_price.eq(terms_at_host.data.bid_price),
-                            ev.ask_price.eq(terms_at_host.data.ask_price),
-                            ev.trading.eq(decided_trading.bit_select(host_slot, 1)),
-                            ev.unreliable.eq(self.unreliable.bit_select(host_slot, 1)),
+                            ev.bid_price.eq(host_port.book.bid_price),
+                            ev.ask_price.eq(host_port.book.ask_price),
+                            ev.trading.eq(host_port.book.trading),
+                            ev.unreliable.eq(host_port.book.unreliable),
                             ev.index.eq(self.next_index), ev.ingress_cycle.eq(self.now)]
                         m.d.comb += host_taken.eq(1)
                         m.next = "ISSUE"
                     with m.Else():
                         m.d.comb += host_refused.eq(1)
-                with m.Elif(queue.r.valid & ~after_mark):
+                with m.Elif(queue.r.valid & ~cancel_all.hold):
                     # Decided now: the decision goes to the strategy in this cycle.
                     m.d.comb += [queue.r.ready.eq(1), self.o_decision.valid.eq(1),
                                  update_taken.eq(1)]
                     m.d.sync += [ev.eq(head), symbol[head_slot].eq(head.stock),
                                  cause.eq(OrderCause.STRATEGY)]
                     for s in range(2):
-                        m.d.sync += quote_at[s].eq(quote_handle[head_slot][s])
+                        m.d.sync += quote_at[s].eq(quotes.quotes[s].handle)
                     m.next = "QUOTES"
 
             with m.State("QUOTES"):
@@ -576,18 +515,17 @@ class Trader(wiring.Component):
                 # The END carries the chain's exposure and whether it was still live (the
                 # request's `live`, read before this cycle's clear); the gate answers nothing.
                 m.d.comb += self.o_request.valid.eq(1)
-                m.d.sync += [used.bit_select(target, 1).eq(0), live.bit_select(target, 1).eq(0),
-                             chains.eq(chains - 1)]
+                m.d.comb += [table.end.valid.eq(1), table.end.p.eq(target)]
                 forget_quote(ev.slot, side, target)
                 m.next = "IDLE"
 
-        m.d.comb += self.busy.eq(~fsm.ongoing("IDLE") | queue.r.valid | kill_pending
-                                 | mark_pending | end_pending | host_pending)
+        m.d.comb += self.busy.eq(~fsm.ongoing("IDLE") | queue.r.valid | cancel_all.pending
+                                 | end_pending | host_port.pending)
 
         count_events(m, self.counters, {
             "updates": update_taken, "orders": order_sent, "rejects": rejected,
             "cancel_alls": walk_started, "ends": end_done, "ends_refused": end_refused,
             "queue_overflows": lost, "table_full": table_full,
-            "host_orders": host_taken, "host_orders_refused": host_refused | host_lost,
+            "host_orders": host_taken, "host_orders_refused": host_refused | host_port.lost,
         })
         return m

@@ -22,7 +22,8 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
-from hw.rtl.book import LATENCY, QUEUE, BookBuilder, BookCounters
+from hw.rtl.book import LATENCY, BookBuilder, BookCounters
+from hw.rtl.book_issue import QUEUE
 from hw.rtl.hostbus import BANK_LATENCY
 from hw.rtl.records import BookEvent, BookEventKind, BookUpdate, FeedEvent, Side, pack, unpack
 from hw.tb.book import BookReference
