@@ -2,22 +2,14 @@
 the kill switch at once and first, the feed stale after its settling time and only once the
 updates before its cause are decided, and the feed-stale view the decisions see."""
 
-from amaranth.sim import Simulator
 
 from hw.rtl.cancel_all import STALE_SETTLE, CancelAllRequests
 from hw.rtl.records import OrderCause
+from hw.tb.unit import simulate
 
 
 def run(bench):
-    dut = CancelAllRequests()
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-
-    async def testbench(ctx):
-        await bench(ctx, dut)
-
-    sim.add_testbench(testbench)
-    sim.run()
+    simulate(CancelAllRequests(), bench)
 
 
 def state(ctx, dut):

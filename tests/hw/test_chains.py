@@ -5,23 +5,15 @@ the tail in order, cancel and end clear what they should, the ring wraps, a full
 and the entries read back a cycle after their address."""
 
 import pytest
-from amaranth.sim import Simulator
 
 from hw.rtl.chains import ChainTable, Entry
+from hw.tb.unit import simulate
 
 ORDERS = 4
 
 
 def run(bench, orders=ORDERS):
-    dut = ChainTable(orders)
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-
-    async def testbench(ctx):
-        await bench(ctx, dut)
-
-    sim.add_testbench(testbench)
-    sim.run()
+    simulate(ChainTable(orders), bench)
 
 
 def entry(chain, price):

@@ -5,23 +5,15 @@ waits at a time, a second is refused, and an order is known only on a slot an R 
 the Trader last decided on it, with that decision's book."""
 
 import pytest
-from amaranth.sim import Simulator
 
 from hw.rtl.host_order import HostOrderPort
+from hw.tb.unit import simulate
 
 SLOTS = 4
 
 
 def run(bench):
-    dut = HostOrderPort(slots=SLOTS)
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-
-    async def testbench(ctx):
-        await bench(ctx, dut)
-
-    sim.add_testbench(testbench)
-    sim.run()
+    simulate(HostOrderPort(slots=SLOTS), bench)
 
 
 async def submit(ctx, dut, slot, price=1000):

@@ -4,21 +4,13 @@
 side's quote, a G moves its terms only, and only the quote's own chain can forget it."""
 
 import pytest
-from amaranth.sim import Simulator
 
 from hw.rtl.quotes import QuoteBook
+from hw.tb.unit import simulate
 
 
 def run(bench):
-    dut = QuoteBook(slots=4, orders=8)
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-
-    async def testbench(ctx):
-        await bench(ctx, dut)
-
-    sim.add_testbench(testbench)
-    sim.run()
+    simulate(QuoteBook(slots=4, orders=8), bench)
 
 
 async def place(ctx, dut, slot, side, handle, price, qty, new_chain):
