@@ -24,8 +24,9 @@ class Capacity:
 
     `slots`: symbols traded at once (1..32). `order_sets`: sets per book order table (a power of
     two; the book holds `book.TABLES * book.WAYS * order_sets` live market orders). `levels`:
-    price buckets per side per symbol (a power of two; a window of `levels` cents at the default
-    bucket). `orders`: the Trader's order table, chains sent and not yet ended by the host.
+    price buckets per side per symbol (a power of two; at the default bucket of 64 ITCH units,
+    a price window of `levels` x $0.0064). `orders`: the Trader's order table, chains sent and
+    not yet ended by the host.
     """
 
     name: str
@@ -56,7 +57,7 @@ class Capacity:
 DEFAULT = Capacity("default", slots=book.DEFAULT_SLOTS, order_sets=1024, levels=256, orders=512)
 #: A Gigabit dev board quoting a handful of names: 8 symbols, 2,048 live market orders (a
 #: handful of liquid names rarely holds more than a few hundred each near the touch the
-#: window keeps), a $0.64 window at the default bucket, 128 chains of our own.
+#: window keeps), a $0.41 price window at the default bucket, 128 chains of our own.
 BOARD = Capacity("board", slots=8, order_sets=256, levels=64, orders=128)
 #: Between the two, to show what each step of capacity costs.
 MIDDLE = Capacity("middle", slots=16, order_sets=512, levels=128, orders=256)
