@@ -56,9 +56,12 @@ bench: setup
 	$(PY) bench/tca_store.py
 	$(PY) bench/loop.py
 	# The other blocks take 3-10 minutes a seed to route (book, risk, strategy, encoder) and the
-	# whole path does not route in a session (docs/development.md, "Fmax"): run them by hand.
+	# whole path takes up to 45 minutes a capacity (`bitstreams/fastpath.py board`): run them by
+	# hand. The whole path's committed reports are printed side by side.
 	$(PY) bitstreams/fmax.py ingress --seeds 5
 	$(PY) bitstreams/bound.py --seeds 3
+	$(PY) bitstreams/bound.py lookup --capacity board
+	$(PY) bitstreams/fastpath.py --table
 
 lint: setup
 	$(VENV)/bin/ruff check .

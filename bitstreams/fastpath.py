@@ -81,8 +81,9 @@ def route(capacity: Capacity, seed: int, minutes: float, place_only: bool) -> di
             "placed_estimate_mhz": fmax.placed_estimate(log),
             "seed": seed, "synthesis_s": round(synth_s),
             "minutes": round((time.perf_counter() - started) / 60, 1),
-            "utilisation": {kind: report["utilization"][kind]["used"]
-                            for kind in fmax.RESOURCES if kind in report.get("utilization", {})},
+            "utilisation": ({kind: report["utilization"][kind]["used"]
+                             for kind in fmax.RESOURCES if kind in report["utilization"]}
+                            if report else fmax.logged_utilisation(log)),
             "critical_path": fmax.critical_path(report),
             "log": summary_lines(log)}
 

@@ -155,6 +155,12 @@ def placed_estimate(log: Path) -> float | None:
     return float(found.group(1)) if found else None
 
 
+def logged_utilisation(log: Path) -> dict[str, int]:
+    """Cells used by kind, from a nextpnr log (for a run stopped before it wrote its report)."""
+    found = re.findall(r"^Info:\s+(\w+):\s+(\d+)/\s*\d+", log.read_text(), re.MULTILINE)
+    return {kind: int(used) for kind, used in found if kind in RESOURCES}
+
+
 def critical_path(report: dict) -> dict | None:
     """The worst path of a nextpnr report: its ends, cell and wire delay (ns), and its steps."""
     paths = report.get("critical_paths") or []

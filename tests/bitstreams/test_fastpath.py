@@ -52,3 +52,18 @@ def test_an_unrouted_run_has_no_nanoseconds(reports, capsys):
 def test_no_reports_is_said(reports, capsys):
     assert fastpath.table() == 1
     assert "no whole-path reports yet" in capsys.readouterr().err
+
+
+def test_a_stopped_run_takes_its_utilisation_and_estimate_from_the_log(tmp_path):
+    from bitstreams import fmax
+
+    log = tmp_path / "nextpnr.log"
+    log.write_text("Info: Device utilisation:\n"
+                   "Info: \t              DP16KD:      53/    208    25%\n"
+                   "Info: \t          TRELLIS_FF:   25263/  83640    30%\n"
+                   "Info: \t        TRELLIS_COMB:   40926/  83640    48%\n"
+                   "Info: \t                DCUA:       0/      2     0%\n"
+                   "Info: Max frequency for clock '$glbnet$clk': 49.87 MHz (FAIL at 156.25 MHz)\n")
+    assert fmax.logged_utilisation(log) == {"DP16KD": 53, "TRELLIS_FF": 25263,
+                                            "TRELLIS_COMB": 40926}
+    assert fmax.placed_estimate(log) == 49.87
