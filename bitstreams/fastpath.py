@@ -9,8 +9,9 @@ cycles (hw/tb/tick_to_trade.py). The routed clock times the cycles is the figure
 Each run writes `bitstreams/reports/fastpath-<capacity>.json` (capacity, routed, fmax_mhz,
 tick-to-trade cycles and ns, seed, minutes, utilisation, critical path) and beside it
 `fastpath-<capacity>.log`, the nextpnr log's summary lines, so a reader can check the figures
-without rerunning the flow. A run that does not finish routing in the time limit is reported
-with `routed: false` and the placer's estimate, never as a routed figure.
+without rerunning the flow. A run that does not finish routing in the time limit (or stops
+after placement, `--place-only`) is reported with `routed: false` and the placer's estimate,
+never as a routed figure, and never replaces a routed report.
 
     python bitstreams/fastpath.py [board|middle|default ...] [--seed N] [--minutes M]
                                   [--place-only] [--table]
@@ -144,7 +145,8 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=ROUTE_MINUTES,
                         help=f"time limit for nextpnr (default {ROUTE_MINUTES})")
     parser.add_argument("--place-only", action="store_true",
-                        help="stop after placement: the estimate and its critical path")
+                        help="stop after placement: a report of the placer's estimate (not "
+                        "routed, no ns), unless a routed report is already committed")
     parser.add_argument("--table", action="store_true", help="print the committed reports")
     args = parser.parse_args()
     if args.table:
@@ -160,13 +162,16 @@ def main() -> int:
     for capacity in capacities:
         result = route(capacity, args.seed, args.minutes, args.place_only)
         fmax.print_critical_path(result["critical_path"])
-        if args.place_only:
-            print(f"fastpath-{capacity.name}: placed estimate {result['placed_estimate_mhz']} "
-                  "MHz (not routed; no report written)")
+        committed = REPORTS / f"fastpath-{capacity.name}.json"
+        if (not result["routed"] and committed.exists()
+                and json.loads(committed.read_text())["routed"]):
+            print(f"fastpath-{capacity.name}: not routed (placed estimate "
+                  f"{result['placed_estimate_mhz']} MHz); the routed report is kept")
             continue
         path = write_report(result, tick_to_trade(capacity))
         print(f"fastpath-{capacity.name}: routed {result['routed']}, Fmax "
-              f"{result['fmax_mhz']} MHz; report {path.relative_to(ROOT)}")
+              f"{result['fmax_mhz']} MHz (placed estimate {result['placed_estimate_mhz']} MHz); "
+              f"report {path.relative_to(ROOT)}")
     return 0
 
 
