@@ -51,9 +51,9 @@ class AxiLiteSlave(wiring.Component):
     `wready` stay low from their beat until its B is taken, `arready` from AR until R is taken.
     A pending read and a pending write are served alternately, so neither starves: the one just
     served cannot be pending again before its response is taken.
-    Latency: with `csr` served by an idle `CsrArbiter` (4 cycles), `bvalid` rises 7 cycles after
-    AW and W are both presented (together), `rvalid` 7 cycles after AR.
-    Rate: one transaction per 8 cycles at best (the next beat is taken the cycle after B or R).
+    Latency: with `csr` served by an idle `CsrArbiter` (5 cycles), `bvalid` rises 8 cycles after
+    AW and W are both presented (together), `rvalid` 8 cycles after AR.
+    Rate: one transaction per 9 cycles at best (the next beat is taken the cycle after B or R).
     Backpressure: `bvalid` with `bresp`, and `rvalid` with `rdata` and `rresp`, are registered
     and held stable until `bready` / `rready`.
     Bad input: the CSR bank is word only, so a write whose `wstrb` is not 0b1111, or any access

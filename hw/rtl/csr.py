@@ -7,11 +7,14 @@ table for the docs). `CsrBank` serves the map on a simple 32-bit CSR bus. Nobody
 address: the exported map is the only source of offsets.
 
 CSR bus (word addressed, 32-bit data, one access per cycle):
-  addr, w_stb + w_data: write (applied three cycles later); r_stb: read, r_data valid three
-  cycles later. The bank registers the bus first (the address fans out to every word's
-  decoder), then registers each word's decoded select, then acts (writes, or multiplexes the
-  read), a cycle each, so it keeps up with the fast path's clock on any placement; the host
-  never notices three cycles.
+  addr, w_stb + w_data: write (applied three cycles later); r_stb: read, r_data valid
+  `READ_LATENCY` (four) cycles later. The bank registers the bus first (the address fans out to
+  every word's decoder), then registers each word's decoded select, then acts: a write lands;
+  a read is multiplexed in two steps, each block's words into one registered word beside that
+  block's registers, then the blocks' words into `r_data`. So no cycle gathers thousands of
+  register bits from all over the chip into one place (that gather was a routing hot spot of
+  the whole fast path), and the bank keeps up with the fast path's clock on any placement; the
+  host never notices four cycles.
 Registers wider than 32 bits take consecutive words, least significant first. Reading word 0 of
 a read-only register latches the whole value, and its other words return the latched bits, so a
 48-bit counter is read consistently although it may count between the word reads. Writes to a
@@ -38,6 +41,9 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 WORD_BITS = 32
+#: Cycles from a read strobe on the CSR bus to its `r_data` (bus register, word select, the
+#: block's word, `r_data`). A write takes effect one cycle sooner.
+READ_LATENCY = 4
 #: Width of every event counter: 2.8e14 events, no wrap in a trading day at one per 6.4 ns cycle.
 COUNTER_BITS = 48
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -82,6 +88,7 @@ class Placed:
     name: str           # full name: block_register
     register: Register
     address: int        # word address of its least significant word
+    block: str = ""     # the block prefix it was declared under
 
 
 BANK_REGISTERS = (
@@ -104,7 +111,7 @@ class RegisterMap:
                 if name in seen:
                     raise ValueError(f"register {name!r} declared twice")
                 seen.add(name)
-                self.placed.append(Placed(name, reg, address))
+                self.placed.append(Placed(name, reg, address, prefix))
                 address += reg.words
         self.words = address
 
@@ -161,7 +168,8 @@ class CsrBank(wiring.Component):
     `rw[name]` are the current values of read-write registers (to the logic);
     `ro[name]` are the logic's read-only and w1c values (from the logic); `clear[name]` are the
     bits the host wrote to a w1c register, for one cycle; `command[name]` is a cmd register's
-    written value (`.value`) with its one-cycle strobe (`.stb`). Read latency: 3 cycles.
+    written value (`.value`) with its one-cycle strobe (`.stb`). Read latency: `READ_LATENCY`
+    cycles; a write takes effect a cycle sooner.
     Reset: read-write registers at their declared reset values.
     """
 
@@ -197,8 +205,9 @@ class CsrBank(wiring.Component):
         w_stb_d = Signal(name="w_stb_d")
         m.d.sync += [w_data_d.eq(w_data), w_stb_d.eq(w_stb)]
         # Read, cycle 1: decode the address into a registered one-hot word select (and latch
-        # wide read-only registers); cycle 2: AND-OR the selected word into r_data.
-        read_terms = []
+        # wide read-only registers); cycle 2: AND-OR the selected word of each block into that
+        # block's registered word; cycle 3: OR the blocks' words into r_data.
+        read_terms: dict[str, list] = {}
 
         for p in self.regmap.placed:
             reg = p.register
@@ -231,7 +240,7 @@ class CsrBank(wiring.Component):
                     value = source[lo:hi] if word == 0 else latched[lo:hi]
                 else:
                     value = source[lo:hi]
-                read_terms.append(Mux(selected, value, 0))
+                read_terms.setdefault(p.block, []).append(Mux(selected, value, 0))
                 # --- write (from the registered select) ---
                 if reg.access == "ro":
                     continue
@@ -252,7 +261,12 @@ class CsrBank(wiring.Component):
                 else:                         # cmd
                     command = self.command[p.name]
                     m.d.sync += [command.stb.eq(written), command.value.eq(w_data_d)]
-        m.d.sync += self.bus.r_data.eq(_or_tree(read_terms))
+        block_words = []
+        for block, terms in read_terms.items():
+            word = Signal(WORD_BITS, name=f"{block}_read", reset_less=True)
+            m.d.sync += word.eq(_or_tree(terms))
+            block_words.append(word)
+        m.d.sync += self.bus.r_data.eq(_or_tree(block_words))
         bad_write = Signal()          # from the registered selects: off the decode path
         m.d.sync += bad_write.eq(w_stb_d & ~_or_tree(write_selects))
         with m.If(bad_write):

@@ -10,11 +10,11 @@ from amaranth import Array, Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.rtl.csr import WORD_BITS, CsrBus
+from hw.rtl.csr import READ_LATENCY, WORD_BITS, CsrBus
 
-#: Cycles from a strobe on the `CsrBus` to its read data (and to a write taking effect): the
-#: pipeline of `hw.rtl.csr.CsrBank` (bus register, word select, act). Change both together.
-BANK_LATENCY = 3
+#: Cycles from a strobe on the `CsrBus` to its read data (a write has taken effect by then):
+#: the pipeline of `hw.rtl.csr.CsrBank`.
+BANK_LATENCY = READ_LATENCY
 
 #: Initiators an arbiter serves: a handful of host interfaces, never a fabric.
 MAX_INITIATORS = 8
@@ -42,7 +42,7 @@ class CsrPort(wiring.Signature):
 class CsrArbiter(wiring.Component):
     """Serves `initiators` CsrPorts on one CsrBus, one access at a time, round robin.
 
-    Latency: with the bus idle, `ack` comes `BANK_LATENCY + 1` = 4 cycles after the cycle `valid`
+    Latency: with the bus idle, `ack` comes `BANK_LATENCY + 1` = 5 cycles after the cycle `valid`
     rises (one cycle to arbitrate and register the strobe, then the bank's latency); `r_data` is
     the bank's, passed through in the `ack` cycle.
     Rate: one access per 5 cycles (the arbiter returns to idle after the `ack`, and the port

@@ -175,7 +175,10 @@ class Strategy(wiring.Component):
         c1 = Signal(Carried, name="carried1")
         p1 = c1.params
         mid1 = Signal(32)
-        units1 = Signal(signed(33))
+        # Inventory units as sign and magnitude: the sign is applied in S3's adds (a subtract
+        # instead of an add), so S1 has no negation after the shift.
+        units_short1 = Signal()      # the position is short: the units count against it
+        units1 = Signal(32)          # |position| >> inventory_unit_shift
         # Every threshold S4 compares the mid's grid price with is `off + k`, k formed here
         # (F = floor_tick(mid) for the bid, ceil_tick(mid) for the ask):
         #   bid_base   bid_raw = F - (off + half)
@@ -195,7 +198,8 @@ class Strategy(wiring.Component):
             c1.quoting.eq(d.permitted & (bid != 0) & (ask != 0) & (mode == StrategyMode.QUOTE)),
             c1.taking.eq(mode == StrategyMode.TAKE),
             mid1.eq((bid + ask) >> 1),
-            units1.eq(Mux(d.position < 0, -units_magnitude, units_magnitude)),
+            units_short1.eq(d.position < 0),
+            units1.eq(units_magnitude),
             k["bid_base"].eq(half),
             k["ask_base"].eq(-half),
             k["bid_clamp"].eq(ask - p.tick + half),
@@ -223,13 +227,14 @@ class Strategy(wiring.Component):
         c2 = Signal(Carried, name="carried2")
         floor2 = Signal(32)          # floor(mid / tick)
         off_grid2 = Signal()         # tick does not divide mid
-        off2 = Signal(signed(67))    # units * skew_ticks * tick
+        off2 = Signal(66)            # |units| * skew_ticks * tick (S3 applies the sign)
+        short2 = Signal()
         k2 = {name: Signal(signed(37), name=f"k_{name}2") for name in THRESHOLDS}
         m.d.sync += [
             c2.eq(c1),
             floor2.eq(product[RECIPROCAL_SHIFT:RECIPROCAL_SHIFT + 32]),
             off_grid2.eq(product[32:RECIPROCAL_SHIFT].any()),
-            off2.eq(units1 * p1.skew_step),
+            off2.eq(units1 * p1.skew_step), short2.eq(units_short1),
             *(k2[name].eq(k[name]) for name in THRESHOLDS),
             # (override the fields just copied)
             c2.bid_clamped_moved.eq((bid_clamped_gap1 >= step1) | (bid_clamped_gap1 <= -step1)),
@@ -247,7 +252,9 @@ class Strategy(wiring.Component):
             # ceil_tick(mid) = floor_tick(mid) + tick off the grid: the increment goes before
             # this smaller product rather than after S2's larger one.
             ask_grid3.eq((floor2 + off_grid2) * c2.params.tick),
-            *(threshold3[name].eq(off2 + k2[name]) for name in THRESHOLDS),
+            # off + k, with off = -|off| for a short position: one add or subtract each.
+            *(threshold3[name].eq(Mux(short2, k2[name] - off2, k2[name] + off2))
+              for name in THRESHOLDS),
         ]
 
         # --- S4: the grid prices compared with the thresholds; the intents -----------------

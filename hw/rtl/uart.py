@@ -223,10 +223,10 @@ class UartBridge(wiring.Component):
     """Executes framed register requests from the `rx` line on `csr`; answers on `tx`.
 
     The frame format is the module's (see its docstring and the Python helpers).
-    Latency: with the CSR arbiter idle, the response's start bit begins 10 cycles after the end
-    of the request's last stop bit, 12 after its middle (UartRx 3, parse and check 2, CsrPort
-    access 5, response load and UartTx 2). A read or write round trip, from the request's first
-    bit to the end of the response's last, is 18 bytes on the wire plus those 10 cycles: 730
+    Latency: with the CSR arbiter idle, the response's start bit begins 11 cycles after the end
+    of the request's last stop bit, 13 after its middle (UartRx 3, parse and check 2, CsrPort
+    access 6, response load and UartTx 2). A read or write round trip, from the request's first
+    bit to the end of the response's last, is 18 bytes on the wire plus those 11 cycles: 731
     cycles at divisor 4 (tests/hw/test_uart.py pins it).
     Rate: one request at a time, but the host need not wait for a response before sending the
     next request: a response (8 bytes) is on the line before the next request (10) is in.

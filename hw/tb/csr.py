@@ -2,10 +2,9 @@
 
 from cocotb.triggers import FallingEdge, RisingEdge
 
-from hw.rtl.csr import WORD_BITS, RegisterMap
+from hw.rtl.csr import READ_LATENCY, WORD_BITS, RegisterMap
 
 _MASK = (1 << WORD_BITS) - 1
-_LATENCY = 3      # the bank acts three cycles after the strobe (hw/rtl/csr.py)
 
 
 class CsrMaster:
@@ -54,7 +53,7 @@ class CsrMaster:
         await RisingEdge(self.dut.clk)
         await FallingEdge(self.dut.clk)
         strobe.value = 0
-        for _ in range(_LATENCY - 1):
+        for _ in range(READ_LATENCY - 1):
             await RisingEdge(self.dut.clk)
             await FallingEdge(self.dut.clk)
 

@@ -12,6 +12,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from hw.rtl.axil import AxiLite, AxiLiteSlave, Resp
+from hw.rtl.hostbus import BANK_LATENCY
 from tests.hw.test_hostbus import ADDR_WIDTH, REGMAP, BankModel, CsrSystem, idle, random_access
 
 OKAY, SLVERR = Resp.OKAY.value, Resp.SLVERR.value
@@ -216,8 +217,9 @@ def test_slverr_for_partial_strobes_and_unaligned_addresses_and_nothing_is_writt
 
 
 def test_latency_and_backpressure_hold():
-    """Idle slave: bvalid 7 cycles after AW and W, rvalid 7 after AR; responses held while the
-    manager is not ready (the manager model checks stability)."""
+    """Idle slave: bvalid BANK_LATENCY + 4 cycles after AW and W, rvalid as many after AR
+    (the slave's own 3 and the arbiter's 1 around the bank's); responses held while the manager
+    is not ready (the manager model checks stability)."""
     address = 4 * REGMAP["blk_mode"].address
     seen = {}
 
@@ -232,7 +234,7 @@ def test_latency_and_backpressure_hold():
             await manager.checked_read(ctx, address)
 
     run(script, ready_probability=1.0)
-    assert seen == {"write": 7, "value": 0x99, "read": 7}
+    assert seen == {"write": BANK_LATENCY + 4, "value": 0x99, "read": BANK_LATENCY + 4}
 
 
 @pytest.mark.parametrize(("block", "arg"), [(AxiLite, 2), (AxiLiteSlave, 35), (AxiLiteSlave, "18")])

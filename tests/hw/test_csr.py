@@ -9,7 +9,7 @@ from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
 from hw.rtl import netfilter
-from hw.rtl.csr import CsrBank, Register, RegisterMap
+from hw.rtl.csr import READ_LATENCY, CsrBank, Register, RegisterMap
 
 BLOCK = (
     Register("mode", 8, "rw", "an 8-bit setting", reset=0x5A),
@@ -99,7 +99,7 @@ def run(regmap, script):
             ctx.set(bus.r_stb, 1)
             await ctx.tick()
             ctx.set(bus.r_stb, 0)
-            await ctx.tick().repeat(2)    # read latency: 3 cycles
+            await ctx.tick().repeat(READ_LATENCY - 1)
             return ctx.get(bus.r_data)
 
         await script(ctx, dut, write, read, log)
@@ -189,7 +189,8 @@ def test_w1c_clears_only_the_bits_written_and_counts_no_bad_write():
             await ctx.tick()
             ctx.set(bus.w_stb, 0)
             ctx.set(bus.r_stb, 0)
-            await ctx.tick().repeat(2)    # read data is valid for one cycle, 3 after the strobe
+            # read data is valid for one cycle, READ_LATENCY after the strobe
+            await ctx.tick().repeat(READ_LATENCY - 1)
             return ctx.get(bus.r_data)
 
         ctx.set(dut.raise_, 0b1011)
@@ -202,7 +203,7 @@ def test_w1c_clears_only_the_bits_written_and_counts_no_bad_write():
         ctx.set(bus.r_stb, 1)
         await ctx.tick()
         ctx.set(bus.r_stb, 0)
-        await ctx.tick().repeat(2)
+        await ctx.tick().repeat(READ_LATENCY - 1)
         log.append(ctx.get(bus.r_data))   # csr_bad_writes
 
     sim = Simulator(dut)
