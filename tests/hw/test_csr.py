@@ -252,3 +252,25 @@ def test_cmd_register_presents_each_write_once_and_reads_as_zero():
     sim.run()
     assert taken == [0x1234, 0x0007]
     assert reads == [0, 0]
+
+
+def test_every_block_reads_back_through_its_own_word_then_the_shared_one():
+    """Reads are gathered per block, then across blocks: each register of each block still reads
+    its own value, READ_LATENCY cycles after its strobe, and nothing of any other."""
+    other = (Register("gain", 16, "rw", "another block's register", reset=0x1234),
+             Register("tag", 8, "rw", "and one more", reset=0x5C))
+    regmap = RegisterMap([("blk", BLOCK), ("aux", other)])
+    # The blocks' words really are separate: one registered word per block prefix.
+    blocks = {p.block for p in regmap.placed}
+    assert blocks == {"csr", "blk", "aux"}
+
+    async def script(ctx, dut, write, read, log):
+        for name in ("blk_mode", "aux_gain", "aux_tag", "blk_limit"):
+            log[name] = await read(regmap[name].address)
+        await write(regmap["aux_tag"].address, 0xA7)
+        log["aux_tag_after"] = await read(regmap["aux_tag"].address)
+        log["blk_mode_after"] = await read(regmap["blk_mode"].address)
+
+    assert run(regmap, script) == {"blk_mode": 0x5A, "aux_gain": 0x1234, "aux_tag": 0x5C,
+                                   "blk_limit": 0x55667788, "aux_tag_after": 0xA7,
+                                   "blk_mode_after": 0x5A}
