@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hw.rtl.capacity import CAPACITIES, by_name  # noqa: E402
-from hw.tb.tick_to_trade import measure, summary  # noqa: E402
+from hw.tb.tick_to_trade import MESSAGES, measure, summary  # noqa: E402
 from sw.model.clock import CLOCK_HZ  # noqa: E402
 
 PUBLISHED_NS = {"STAC-T0 record (AMD UL3524 + Exegy), last bit in to first bit out": 13.9,
@@ -37,9 +37,9 @@ def main() -> int:
     args = parser.parse_args()
     if any(mhz <= 0 for mhz in args.clock_mhz):
         parser.error(f"--clock-mhz must be positive, not {args.clock_mhz}")
-    messages = int(os.environ.get("NERVE_T2T_MESSAGES", "3000"))
+    messages = int(os.environ.get("NERVE_T2T_MESSAGES", MESSAGES))
     capacity = by_name(args.capacity)
-    cycles = measure(messages, symbols=min(8, capacity.slots), seed=3, capacity=capacity)
+    cycles = measure(messages, capacity=capacity)
     if cycles.size == 0:
         print("tick-to-trade: no strategy orders in the run", file=sys.stderr)
         return 1

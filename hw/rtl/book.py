@@ -222,7 +222,6 @@ class BookBuilder(wiring.Component):
             "bucket": level_bits, "shares": 32})
         level_entry = data.StructLayout({"offset": max(shift, 1), "shares": 32})
         locate_entry = data.StructLayout({"valid": 1, "slot": slot_bits})
-        op_layout = MicroOp
         bbo_layout = data.StructLayout({"bid_price": 32, "bid_shares": 32,
                                         "ask_price": 32, "ask_shares": 32})
 
@@ -286,7 +285,7 @@ class BookBuilder(wiring.Component):
         m.d.comb += locate_rd.addr.eq(op0.feed.event.locate[:self.locate_bits])
 
         # --- S1: tags matched, slot found ---------------------------------------------------------
-        v1, op1, key1 = Signal(), Signal(op_layout), Signal(64)
+        v1, op1, key1 = Signal(), Signal(MicroOp), Signal(64)
         sets1 = [Signal(set_bits, name=f"set{t}_1") for t in range(TABLES)]
         m.d.sync += [v1.eq(issue), op1.eq(op0), key1.eq(key0)]
         m.d.sync += [sets1[t].eq(_set_index(key0, set_bits, t)) for t in range(TABLES)]
@@ -294,7 +293,7 @@ class BookBuilder(wiring.Component):
 
         # The order ways as read, and whether each holds this ref; whether this ref is the
         # ref of the one or two micro-ops ahead, whose writes the read missed (S2 forwards).
-        v2, op2, key2 = Signal(), Signal(op_layout), Signal(64)
+        v2, op2, key2 = Signal(), Signal(MicroOp), Signal(64)
         sets2 = [Signal(set_bits, name=f"set{t}_2") for t in range(TABLES)]
         key3 = Signal(64)
         raw2 = [[Signal(order_entry, name=f"raw{t}_{w}") for w in range(WAYS)]

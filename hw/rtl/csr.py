@@ -88,7 +88,7 @@ class Placed:
     name: str           # full name: block_register
     register: Register
     address: int        # word address of its least significant word
-    block: str = ""     # the block prefix it was declared under
+    block: str          # the block prefix it was declared under
 
 
 BANK_REGISTERS = (

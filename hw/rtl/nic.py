@@ -82,7 +82,8 @@ class Nic(wiring.Component):
     """The card (see the module doc).
 
     Host access: three initiators share the CSR bus (`csr`, `axi`, the UART pins), one access
-    at a time, round robin; an access takes the bank's 3 cycles plus the arbiter's own.
+    at a time, round robin; an access takes the bank's `csr.READ_LATENCY` cycles plus the
+    arbiter's own.
     Rates: as FastPath (one frame beat per clock); `o_event` honours ready.
     Capacity: FastPath's (`capacity`, hw/rtl/capacity.py).
     Reset: halted (FastPath's reset state), events drained by the registers (`event_dma` 0),

@@ -24,14 +24,20 @@ from sw.model.config import load_limits, load_strategy
 
 #: Bytes before an ITCH message in its frame: Ethernet 14, IPv4 20, UDP 8, MoldUDP64 20, length 2.
 MESSAGE_OFFSET = 64
+#: The run both users make: enough strategy orders for a stable median and p99, on at most
+#: `SYMBOLS` symbols (fewer if the build has fewer slots).
+MESSAGES = 3000
+SYMBOLS = 8
 PERMISSIVE = {"max_order_qty": 1_000_000, "max_order_notional": 1e9, "collar_bps": 10_000,
               "max_long": 10_000_000, "max_short": 10_000_000, "max_open_orders": 255,
               "max_orders_per_sec": 1_000_000, "rate_burst": 65_535}
 
 
-def measure(messages: int, symbols: int, seed: int,
+def measure(messages: int, *, symbols: int | None = None, seed: int = 3,
             capacity: Capacity = DEFAULT) -> np.ndarray:
-    """Cycles from each strategy order's triggering ITCH byte to its first FIX byte."""
+    """Cycles from each strategy order's triggering ITCH byte to its first FIX byte, on a feed
+    of `symbols` symbols (default: `SYMBOLS`, or the build's slots if fewer)."""
+    symbols = min(SYMBOLS, capacity.slots) if symbols is None else symbols
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         feed = work / "feed.itch"
