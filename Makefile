@@ -6,9 +6,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test demo serve bench lint clean browser
+.PHONY: setup test demo serve bench lint clean browser loader
 
-setup: $(STAMP) browser
+setup: $(STAMP) browser loader
 
 # The dashboard's browser test drives Debian's headless Chromium (no test tool downloads its
 # own browser). Installed from the Debian registry when missing and we may (root, apt-get).
@@ -20,6 +20,18 @@ browser:
 	     (apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null)); \
 	  else \
 	    echo "note: /usr/bin/chromium missing and cannot apt-get: the browser test will skip"; \
+	  fi; \
+	fi
+
+# `nerve flash` programs boards with Debian's openFPGALoader; installed like the browser.
+loader:
+	@if ! command -v openFPGALoader >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian openfpgaloader for nerve flash"; \
+	    (apt-get install -y -q openfpgaloader >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null && apt-get install -y -q openfpgaloader >/dev/null)); \
+	  else \
+	    echo "note: openFPGALoader missing and cannot apt-get: nerve flash will say so"; \
 	  fi; \
 	fi
 

@@ -73,6 +73,9 @@ class FastPath(wiring.Component):
             "o_event": Out(stream.Signature(OrderEvent)),
             "o_update": Out(stream.Signature(BookUpdate, always_ready=True)),
             "busy": Out(1),
+            # For a board's lights: trading halted, the feed stale.
+            "halted": Out(1),
+            "stale": Out(1),
             # The card around the fast path halts trading too (e.g. lost host events).
             "host_halt": In(1),
         }
@@ -126,6 +129,8 @@ class FastPath(wiring.Component):
             trading.confirmed_position.eq(gate.confirmed_position),
             # Busy until the last order's bytes are out (the replay's between-packets).
             self.busy.eq(trading.busy | (commands.level != 0) | fix.o_egress.valid),
+            self.halted.eq(trading.halted),
+            self.stale.eq(feed.stale),
         ]
 
         # --- registers ----------------------------------------------------------------------

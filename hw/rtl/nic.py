@@ -11,13 +11,20 @@ This is what a board top (bitstreams/) instantiates and what the simulated card 
 (hw/tb/serve.py): every host transport of drivers/ reaches the same registers, `REGMAP`, the
 one map `nerve regmap` exports.
 
-PTP clock: the card's time of day in cycles since midnight UTC (156.25 MHz), counting one per
-clock. The host sets it (`ptp_set_value`, then `ptp_set`); a value beyond one day and a leap
-second (`DAY_CYCLES`) is refused whole, raises the sticky `ptp_refused` and leaves the clock
-counting, because every 64-bit schedule downstream (the risk gate's rate `due` cycle) is sized
-for a time of day and would wrap near 2**64. A MAC with its own PTP timestamps
-(and the replay, which stamps each frame with the feed's time) drives `time_load`/`time_value`
-instead, which override the count in that cycle.
+PTP clock: the card's time of day in cycles since midnight UTC (156.25 MHz, 6.4 ns), counting
+`time_step` per clock: one on the 10G card, whose fast path runs at 156.25 MHz; a board whose
+fast path runs at 156.25 MHz / N counts N per clock, so every stamp, SendingTime and rate
+schedule keeps its 6.4 ns unit. The host sets it (`ptp_set_value`, then `ptp_set`); a value
+beyond one day and a leap second (`DAY_CYCLES`) is refused whole, raises the sticky
+`ptp_refused` and leaves the clock counting, because every 64-bit schedule downstream (the risk
+gate's rate `due` cycle) is sized for a time of day and would wrap near 2**64. A MAC with its
+own PTP timestamps (and the replay, which stamps each frame with the feed's time) drives
+`time_load`/`time_value` instead, which override the count in that cycle.
+
+Ethernet: a card with its own MAC (hw/rtl/ethernet_card.py) sends each order's FIX bytes to
+the session host in a UDP datagram addressed by the `eth_*` registers (`endpoints`), and
+reports its port's frames and drops on `mac_stats`, which the `eth_*` counters count. A card
+without a MAC (the simulated card, a PCIe shell that carries the frames itself) leaves them 0.
 
 Event queue: every order and reject the fast path reports is queued (`EVENT_DEPTH` entries).
 With `event_dma` 1 the queue drains by the `o_event` stream (a DMA engine, or the testbench);
@@ -37,7 +44,7 @@ from amaranth.lib.wiring import In, Out
 from hw.rtl import axil, fastpath, hostbus, uart
 from hw.rtl.capacity import DEFAULT, Capacity
 from hw.rtl.csr import COUNTER_BITS, CsrBank, Register, RegisterMap, count_events
-from hw.rtl.records import BookUpdate, FrameBeat, OrderEvent
+from hw.rtl.records import BookUpdate, FrameBeat, MacStats, OrderEvent, UdpEndpoints
 
 EVENT_DEPTH = 512
 #: The largest time of day the host may set: 86,401 s (a day with a leap second) of 6.4 ns cycles.
@@ -72,8 +79,32 @@ UART_REGISTERS = (
     Register("dropped_bytes", 32, "ro", "UART bytes outside a frame or in a timed-out frame"),
 )
 
+#: The card's own address and the session host's: written by the host before it releases the
+#: card (no order leaves a halted card, so nothing is sent to an unset address).
+ETH_ADDRESS_REGISTERS = (
+    Register("mac", 48, "rw", "the card's MAC address (source of its datagrams)"),
+    Register("ip", 32, "rw", "the card's IPv4 address (source of its datagrams)"),
+    Register("port", 16, "rw", "the UDP port the card sends from"),
+    Register("session_mac", 48, "rw", "the session host's MAC address (or the router's)"),
+    Register("session_ip", 32, "rw", "the session host's IPv4 address"),
+    Register("session_port", 16, "rw", "the session host's UDP port for the card's orders"),
+)
+#: The counters, by the `MacStats` strobe each counts.
+ETH_COUNTERS = {
+    "rx_good": ("rx_frames", "frames received whole and passed to the fast path"),
+    "rx_crc": ("rx_crc_errors", "frames dropped for a wrong FCS (frames cut short included)"),
+    "rx_runt": ("rx_runts", "frames dropped as shorter than 64 bytes"),
+    "rx_giant": ("rx_giants", "frames dropped as longer than 1,522 bytes"),
+    "rx_phy": ("rx_phy_errors", "frames dropped for a receive error signalled by the PHY"),
+    "rx_overflow": ("rx_overflows", "good frames dropped because the receive buffer was full"),
+    "tx_frame": ("tx_datagrams", "datagrams sent to the session host (one per order)"),
+    "tx_underrun": ("tx_underruns", "frames aborted because their bytes were late"),
+}
+ETH_REGISTERS = (*ETH_ADDRESS_REGISTERS, *(Register(name, COUNTER_BITS, "ro", doc)
+                                           for name, doc in ETH_COUNTERS.values()))
+
 REGMAP = RegisterMap([*fastpath.BLOCKS, ("event", EVENT_REGISTERS), ("ptp", PTP_REGISTERS),
-                      ("uart", UART_REGISTERS)])
+                      ("uart", UART_REGISTERS), ("eth", ETH_REGISTERS)])
 ADDR_WIDTH = fastpath.ADDR_WIDTH
 AXI_ADDR_WIDTH = ADDR_WIDTH + 2          # byte addresses on the PCIe shell's BAR
 
@@ -90,21 +121,30 @@ class Nic(wiring.Component):
     the PTP clock counting from 0.
     """
 
-    def __init__(self, *, uart_divisor: int = UART_DIVISOR, capacity: Capacity = DEFAULT):
+    def __init__(self, *, uart_divisor: int = UART_DIVISOR, capacity: Capacity = DEFAULT,
+                 time_step: int = 1):
+        if not isinstance(time_step, int) or not 1 <= time_step <= 16:
+            raise ValueError(f"time_step must be 1..16 cycles of 6.4 ns per clock, not "
+                             f"{time_step!r}")
         self.uart_divisor = uart_divisor
         self.capacity = capacity
+        self.time_step = time_step
         super().__init__({
             "i_frame": In(stream.Signature(FrameBeat, always_ready=True)),
             "o_egress": Out(stream.Signature(FrameBeat)),
             "o_event": Out(stream.Signature(OrderEvent)),
             "o_update": Out(stream.Signature(BookUpdate, always_ready=True)),
             "busy": Out(1),
+            "halted": Out(1),
+            "stale": Out(1),
             "time_load": In(1),
             "time_value": In(64),
             "csr": In(hostbus.CsrPort(ADDR_WIDTH)),
             "axi": In(axil.AxiLite(AXI_ADDR_WIDTH)),
             "uart_rx": In(1, init=1),
             "uart_tx": Out(1, init=1),
+            "endpoints": Out(UdpEndpoints),
+            "mac_stats": In(MacStats),
         })
 
     def elaborate(self, platform):
@@ -129,6 +169,8 @@ class Nic(wiring.Component):
             bridge.rx.eq(self.uart_rx),
             self.uart_tx.eq(bridge.tx),
             self.busy.eq(fast.busy),
+            self.halted.eq(fast.halted),
+            self.stale.eq(fast.stale),
         ]
 
         # --- PTP clock ---------------------------------------------------------------------
@@ -136,11 +178,11 @@ class Nic(wiring.Component):
         ptp_refused = Signal()
         set_in_range = bank.rw["ptp_set_value"] <= DAY_CYCLES
         with m.If(self.time_load):
-            m.d.sync += time.eq(self.time_value + 1)
+            m.d.sync += time.eq(self.time_value + self.time_step)
         with m.Elif(bank.command["ptp_set"].stb & set_in_range):
             m.d.sync += time.eq(bank.rw["ptp_set_value"])
         with m.Else():
-            m.d.sync += time.eq(time + 1)
+            m.d.sync += time.eq(time + self.time_step)
         with m.If(bank.command["ptp_set"].stb & ~set_in_range):
             m.d.sync += ptp_refused.eq(1)
         with m.Elif(bank.clear["ptp_refused"][0]):
@@ -183,4 +225,20 @@ class Nic(wiring.Component):
         # --- UART bridge counters ----------------------------------------------------------
         for name in ("requests", "crc_errors", "framing_errors", "dropped_bytes"):
             m.d.comb += bank.ro[f"uart_{name}"].eq(getattr(bridge, name))
+
+        # --- Ethernet port ------------------------------------------------------------------
+        m.d.comb += [
+            self.endpoints.src_mac.eq(bank.rw["eth_mac"]),
+            self.endpoints.src_ip.eq(bank.rw["eth_ip"]),
+            self.endpoints.src_port.eq(bank.rw["eth_port"]),
+            self.endpoints.dst_mac.eq(bank.rw["eth_session_mac"]),
+            self.endpoints.dst_ip.eq(bank.rw["eth_session_ip"]),
+            self.endpoints.dst_port.eq(bank.rw["eth_session_port"]),
+        ]
+        eth_counters = SimpleNamespace(**{name: Signal(COUNTER_BITS, name=f"eth_{name}")
+                                          for name, _ in ETH_COUNTERS.values()})
+        count_events(m, eth_counters, {name: getattr(self.mac_stats, strobe)
+                                       for strobe, (name, _) in ETH_COUNTERS.items()})
+        for name, _ in ETH_COUNTERS.values():
+            m.d.comb += bank.ro[f"eth_{name}"].eq(getattr(eth_counters, name))
         return m

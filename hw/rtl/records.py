@@ -94,6 +94,65 @@ class FrameBeat(data.Struct):
     last: unsigned(1)
 
 
+class MacByte(data.Struct):
+    """One byte of an Ethernet frame on the byte-wide side of a MAC (the GMII clock, 125 MHz
+    at 1 Gb/s), preamble, SFD and FCS excluded.
+
+    `first` and `last` mark the frame's first and last byte. On receive, `error` on the last
+    byte carries the MAC's verdict: the frame failed a check (`RxVerdict`) and is to be
+    dropped. On transmit, `error` on any byte aborts the frame: the MAC ends it with TX_ER and
+    a wrong FCS, so no receiver takes it.
+    """
+
+    data: unsigned(8)
+    first: unsigned(1)
+    last: unsigned(1)
+    error: unsigned(1)
+
+
+class RxVerdict(data.Struct):
+    """Why a received frame is dropped (any bit set), carried on its last byte / beat."""
+
+    crc: unsigned(1)        # FCS does not match (a frame cut short lands here too)
+    runt: unsigned(1)       # under 64 bytes with its FCS
+    giant: unsigned(1)      # over MAX_FRAME bytes with its FCS; the rest was not kept
+    phy: unsigned(1)        # RX_ER from the PHY during the frame
+
+
+class CheckedBeat(data.Struct):
+    """A received frame beat with the MAC's verdict, before the frame is known good: on the
+    last beat, a non-zero `verdict` means drop the whole frame."""
+
+    beat: FrameBeat
+    verdict: RxVerdict
+
+
+class UdpEndpoints(data.Struct):
+    """The card's and the session host's addresses, for the UDP datagrams that carry each
+    order's FIX bytes from the card to the session host (registers `eth_*`)."""
+
+    src_mac: unsigned(48)
+    src_ip: unsigned(32)
+    src_port: unsigned(16)
+    dst_mac: unsigned(48)
+    dst_ip: unsigned(32)
+    dst_port: unsigned(16)
+
+
+class MacStats(data.Struct):
+    """One cycle's events of a card's Ethernet port, as one-cycle strobes in the fast path's
+    clock (the `eth_*` counters count them)."""
+
+    rx_good: unsigned(1)        # a frame passed to the fast path
+    rx_crc: unsigned(1)         # a frame dropped for its FCS
+    rx_runt: unsigned(1)        # a frame dropped as too short
+    rx_giant: unsigned(1)       # a frame dropped as too long
+    rx_phy: unsigned(1)         # a frame dropped for RX_ER
+    rx_overflow: unsigned(1)    # a good frame dropped because the receive buffer was full
+    tx_frame: unsigned(1)       # a datagram (one order's FIX bytes) sent
+    tx_underrun: unsigned(1)    # a frame aborted because its bytes did not arrive in time
+
+
 class PayloadBeat(data.Struct):
     """One beat of a UDP payload, left where it lay in the frame (not realigned).
 

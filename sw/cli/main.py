@@ -356,6 +356,33 @@ def cmd_regmap(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_build(args: argparse.Namespace) -> int:
+    from bitstreams import boards, build
+    from hw.rtl.capacity import by_name
+
+    board = boards.by_name(args.board)
+    capacity = by_name(args.capacity) if args.capacity else None
+    try:
+        result = build.build(board, capacity, seed=args.seed, minutes=args.minutes,
+                             allow_timing_fail=args.allow_timing_fail)
+    except build.BuildError as exc:
+        print(f"nerve build: error: {exc}", file=sys.stderr)
+        return 1
+    return 0 if result["timing_met"] else 3
+
+
+def cmd_flash(args: argparse.Namespace) -> int:
+    from bitstreams import boards, flash
+
+    board = boards.by_name(args.board)
+    try:
+        flash.flash(board, args.bitstream, to_flash=args.flash)
+    except flash.FlashError as exc:
+        print(f"nerve flash: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _control_settings(args: argparse.Namespace, keys: tuple[str, ...]):
     """The control plane's settings: environment (NERVE_*) overridden by the given options."""
     from pydantic import ValidationError
@@ -521,6 +548,28 @@ def build_parser() -> argparse.ArgumentParser:
     regs.add_argument("--format", choices=("md", "json", "c"), default="md")
     regs.add_argument("--out", type=Path, help="file to write (default: standard output)")
     regs.set_defaults(func=cmd_regmap)
+
+    board_help = "board name (ecpix5-85)"
+    build = sub.add_parser("build", help="build a board's bitstream and its timing report",
+                           description="Amaranth, then yosys, nextpnr-ecp5 and ecppack from "
+                           "the package registry (the [fpga] extra). Exit status 3 when timing "
+                           "is not met.")
+    build.add_argument("--board", required=True, help=board_help)
+    build.add_argument("--capacity", help="board, middle or default (default: the board's)")
+    build.add_argument("--seed", type=int, default=1, help="nextpnr's placer seed")
+    build.add_argument("--minutes", type=float, default=90.0,
+                       help="time limit for place and route (default 90)")
+    build.add_argument("--allow-timing-fail", action="store_true",
+                       help="write the bitstream even when timing is not met")
+    build.set_defaults(func=cmd_build)
+
+    flash = sub.add_parser("flash", help="program a connected board (openFPGALoader)")
+    flash.add_argument("--board", required=True, help=board_help)
+    flash.add_argument("--bitstream", type=Path,
+                       help="the .bit file (default: the last `nerve build` of the board)")
+    flash.add_argument("--flash", action="store_true",
+                       help="write the board's SPI flash (default: configuration SRAM)")
+    flash.set_defaults(func=cmd_flash)
 
     serve = sub.add_parser("serve", help="run the control plane in front of a card",
                            description="Serve the API, dashboard and metrics. The card starts "

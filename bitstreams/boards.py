@@ -1,0 +1,132 @@
+"""Board tops: the card with its Gigabit Ethernet port on a real ECP5 board.
+
+    oscillator -> Ecp5Pll -> sync (fast path, 625/N MHz), eth_tx (125 MHz), eth_tx90
+    RGMII pins <-> DDR I/O buffers (hw/rtl/rgmii.py) <-> EthernetCard (hw/rtl/ethernet_card.py)
+    USB UART pins <-> the card's UART bridge (the host's drivers/uart.py)
+    lights: link (green), halted (red), feed stale (blue)
+
+Each board is one `Board` entry: the amaranth-boards platform (pins, clocks and I/O standards
+come from it, never restated here), the capacity it is built at, the fast path's divider and
+how openFPGALoader reaches it. `nerve build --board NAME` builds one (bitstreams/build.py) and
+`nerve flash --board NAME` loads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from amaranth import ClockDomain, ClockSignal, Elaboratable, Module, ResetSignal, Signal
+from amaranth.lib import cdc, io
+
+from bitstreams.pll import Ecp5Pll, plan
+from hw.rtl import rgmii
+from hw.rtl.capacity import BOARD, Capacity
+from hw.rtl.ethernet_card import EthernetCard
+from spec.ethernet import GMII_HZ
+
+#: The PHY is held in reset this long after the PLL locks (the data sheets ask 10 ms).
+PHY_RESET_S = 0.012
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    title: str
+    platform: Callable[[], object]      # an amaranth-boards platform class
+    capacity: Capacity
+    #: The fast path runs at 625 MHz / fast_divider (bitstreams/pll.py).
+    fast_divider: int
+    #: openFPGALoader's arguments that select the board and its cable.
+    loader: tuple[str, ...]
+    #: The resource names of the three lights (name, number, colour subsignal).
+    lights: dict[str, tuple[str, int, str]] = field(default_factory=dict)
+    notes: str = ""
+
+    def pll(self):
+        platform = self.platform()
+        return plan(int(platform.default_clk_frequency), self.fast_divider)
+
+
+def _ecpix5():
+    from amaranth_boards.ecpix5 import ECPIX585Platform
+    return ECPIX585Platform()
+
+
+BOARDS: dict[str, Board] = {
+    board.name: board for board in (
+        Board("ecpix5-85", "LambdaConcept ECPIX-5, LFE5UM5G-85F", _ecpix5, BOARD,
+              fast_divider=16, loader=("-b", "ecpix5"),
+              lights={"link": ("rgb_led", 0, "g"), "halted": ("rgb_led", 1, "r"),
+                      "stale": ("rgb_led", 2, "b")}),
+    )
+}
+
+
+def by_name(name: str) -> Board:
+    try:
+        return BOARDS[name]
+    except KeyError:
+        raise ValueError(f"unknown board {name!r}; the boards are: "
+                         f"{', '.join(sorted(BOARDS))}") from None
+
+
+class BoardTop(Elaboratable):
+    """The bitstream's top: clocks and resets, the PHY's reset, the RGMII I/O, the card, the
+    UART and the lights (module doc)."""
+
+    def __init__(self, board: Board, capacity: Capacity | None = None):
+        self.board = board
+        self.capacity = capacity or board.capacity
+        self.plan = board.pll()
+
+    def elaborate(self, platform):
+        m = Module()
+        clk_in = platform.request(platform.default_clk, dir="-")
+        m.submodules.clk_in = clk_buffer = io.Buffer("i", clk_in)
+        m.submodules.pll = pll = Ecp5Pll(self.plan, clk_buffer.i)
+
+        # Clocks: the fast path and the MAC's transmit side from the PLL, the receive side from
+        # the PHY. Each domain leaves reset when the PLL has locked, synchronised to itself.
+        for name, clock in (("sync", pll.fast), ("eth_tx", pll.gmii),
+                            ("eth_tx90", pll.gmii_90)):
+            m.domains += ClockDomain(name)
+            m.d.comb += ClockSignal(name).eq(clock)
+            m.submodules[f"reset_{name}"] = cdc.ResetSynchronizer(~pll.locked, domain=name)
+        pins = platform.request("eth_rgmii", 0, dir="-")
+        m.submodules.rx_clk = rx_clk = io.Buffer("i", pins.rx_clk)
+        m.domains += ClockDomain("eth_rx")
+        m.d.comb += ClockSignal("eth_rx").eq(rx_clk.i)
+        m.submodules.reset_eth_rx = cdc.ResetSynchronizer(~pll.locked, domain="eth_rx")
+        platform.add_clock_constraint(rx_clk.i, GMII_HZ)
+        platform.add_clock_constraint(pll.fast, float(self.plan.fast_hz))
+        platform.add_clock_constraint(pll.gmii, GMII_HZ)
+
+        m.submodules.card = card = EthernetCard(fast_hz=float(self.plan.fast_hz),
+                                                time_step=self.plan.time_step,
+                                                capacity=self.capacity)
+        m.submodules.rgmii = phy = rgmii.RgmiiBoard(pins)
+        m.d.comb += [
+            card.rx_data.eq(phy.rx_data), card.rx_dv.eq(phy.rx_dv), card.rx_er.eq(phy.rx_er),
+            phy.tx_data.eq(card.tx_data), phy.tx_en.eq(card.tx_en), phy.tx_er.eq(card.tx_er),
+        ]
+
+        # The PHY comes out of reset once the clocks are up, and stays in reset while they
+        # are not.
+        hold_cycles = int(PHY_RESET_S * self.plan.fast_hz)
+        hold = Signal(range(hold_cycles + 1))
+        phy_reset = Signal(init=1)
+        m.submodules.phy_rst = phy_rst = io.Buffer("o", pins.rst)
+        with m.If(hold == hold_cycles):
+            m.d.sync += phy_reset.eq(0)
+        with m.Else():
+            m.d.sync += hold.eq(hold + 1)
+        m.d.comb += phy_rst.o.eq(phy_reset | ResetSignal("sync"))
+
+        uart = platform.request("uart", 0)
+        m.d.comb += [card.uart_rx.eq(uart.rx.i), uart.tx.o.eq(card.uart_tx)]
+
+        for light, (resource, number, colour) in self.board.lights.items():
+            led = platform.request(resource, number)
+            m.d.comb += getattr(led, colour).o.eq(getattr(card, light))
+        return m

@@ -1,0 +1,62 @@
+"""The board's design in simulation: RGMII pins -> `RgmiiSim` -> `EthernetCard` -> `RgmiiSim`
+-> RGMII pins, for cocotb + Verilator (tests/hw/test_ethernet_card.py).
+
+It is the board top (bitstreams/boards.py) without what only a board has: the PLL, the DDR I/O
+primitives (`RgmiiSim` models them with the same timing), the PHY's reset and the lights'
+pins. Clock domains, all ports of the exported Verilog and driven by the testbench: `sync`
+(the fast path, `clk`), `eth_rx`, `eth_tx` and `eth_tx90` (125 MHz, the last 90 degrees late).
+"""
+
+from amaranth import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.rtl import hostbus
+from hw.rtl.capacity import BOARD, Capacity
+from hw.rtl.ethernet_card import EthernetCard
+from hw.rtl.nic import ADDR_WIDTH
+from hw.rtl.rgmii import RgmiiSim
+from hw.tb import sim
+
+#: The board's fast path: 625 MHz / 16, counting 4 steps of 6.4 ns per clock.
+FAST_HZ = 39_062_500
+TIME_STEP = 4
+
+
+class EthernetCardSim(wiring.Component):
+    rgmii_rx_data: In(4)
+    rgmii_rx_ctl: In(1)
+    rgmii_tx_data: Out(4)
+    rgmii_tx_ctl: Out(1)
+    rgmii_tx_clk: Out(1)
+    csr: In(hostbus.CsrPort(ADDR_WIDTH))
+    link: Out(1)
+    halted: Out(1)
+    stale: Out(1)
+
+    def __init__(self, capacity: Capacity = BOARD):
+        self.capacity = capacity
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.phy = phy = RgmiiSim()
+        m.submodules.card = card = EthernetCard(fast_hz=FAST_HZ, time_step=TIME_STEP,
+                                                capacity=self.capacity)
+        wiring.connect(m, host=wiring.flipped(self.csr), card=card.csr)
+        m.d.comb += [
+            phy.rgmii_rx_data.eq(self.rgmii_rx_data), phy.rgmii_rx_ctl.eq(self.rgmii_rx_ctl),
+            self.rgmii_tx_data.eq(phy.rgmii_tx_data), self.rgmii_tx_ctl.eq(phy.rgmii_tx_ctl),
+            self.rgmii_tx_clk.eq(phy.rgmii_tx_clk),
+            card.rx_data.eq(phy.rx_data), card.rx_dv.eq(phy.rx_dv), card.rx_er.eq(phy.rx_er),
+            phy.tx_data.eq(card.tx_data), phy.tx_en.eq(card.tx_en), phy.tx_er.eq(card.tx_er),
+            self.link.eq(card.link), self.halted.eq(card.halted), self.stale.eq(card.stale),
+        ]
+        return m
+
+
+def build(capacity: Capacity = BOARD) -> sim.SimBuild:
+    """The Verilator build of the board's design (once per RTL change)."""
+    return sim.build(f"ethernet_card_{capacity.name}", lambda: EthernetCardSim(capacity),
+                     sources=sim.rtl_sources() + [__import__("pathlib").Path(__file__)],
+                     key=capacity.name)
