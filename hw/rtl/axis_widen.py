@@ -30,8 +30,9 @@ class _Stored(data.Struct):
 class AxisWiden(wiring.Component):
     """64-bit `FrameBeat`s in, 512-bit AXI4-Stream words out (see the module doc).
 
-    Latency: a frame's last beat accepted on `i_beat` to its first word valid on `o_axis`:
-    `LATENCY` (2) cycles when the FIFO holds nothing else.
+    Latency: a frame's last beat accepted on `i_beat` to its first word valid on `o_axis`,
+    when the FIFO holds nothing else: `LATENCY` (1) cycle, or `ONE_WORD_LATENCY` (2) for a
+    frame of one word (at most 64 bytes: its only word is still entering the FIFO).
     Rate: in, one beat per cycle; out, one word per cycle while `o_axis.ready`. Once a
     frame's first word is offered its words stay valid back to back to its last (all of them
     are already in the FIFO): `valid` never falls inside a frame.
@@ -46,7 +47,8 @@ class AxisWiden(wiring.Component):
     Reset: empty, no word open.
     """
 
-    LATENCY = 2
+    LATENCY = 1
+    ONE_WORD_LATENCY = 2
 
     def __init__(self, depth: int = DEFAULT_DEPTH):
         if not isinstance(depth, int) or isinstance(depth, bool) or depth < 2:

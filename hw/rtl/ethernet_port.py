@@ -87,6 +87,10 @@ class EthernetPort(wiring.Component):
         m.submodules.mac_tx = mac_tx = tx(MacTx())
         m.submodules.underruns = underruns = cdc.PulseSynchronizer(i_domain="eth_tx",
                                                                    o_domain="sync")
+        # A fragment leaves no byte to carry a verdict through the buffer: its strobe crosses
+        # alone (fragments are at least a preamble and a gap apart, far slower than it needs).
+        m.submodules.fragments = fragments = cdc.PulseSynchronizer(i_domain="eth_rx",
+                                                                   o_domain="sync")
 
         wiring.connect(m, mac=mac_rx.o_byte, packer=packer.i_byte)
         wiring.connect(m, buffer=rx_buffer.o_frame, fastpath=wiring.flipped(self.o_frame))
@@ -118,11 +122,14 @@ class EthernetPort(wiring.Component):
             # Beats late from the crossing, or bytes late at the MAC: either aborts the frame.
             underruns.i.eq(unpacker.underrun | mac_tx.underrun),
 
+            fragments.i.eq(mac_rx.o_fragment),
             self.stats.eq(rx_buffer.stats),
+            self.stats.rx_fragment.eq(fragments.o),
             self.stats.tx_frame.eq(egress.sent),
             self.stats.tx_underrun.eq(underruns.o),
         ]
         stats = self.stats
         m.d.comb += self.activity.eq(stats.rx_good | stats.rx_crc | stats.rx_runt
-                                     | stats.rx_giant | stats.rx_phy | stats.rx_overflow)
+                                     | stats.rx_giant | stats.rx_phy | stats.rx_overflow
+                                     | stats.rx_fragment)
         return m

@@ -97,6 +97,8 @@ ETH_COUNTERS = {
     "rx_giant": ("rx_giants", "frames dropped as longer than 1,522 bytes"),
     "rx_phy": ("rx_phy_errors", "frames dropped for a receive error signalled by the PHY"),
     "rx_overflow": ("rx_overflows", "good frames dropped because the receive buffer was full"),
+    "rx_fragment": ("rx_fragments", "bursts of 4 bytes or fewer after a start-of-frame "
+                    "delimiter: noise or a collision fragment, not a frame"),
     "tx_frame": ("tx_datagrams", "datagrams sent to the session host (one per order)"),
     "tx_underrun": ("tx_underruns", "frames aborted because their bytes were late"),
 }

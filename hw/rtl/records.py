@@ -149,6 +149,7 @@ class MacStats(data.Struct):
     rx_giant: unsigned(1)       # a frame dropped as too long
     rx_phy: unsigned(1)         # a frame dropped for RX_ER
     rx_overflow: unsigned(1)    # a good frame dropped because the receive buffer was full
+    rx_fragment: unsigned(1)    # a burst of 4 bytes or fewer after its SFD (no frame at all)
     tx_frame: unsigned(1)       # a datagram (one order's FIX bytes) sent
     tx_underrun: unsigned(1)    # a frame aborted because its bytes did not arrive in time
 

@@ -3,8 +3,12 @@
 Data flow: MAC rx -> BytePacker -> async FIFO -> RxFrameBuffer -> Nic.i_frame.
 The MAC judges a frame (FCS, length, PHY errors) only at its end, and the fast path acts on a
 frame's bytes as they come, so a frame is held here until its verdict is known: no byte of a
-bad frame ever reaches the fast path. The cost is one frame time of latency; the gain is that
-the network filter and everything after it see only frames the MAC passed.
+bad frame ever reaches the fast path. The cost is latency: a frame's beats leave only after its
+FCS has been checked, one per fast-path cycle, so its last beat reaches the fast path the
+frame's length in beats later than it would cut through (13 cycles for a packet carrying one
+Add Order). The gain is that the network filter and everything after it see only frames the MAC
+passed: a cut-through design would have to undo the book changes of a frame found bad at its
+end.
 """
 
 from amaranth import Module, Mux, Signal

@@ -7,6 +7,9 @@ pins. Clock domains, all ports of the exported Verilog and driven by the testben
 (the fast path, `clk`), `eth_rx`, `eth_tx` and `eth_tx90` (125 MHz, the last 90 degrees late).
 """
 
+import json
+from pathlib import Path
+
 from amaranth import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -58,5 +61,33 @@ class EthernetCardSim(wiring.Component):
 def build(capacity: Capacity = BOARD) -> sim.SimBuild:
     """The Verilator build of the board's design (once per RTL change)."""
     return sim.build(f"ethernet_card_{capacity.name}", lambda: EthernetCardSim(capacity),
-                     sources=sim.rtl_sources() + [__import__("pathlib").Path(__file__)],
-                     key=capacity.name)
+                     sources=[*sim.rtl_sources(), Path(__file__)], key=capacity.name)
+
+
+def prepare_run(root: Path, *, messages: int = 500, seed: int = 9) -> dict:
+    """A synthetic feed in `root`, the golden model's outputs for it (root/model) and the
+    host's plan for the card (root/rtl), for tests/hw/cocotb_ethernet_card.py; returns the
+    model's summary. The limits refuse nothing: the rate limit is the only check that reads
+    the clock, and the card's clock free-runs in that test while the model stamps each packet
+    with its feed time."""
+    from hw.tb.replay import prepare
+    from hw.tb.tick_to_trade import PERMISSIVE
+    from sw.cli.main import main
+    from sw.model.config import load_limits
+
+    feed = root / "feed.itch"
+    if main(["gen", "--symbols", "4", "--messages", str(messages), "--seed", str(seed),
+             "--out", str(feed)]) != 0:
+        raise RuntimeError("nerve gen failed")
+    (root / "limits.json").write_text(json.dumps({"defaults": PERMISSIVE}))
+    if main(["replay", "--backend", "model", "--feed", str(feed), "--out", str(root / "model"),
+             "--limits", str(root / "limits.json")]) != 0:
+        raise RuntimeError("nerve replay failed")
+    prepare(feed, root / "rtl", limits=load_limits({"defaults": PERMISSIVE}))
+    return json.loads((root / "model" / "summary.json").read_text())
+
+
+def run(card: sim.SimBuild, root: Path, testcase: str) -> None:
+    """One case of tests/hw/cocotb_ethernet_card.py on the prepared `root`."""
+    card.run("tests.hw.cocotb_ethernet_card", testcase=testcase,
+             env={"NERVE_BOARD_WORK": str(root)})

@@ -15,6 +15,7 @@ are compared as well-formed (CheckSum recomputed from the bytes) rather than equ
 byte of every message must be the model's.
 """
 
+import csv
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ import cocotb
 import dpkt
 from cocotb.clock import Clock
 from cocotb.triggers import RisingEdge, Timer, with_timeout
+from cocotb.utils import get_time_from_sim_steps
 from cocotbext.eth import GmiiFrame, RgmiiSink, RgmiiSource
 
 from drivers.card import confirm, map_entry, map_reads
@@ -54,6 +56,7 @@ class TB:
         self.dut = dut
         self.csr = CsrMaster(dut, REGMAP)
         self.datagrams: list[bytes] = []
+        self.sent_at: list[float] = []        # ns: each datagram's first preamble nibble
         self.slots: dict[str, int] = {}
         self.locates: dict[str, int] = {}
         cocotb.start_soon(Clock(dut.clk, FAST_NS, unit="ns").start())
@@ -88,6 +91,7 @@ class TB:
             assert frame.check_fcs(), "a datagram left with a bad FCS"
             assert not any(frame.error or []), "a datagram left with TX_ER"
             self.datagrams.append(bytes(frame.get_payload()))
+            self.sent_at.append(get_time_from_sim_steps(frame.sim_time_start, "ns"))
 
     async def configure_port(self):
         for name, value in (("eth_mac", int.from_bytes(CARD["mac"], "big")),
@@ -162,7 +166,8 @@ async def replay(dut, *, damage: bool):
     await tb.configure_port()
     await tb.run(plan["setup"])
     rng = random.Random(SEED)
-    bad = {"crc": 0, "runt": 0}
+    bad = {"crc": 0, "runt": 0, "fragment": 0}
+    ended: dict[int, int] = {}       # packet -> sim step of its good frame's last nibble
     for n, (_, frame) in enumerate(frames):
         if str(n) in plan["actions"]:
             await tb.settle()
@@ -173,9 +178,13 @@ async def replay(dut, *, damage: bool):
             await tb.source.send(corrupted(frame, rng))
             bad["crc"] += 1
         if damage and rng.random() < 0.05:
-            await tb.source.send(GmiiFrame.from_raw_payload(frame[:rng.randrange(1, 50)]))
-            bad["runt"] += 1
-        await tb.source.send(GmiiFrame.from_payload(frame))
+            # Cut short, no FCS: a runt, or a fragment when 4 bytes or fewer follow the SFD.
+            cut = rng.randrange(1, 50)
+            await tb.source.send(GmiiFrame.from_raw_payload(frame[:cut]))
+            bad["runt" if cut > 4 else "fragment"] += 1
+        # The source sends a copy, which reports its end through the callback.
+        await tb.source.send(GmiiFrame.from_payload(
+            frame, tx_complete=lambda sent, n=n: ended.__setitem__(n, sent.sim_time_end)))
     await tb.settle()
     await tb.run(plan["after"])
     expected = split_messages((WORK / "model" / "orders.fix").read_bytes())
@@ -185,14 +194,33 @@ async def replay(dut, *, damage: bool):
 
     registers = {name: await tb.csr.read(f"eth_{name}")
                  for name in ("rx_frames", "rx_crc_errors", "rx_runts", "rx_giants",
-                              "rx_phy_errors", "rx_overflows", "tx_datagrams", "tx_underruns")}
+                              "rx_phy_errors", "rx_overflows", "rx_fragments", "tx_datagrams",
+                              "tx_underruns")}
     assert registers == {"rx_frames": len(frames), "rx_crc_errors": bad["crc"],
                          "rx_runts": bad["runt"], "rx_giants": 0, "rx_phy_errors": 0,
-                         "rx_overflows": 0, "tx_datagrams": len(expected),
+                         "rx_overflows": 0, "rx_fragments": bad["fragment"],
+                         "tx_datagrams": len(expected),
                          "tx_underruns": 0}, registers
     assert await tb.csr.read("event_overflow") == 0
     assert int(dut.link.value) == 1 and int(dut.halted.value) == 0
+    if not damage:
+        write_wire_to_wire(tb, ended)
     return bad
+
+
+def write_wire_to_wire(tb: TB, ended: dict[int, int]) -> None:
+    """Each strategy order's time from the last nibble of the frame that caused it at the
+    receive pins to the first nibble of its datagram at the transmit pins (ns), for the
+    benchmark (bench/board.py). One message per packet: the order's message index is its
+    packet's number."""
+    with (WORK / "model" / "orders.csv").open() as f:
+        orders = list(csv.DictReader(f))
+    ns = [round(sent - get_time_from_sim_steps(ended[int(o["msg_index"])], "ns"), 1)
+          for o, sent in zip(orders, tb.sent_at, strict=True) if o["cause"] == "strategy"]
+    assert ns and min(ns) > 0
+    (WORK / "wire_to_wire.json").write_text(json.dumps({"ns": ns, "fast_hz": FAST_HZ}))
+    tb.dut._log.info("wire to wire: %d strategy orders, min %.1f ns, median %.1f ns, "
+                     "max %.1f ns", len(ns), min(ns), sorted(ns)[len(ns) // 2], max(ns))
 
 
 async def wait_for(tb: TB, count: int):
@@ -234,4 +262,4 @@ async def a_feed_in_at_the_pins_gives_the_models_orders_at_the_pins(dut):
 @cocotb.test()
 async def damaged_frames_are_dropped_counted_and_change_nothing(dut):
     bad = await replay(dut, damage=True)
-    assert bad["crc"] > 0 and bad["runt"] > 0
+    assert bad["crc"] > 0 and bad["runt"] > 0 and bad["fragment"] > 0

@@ -141,10 +141,14 @@ def beats_of(frame: bytes):
     return out
 
 
-def run_widen(dut, frames, *, gap=0.3, ready=0.6, seed=2, tail=300, gaps_allowed=False):
+def run_widen(dut, frames, *, gap=0.3, ready=0.6, seed=2, tail=300, gaps_allowed=False,
+              timing=None):
+    """Send `frames` as beats; return the frames gathered from `o_axis`. `timing`, if a
+    list, gets the cycles of each frame's last beat in and of each first word offered."""
     rng = random.Random(seed)
     beats = [b for f in frames for b in beats_of(f)]
     got, cur, problems = [], bytearray(), []
+    timing = [] if timing is None else timing
 
     async def bench(ctx, dut):
         i = 0
@@ -170,7 +174,11 @@ def run_widen(dut, frames, *, gap=0.3, ready=0.6, seed=2, tail=300, gaps_allowed
             if in_frame and not valid and not gaps_allowed:
                 problems.append(("tvalid fell inside a frame", n))
             if present and ctx.get(dut.i_beat.ready):
+                if beats[i][3]:
+                    timing.append(("last in", n))
                 i += 1
+            if valid and not in_frame and offered is None:
+                timing.append(("first out", n))
             offered = None
             if valid:
                 in_frame = True
@@ -203,6 +211,15 @@ def test_widen_random_frames_and_backpressure():
 def test_widen_keep_patterns(length):
     frame = bytes(i * 7 & 0xFF for i in range(length))
     assert run_widen(AxisWiden(), [frame, frame], gap=0, ready=1, tail=60) == [frame, frame]
+
+
+@pytest.mark.parametrize("length, latency", [(100, AxisWiden.LATENCY),
+                                             (64, AxisWiden.ONE_WORD_LATENCY)])
+def test_widen_latency_last_beat_to_first_word(length, latency):
+    timing = []
+    run_widen(AxisWiden(), [bytes(length)], gap=0, ready=1, tail=20, timing=timing)
+    assert [kind for kind, _ in timing] == ["last in", "first out"]
+    assert timing[1][1] - timing[0][1] == latency
 
 
 def test_widen_a_frame_longer_than_the_fifo_does_not_hang():
