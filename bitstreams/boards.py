@@ -43,9 +43,9 @@ class Board:
     lights: dict[str, tuple[str, int, str]] = field(default_factory=dict)
     notes: str = ""
 
-    def pll(self):
+    def pll(self, fast_divider: int | None = None):
         platform = self.platform()
-        return plan(int(platform.default_clk_frequency), self.fast_divider)
+        return plan(int(platform.default_clk_frequency), fast_divider or self.fast_divider)
 
 
 def _ecpix5():
@@ -75,10 +75,11 @@ class BoardTop(Elaboratable):
     """The bitstream's top: clocks and resets, the PHY's reset, the RGMII I/O, the card, the
     UART and the lights (module doc)."""
 
-    def __init__(self, board: Board, capacity: Capacity | None = None):
+    def __init__(self, board: Board, capacity: Capacity | None = None,
+                 fast_divider: int | None = None):
         self.board = board
         self.capacity = capacity or board.capacity
-        self.plan = board.pll()
+        self.plan = board.pll(fast_divider)
 
     def elaborate(self, platform):
         m = Module()
@@ -98,7 +99,9 @@ class BoardTop(Elaboratable):
         m.domains += ClockDomain("eth_rx")
         m.d.comb += ClockSignal("eth_rx").eq(rx_clk.i)
         m.submodules.reset_eth_rx = cdc.ResetSynchronizer(~pll.locked, domain="eth_rx")
-        platform.add_clock_constraint(rx_clk.i, GMII_HZ)
+        # On the pin: the buffer's output net is renamed in synthesis (merged with the domain's
+        # clock), and a constraint on a net nextpnr cannot find is silently its 12 MHz default.
+        platform.add_clock_constraint(pins.rx_clk.io, GMII_HZ)
         platform.add_clock_constraint(pll.fast, float(self.plan.fast_hz))
         platform.add_clock_constraint(pll.gmii, GMII_HZ)
 

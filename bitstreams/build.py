@@ -113,19 +113,19 @@ def utilisation(report: dict) -> dict[str, dict]:
     return {label: used[cell] for cell, label in RESOURCES.items() if cell in used}
 
 
-def build(board: Board, capacity: Capacity | None = None, *, seed: int = 1,
-          minutes: float = ROUTE_MINUTES, allow_timing_fail: bool = False,
+def build(board: Board, capacity: Capacity | None = None, *, fast_divider: int | None = None,
+          seed: int = 1, minutes: float = ROUTE_MINUTES, allow_timing_fail: bool = False,
           out: Path | None = None) -> dict:
     """Build `board`'s bitstream; returns the report (also written to bitstreams/reports/)."""
     for name in ("yosys", "nextpnr-ecp5", "ecppack"):     # before minutes of elaboration
         tool(name)
-    top = BoardTop(board, capacity)
+    top = BoardTop(board, capacity, fast_divider)
     name = f"{board.name}-{top.capacity.name}"
     out = out or ROOT / "build" / "boards" / name
     out.mkdir(parents=True, exist_ok=True)
     steps = {}
     _say(f"[{name}] fast path at {float(top.plan.fast_hz) / 1e6:.4f} MHz "
-         f"(625/{board.fast_divider}), GMII at 125 MHz; capacity {top.capacity.name}")
+         f"(625/{top.plan.fast_divider}), GMII at 125 MHz; capacity {top.capacity.name}")
 
     started = time.monotonic()
     _say(f"[{name}] elaborating the design (Amaranth)")
@@ -155,6 +155,7 @@ def build(board: Board, capacity: Capacity | None = None, *, seed: int = 1,
     result = {"board": board.name, "title": board.title, "capacity": top.capacity.name,
               "timing_met": timing_met, "clocks": clocks,
               "fast_path_mhz": round(float(top.plan.fast_hz) / 1e6, 4),
+              "fast_divider": top.plan.fast_divider,
               "utilisation": utilisation(report), "seed": seed, "steps": steps,
               "bitstream": None}
     for domain, c in clocks.items():

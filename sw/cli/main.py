@@ -363,8 +363,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     board = boards.by_name(args.board)
     capacity = by_name(args.capacity) if args.capacity else None
     try:
-        result = build.build(board, capacity, seed=args.seed, minutes=args.minutes,
-                             allow_timing_fail=args.allow_timing_fail)
+        result = build.build(board, capacity, fast_divider=args.fast_divider, seed=args.seed,
+                             minutes=args.minutes, allow_timing_fail=args.allow_timing_fail)
     except build.BuildError as exc:
         print(f"nerve build: error: {exc}", file=sys.stderr)
         return 1
@@ -556,6 +556,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "is not met.")
     build.add_argument("--board", required=True, help=board_help)
     build.add_argument("--capacity", help="board, middle or default (default: the board's)")
+    build.add_argument("--fast-divider", type=int, metavar="N",
+                       help="the fast path at 625/N MHz, N a multiple of 4 (default: the "
+                       "board's; 16 on the ECPIX-5, 39.0625 MHz)")
     build.add_argument("--seed", type=int, default=1, help="nextpnr's placer seed")
     build.add_argument("--minutes", type=float, default=90.0,
                        help="time limit for place and route (default 90)")

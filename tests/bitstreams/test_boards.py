@@ -60,7 +60,7 @@ def test_the_board_top_elaborates_with_its_pins_and_clocks(prepared):
     for pin in ("rx_clk", "rx_data", "tx_clk", "tx_data", "rst"):
         assert f'"eth_rgmii_0__{pin}' in lpf, pin
     assert '"uart_0__rx__io"' in lpf and '"uart_0__tx__io"' in lpf
-    assert 'FREQUENCY NET "rx_clk.i" 125000000.0 HZ' in lpf
+    assert 'FREQUENCY PORT "eth_rgmii_0__rx_clk__io" 125000000.0 HZ' in lpf
     assert f'FREQUENCY NET "pll.fast" {float(top.plan.fast_hz)} HZ' in lpf
     assert top.capacity == board.capacity == BOARD
     rtlil = plan.files["top.il"]
@@ -74,3 +74,8 @@ def test_the_board_top_takes_another_capacity(prepared):
     board, _, _ = prepared
     from hw.rtl.capacity import MIDDLE
     assert BoardTop(board, MIDDLE).capacity is MIDDLE
+
+
+def test_a_build_may_run_the_fast_path_slower():
+    top = BoardTop(by_name("ecpix5-85"), fast_divider=20)
+    assert (float(top.plan.fast_hz), top.plan.time_step) == (31_250_000.0, 5)
