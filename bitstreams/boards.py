@@ -39,9 +39,16 @@ class Board:
     fast_divider: int
     #: openFPGALoader's arguments that select the board and its cable.
     loader: tuple[str, ...]
-    #: The resource names of the three lights (name, number, colour subsignal).
-    lights: dict[str, tuple[str, int, str]] = field(default_factory=dict)
-    notes: str = ""
+    #: Each light: (resource, number, subsignal, bit) it drives, active high.
+    lights: dict[str, tuple[str, int, str, int]] = field(default_factory=dict)
+    #: Subsignals of the lights' resources held at 1 (a muxed LED's colour lines).
+    light_levels: tuple[tuple[str, int, str], ...] = ()
+    #: The UART resource the host's bridge uses.
+    uart: tuple[str, int] = ("uart", 0)
+    #: Board-specific parts: resources it adds to its platform, and logic it needs (its I/O
+    #: supplies), as `(platform, fast_hz) -> Elaboratable`.
+    add_resources: Callable[[object], None] | None = None
+    support: Callable[[object, float], Elaboratable] | None = None
 
     def pll(self, fast_divider: int | None = None):
         platform = self.platform()
@@ -53,12 +60,41 @@ def _ecpix5():
     return ECPIX585Platform()
 
 
+def _butterstick():
+    from amaranth_boards.butterstick import ButterStickPlatform
+    return ButterStickPlatform()
+
+
+def _butterstick_uart(platform) -> None:
+    """The host's UART on SYZYGY port A's first two single-ended pins (S0 in, S1 out), for a
+    3.3 V USB-serial adapter: the ButterStick's own USB goes to a ULPI PHY, not a UART."""
+    from amaranth.build import Attrs
+    from amaranth_boards.resources import UARTResource
+    platform.add_resources([UARTResource(1, rx="S0", tx="S1", conn=("syzygy", 0),
+                                         attrs=Attrs(IO_TYPE="LVCMOS33"))])
+
+
+def _butterstick_supplies(platform, fast_hz: float) -> Elaboratable:
+    from bitstreams.vccio import ButterStickVccio
+    # Port A at 3.3 V for the UART adapter; B and C at their lowest safe settings.
+    return ButterStickVccio((3.3, 1.8, 1.8), fast_hz)
+
+
 BOARDS: dict[str, Board] = {
     board.name: board for board in (
         Board("ecpix5-85", "LambdaConcept ECPIX-5, LFE5UM5G-85F", _ecpix5, BOARD,
               fast_divider=16, loader=("-b", "ecpix5"),
-              lights={"link": ("rgb_led", 0, "g"), "halted": ("rgb_led", 1, "r"),
-                      "stale": ("rgb_led", 2, "b")}),
+              lights={"link": ("rgb_led", 0, "g", 0), "halted": ("rgb_led", 1, "r", 0),
+                      "stale": ("rgb_led", 2, "b", 0)}),
+        Board("butterstick-85", "GsD ButterStick r1.0, LFE5UM5G-85F", _butterstick, BOARD,
+              fast_divider=16, loader=("--dfu",),
+              lights={"link": ("rgb_leds_muxed", 0, "leds", 0),
+                      "halted": ("rgb_leds_muxed", 0, "leds", 1),
+                      "stale": ("rgb_leds_muxed", 0, "leds", 2)},
+              light_levels=(("rgb_leds_muxed", 0, "r"), ("rgb_leds_muxed", 0, "g"),
+                            ("rgb_leds_muxed", 0, "b")),
+              uart=("uart", 1), add_resources=_butterstick_uart,
+              support=_butterstick_supplies),
     )
 }
 
@@ -126,10 +162,23 @@ class BoardTop(Elaboratable):
             m.d.sync += hold.eq(hold + 1)
         m.d.comb += phy_rst.o.eq(phy_reset | ResetSignal("sync"))
 
-        uart = platform.request("uart", 0)
+        board = self.board
+        if board.add_resources is not None:
+            board.add_resources(platform)
+        if board.support is not None:
+            m.submodules.support = board.support(platform, float(self.plan.fast_hz))
+        uart = platform.request(*board.uart)
         m.d.comb += [card.uart_rx.eq(uart.rx.i), uart.tx.o.eq(card.uart_tx)]
 
-        for light, (resource, number, colour) in self.board.lights.items():
-            led = platform.request(resource, number)
-            m.d.comb += getattr(led, colour).o.eq(getattr(card, light))
+        requested = {}
+
+        def resource(name: str, number: int):
+            if (name, number) not in requested:
+                requested[name, number] = platform.request(name, number)
+            return requested[name, number]
+
+        for light, (name, number, subsignal, bit) in board.lights.items():
+            m.d.comb += getattr(resource(name, number), subsignal).o[bit].eq(getattr(card, light))
+        for name, number, subsignal in board.light_levels:
+            m.d.comb += getattr(resource(name, number), subsignal).o.eq(1)
         return m

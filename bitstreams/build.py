@@ -34,9 +34,13 @@ REPORTS = ROOT / "bitstreams" / "reports"
 TOOLS = Path(sys.executable).parent
 #: How long nextpnr may take by default (the whole path took 45 minutes and more to route).
 ROUTE_MINUTES = 90
-#: nextpnr's clock nets, by what they clock (the PLL's and the PHY's signals in BoardTop).
-DOMAINS = (("fast", "sync (fast path)"), ("gmii_90", "eth_tx90 (RGMII TX clock)"),
-           ("gmii", "eth_tx (GMII transmit)"), ("rx_clk", "eth_rx (GMII receive)"))
+#: nextpnr's global clock nets, by what they clock: the net keeps the name of a signal on it
+#: (observed: `$glbnet$card.clk`, `$glbnet$card.eth_rx_clk`,
+#: `$glbnet$card.port.mac_tx.eth_tx_clk`, `$glbnet$pll.gmii_90`); the first match names it.
+DOMAINS = (("gmii_90", "eth_tx90 (RGMII TX clock)"), ("eth_tx", "eth_tx (GMII transmit)"),
+           ("gmii", "eth_tx (GMII transmit)"), ("eth_rx", "eth_rx (GMII receive)"),
+           ("rx_clk", "eth_rx (GMII receive)"), ("card.clk", "sync (fast path)"),
+           ("fast", "sync (fast path)"))
 SUMMARY = re.compile(r"TRELLIS_(COMB|FF|RAMW)|DP16KD|MULT18X18D|EHXPLLL|Max frequency|"
                      r"iter=|Routing complete|Router2 time|Program finished|ERROR")
 #: nextpnr log lines worth echoing as progress while it runs.

@@ -17,6 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 LOADER = "openFPGALoader"
 
 
+#: What openFPGALoader says when no board answers: over an FTDI JTAG cable, or in DFU mode.
+NO_BOARD = ("unable to open ftdi device", "JTAG init failed", "No DFU compatible device found")
+
+
 class FlashError(RuntimeError):
     pass
 
@@ -44,9 +48,10 @@ def flash(board: Board, bitstream: Path | None = None, *, to_flash: bool = False
     done = subprocess.run(argv, capture_output=True, text=True)
     said = (done.stdout + done.stderr).strip()
     if done.returncode:
-        if "unable to open ftdi device" in said or "JTAG init failed" in said:
+        if any(text in said for text in NO_BOARD):
             raise FlashError(f"no {board.title} found on USB (is it plugged in and powered, "
-                             f"and may this user open its FTDI device?); "
+                             f"in its bootloader if it loads by DFU, and may this user open "
+                             f"the device?); "
                              f"{LOADER} said: {said.splitlines()[-1] if said else 'nothing'}")
         raise FlashError(f"{LOADER} failed (exit {done.returncode}): {said}")
     print(said)

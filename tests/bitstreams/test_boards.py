@@ -9,7 +9,7 @@ from fractions import Fraction
 
 import pytest
 
-from bitstreams import pll
+from bitstreams import pll, vccio
 from bitstreams.boards import BOARDS, BoardTop, by_name
 from hw.rtl.capacity import BOARD
 
@@ -43,7 +43,8 @@ def test_an_input_clock_without_an_exact_setting_is_refused():
 
 
 def test_an_unknown_board_names_the_known_ones():
-    with pytest.raises(ValueError, match=r"unknown board 'x'; the boards are: ecpix5-85"):
+    with pytest.raises(ValueError, match=r"unknown board 'x'; the boards are: "
+                                         r"butterstick-85, ecpix5-85"):
         by_name("x")
 
 
@@ -59,21 +60,44 @@ def test_the_board_top_elaborates_with_its_pins_and_clocks(prepared):
     lpf = plan.files["top.lpf"]
     for pin in ("rx_clk", "rx_data", "tx_clk", "tx_data", "rst"):
         assert f'"eth_rgmii_0__{pin}' in lpf, pin
-    assert '"uart_0__rx__io"' in lpf and '"uart_0__tx__io"' in lpf
+    uart = f"{board.uart[0]}_{board.uart[1]}"
+    assert f'"{uart}__rx__io"' in lpf and f'"{uart}__tx__io"' in lpf
     assert 'FREQUENCY PORT "eth_rgmii_0__rx_clk__io" 125000000.0 HZ' in lpf
     assert f'FREQUENCY NET "pll.fast" {float(top.plan.fast_hz)} HZ' in lpf
     assert top.capacity == board.capacity == BOARD
     rtlil = plan.files["top.il"]
     assert "EHXPLLL" in rtlil
     assert rtlil.count("IDDRX1F") >= 5 and rtlil.count("ODDRX1F") >= 6   # RGMII, both ways
-    for light, (resource, number, _) in board.lights.items():
-        assert f'"{resource}_{number}__' in lpf, light
+    for light, (resource, number, subsignal, _) in board.lights.items():
+        assert f'"{resource}_{number}__{subsignal}__' in lpf, light
 
 
 def test_the_board_top_takes_another_capacity(prepared):
     board, _, _ = prepared
     from hw.rtl.capacity import MIDDLE
     assert BoardTop(board, MIDDLE).capacity is MIDDLE
+
+
+def test_the_butterstick_powers_its_uart_bank_before_the_host_needs_it(prepared):
+    board, _, plan = prepared
+    if board.support is None:
+        pytest.skip(f"{board.name} needs no supply control")
+    lpf = plan.files["top.lpf"]
+    # SYZYGY A's S0/S1 (G2, J3) carry the UART; the supplies' PWM and enable pins are driven.
+    assert 'LOCATE COMP "uart_1__rx__io" SITE "G2"' in lpf
+    assert 'LOCATE COMP "uart_1__tx__io" SITE "J3"' in lpf
+    assert '"vccio_ctrl_0__pdm__io' in lpf and '"vccio_ctrl_0__en__io' in lpf
+
+
+@pytest.mark.parametrize("volts, duty", [(3.3, 0.0949), (1.8, 0.6715)])
+def test_the_supply_dac_level_for_a_voltage(volts, duty):
+    # vctl = 0.6 (1 + 68/53.6) + 68k (0.6/13k) - (68/53.6) V, over the 3.3 V swing.
+    assert vccio.control_voltage(volts) / 3.3 == pytest.approx(duty, abs=1e-3)
+
+
+def test_a_supply_out_of_range_is_refused():
+    with pytest.raises(ValueError, match=r"VCCIOC must be 1.8-3.3 V, not 1.2"):
+        vccio.ButterStickVccio((3.3, 1.8, 1.2), 39e6)
 
 
 def test_a_build_may_run_the_fast_path_slower():

@@ -60,12 +60,22 @@ def test_the_real_tool_without_a_board_fails_clearly(bitstream, capsys):
     assert "found on USB" in capsys.readouterr().err
 
 
+def test_a_dfu_board_without_a_device_says_none_was_found(bitstream, tmp_path, monkeypatch,
+                                                          capsys):
+    fake_loader(tmp_path, monkeypatch, 'echo "DFU init failed with: No DFU compatible device '
+                'found" >&2\nexit 1')
+    assert main(["flash", "--board", "butterstick-85", "--bitstream", str(bitstream)]) == 1
+    assert "no GsD ButterStick" in capsys.readouterr().err
+
+
 def test_a_board_found_is_programmed_with_its_cable_and_the_file(bitstream, tmp_path,
                                                                   monkeypatch, capsys):
     fake_loader(tmp_path, monkeypatch, 'echo "args: $*"')
     assert main(["flash", "--board", "ecpix5-85", "--bitstream", str(bitstream)]) == 0
     assert f"args: -b ecpix5 {bitstream}" in capsys.readouterr().out
     assert flash.command(ECPIX5, bitstream, to_flash=True)[-2:] == ["-f", str(bitstream)]
+    assert flash.command(by_name("butterstick-85"), bitstream) == [flash.LOADER, "--dfu",
+                                                                   str(bitstream)]
 
 
 def test_an_unknown_board_lists_the_boards(capsys):
