@@ -167,18 +167,23 @@ class BoardTop(Elaboratable):
             board.add_resources(platform)
         if board.support is not None:
             m.submodules.support = board.support(platform, float(self.plan.fast_hz))
-        uart = platform.request(*board.uart)
-        m.d.comb += [card.uart_rx.eq(uart.rx.i), uart.tx.o.eq(card.uart_tx)]
+        uart = platform.request(*board.uart, dir="-")
+        m.submodules.uart_rx = uart_rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = uart_tx = io.Buffer("o", uart.tx)
+        m.d.comb += [card.uart_rx.eq(uart_rx.i), uart_tx.o.eq(card.uart_tx)]
 
         requested = {}
 
-        def resource(name: str, number: int):
+        def light_pin(name: str, number: int, subsignal: str, bit: int | None = None):
             if (name, number) not in requested:
-                requested[name, number] = platform.request(name, number)
-            return requested[name, number]
+                requested[name, number] = platform.request(name, number, dir="-")
+            port = getattr(requested[name, number], subsignal)
+            buffer = io.Buffer("o", port if bit is None else port[bit])
+            m.submodules[f"light_{name}_{number}_{subsignal}_{bit}"] = buffer
+            return buffer.o
 
         for light, (name, number, subsignal, bit) in board.lights.items():
-            m.d.comb += getattr(resource(name, number), subsignal).o[bit].eq(getattr(card, light))
+            m.d.comb += light_pin(name, number, subsignal, bit).eq(getattr(card, light))
         for name, number, subsignal in board.light_levels:
-            m.d.comb += getattr(resource(name, number), subsignal).o.eq(1)
+            m.d.comb += light_pin(name, number, subsignal).eq(1)
         return m

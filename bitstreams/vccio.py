@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 from amaranth import Elaboratable, Module, Signal
+from amaranth.lib import io
 
 FEEDBACK_V = 0.6
 INJECTION_OHM = 68_000
@@ -59,17 +60,19 @@ class ButterStickVccio(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        control = platform.request("vccio_ctrl")
+        control = platform.request("vccio_ctrl", dir="-")
+        m.submodules.pdm = pdm = io.Buffer("o", control.pdm)
+        m.submodules.en = en = io.Buffer("o", control.en)
         phase = Signal(COUNTER_BITS)
         m.d.sync += phase.eq(phase + 1)
         for bank, v in enumerate(self.volts):
             duty = int(control_voltage(v) / 3.3 * (1 << COUNTER_BITS))
-            m.d.sync += control.pdm.o[bank].eq(phase < duty)
+            m.d.sync += pdm.o[bank].eq(phase < duty)
         settle = int(4 / CUTOFF_HZ * self.clock_hz)
         soft = int(SOFT_START_S * self.clock_hz)
         elapsed = Signal(range(settle + soft + 1))
         with m.If(elapsed < settle + soft):
             m.d.sync += elapsed.eq(elapsed + 1)
-        m.d.comb += [control.en.o.eq(elapsed >= settle),
+        m.d.comb += [en.o.eq(elapsed >= settle),
                      self.power_good.eq(elapsed >= settle + soft)]
         return m

@@ -14,6 +14,7 @@ from amaranth import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from bitstreams.boards import by_name
 from hw.rtl import hostbus
 from hw.rtl.capacity import BOARD, Capacity
 from hw.rtl.ethernet_card import EthernetCard
@@ -21,9 +22,11 @@ from hw.rtl.nic import ADDR_WIDTH
 from hw.rtl.rgmii import RgmiiSim
 from hw.tb import sim
 
-#: The board's fast path: 625 MHz / 16, counting 4 steps of 6.4 ns per clock.
-FAST_HZ = 39_062_500
-TIME_STEP = 4
+#: The board whose design this is: its fast path's clock and time step come from its entry.
+BOARD_NAME = "ecpix5-85"
+_PLAN = by_name(BOARD_NAME).pll()
+FAST_HZ = float(_PLAN.fast_hz)
+TIME_STEP = _PLAN.time_step
 
 
 class EthernetCardSim(wiring.Component):
@@ -60,8 +63,10 @@ class EthernetCardSim(wiring.Component):
 
 def build(capacity: Capacity = BOARD) -> sim.SimBuild:
     """The Verilator build of the board's design (once per RTL change)."""
+    boards = Path(__file__).resolve().parents[2] / "bitstreams"
     return sim.build(f"ethernet_card_{capacity.name}", lambda: EthernetCardSim(capacity),
-                     sources=[*sim.rtl_sources(), Path(__file__)], key=capacity.name)
+                     sources=[*sim.rtl_sources(), Path(__file__), boards / "boards.py",
+                              boards / "pll.py"], key=capacity.name)
 
 
 def prepare_run(root: Path, *, messages: int = 500, seed: int = 9) -> dict:
