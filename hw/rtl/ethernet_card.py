@@ -20,8 +20,8 @@ from hw.rtl.capacity import DEFAULT, Capacity
 from hw.rtl.ethernet_port import EthernetPort
 from hw.rtl.nic import ADDR_WIDTH, Nic
 
-#: A received frame keeps the link light on for 2**ACTIVITY_BITS fast-path cycles (0.4 s at
-#: 39 MHz).
+#: A received frame keeps the link light on for 2**ACTIVITY_BITS fast-path cycles (0.54 s at
+#: 31.25 MHz).
 ACTIVITY_BITS = 24
 
 

@@ -67,8 +67,14 @@ def _shims(directory: Path) -> Path:
     return directory
 
 
-def prove(design, name: str, *, depth: int = 4, cover_depth: int = 8) -> list[Proof]:
-    """Run the `prove` and `cover` tasks on `design`; one Proof per task."""
+def prove(design, name: str, *, depth: int = 4, cover_depth: int = 8,
+          mode: str = "prove") -> list[Proof]:
+    """Run the `prove` and `cover` tasks on `design`; one Proof per task. With `mode="bmc"`
+    the first task is a bounded check instead of k-induction: every `Assert` holds in every
+    state reachable within `depth` cycles of the start (the design's own reset assumptions
+    say where it starts)."""
+    if mode not in ("prove", "bmc"):
+        raise ValueError(f"mode must be 'prove' or 'bmc', not {mode!r}")
     out = ROOT / "build" / "formal" / name
     out.mkdir(parents=True, exist_ok=True)
     (out / "top.il").write_text(rtlil.convert(design, name="top", ports=top_ports(design)))
@@ -78,7 +84,7 @@ def prove(design, name: str, *, depth: int = 4, cover_depth: int = 8) -> list[Pr
         cover
 
         [options]
-        prove: mode prove
+        prove: mode {mode}
         prove: depth {depth}
         cover: mode cover
         cover: depth {cover_depth}
