@@ -36,6 +36,17 @@ from spec.ethernet import GMII_HZ
 MIN_FAST_HZ = 2 * GMII_HZ // 8
 #: Beats each asynchronous FIFO holds (a power of two: Gray-coded pointers).
 CROSSING_DEPTH = 16
+#: Receive latency, from the GMII edge that takes a good frame's last FCS byte to its first
+#: beat valid on `o_frame`: MacRx's verdict (2), the packer (1) and the crossing's write side
+#: (1) in GMII cycles, then the crossing's two-flop synchroniser and the buffer's output
+#: register in fast cycles, 3 or 4 with the phase between the clocks.
+RX_GMII_CYCLES = 4
+RX_FAST_CYCLES = (3, 4)
+#: Transmit latency, from the fast edge that takes a message's first beat to the first
+#: preamble byte on GMII: UdpEgress's output register (1 fast cycle), then the crossing's
+#: synchroniser, the unpacker and the MAC's start, 3 to 5 GMII cycles with the phase.
+TX_FAST_CYCLES = 1
+TX_GMII_CYCLES = (3, 5)
 
 
 class EthernetPort(wiring.Component):
@@ -46,10 +57,11 @@ class EthernetPort(wiring.Component):
     path never stalls it), `i_message` (one order's FIX bytes per first..last, backpressured
     while the transmitter is busy), `endpoints` (the datagrams' addresses), `stats` (MacStats
     strobes for the `eth_*` counters), `activity` (a frame was received whole, good or bad).
-    Latency (cycles): receive, the last FCS byte to the frame's first beat on `o_frame`: the
-    MAC's, the packer's, the crossing's (about 4 fast cycles) and the frame buffer's; transmit,
-    a message's first beat to the first preamble byte: UdpEgress's, the crossing's (about 4
-    cycles of 125 MHz) and the MAC's. The blocks' docstrings give each figure.
+    Latency: receive, the last FCS byte to the frame's first beat on `o_frame`,
+    `RX_GMII_CYCLES` (4) GMII cycles and `RX_FAST_CYCLES` (3-4) fast cycles; transmit, a
+    message's first beat taken to the first preamble byte, `TX_FAST_CYCLES` (1) fast cycle and
+    `TX_GMII_CYCLES` (3-5) GMII cycles (tests/hw/test_ethernet_port.py holds both at several
+    phases of the clocks). The blocks' docstrings give each part.
     Reset: each domain's own; nothing is sent until the Nic sends an order.
     """
 
