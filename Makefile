@@ -29,7 +29,8 @@ loader:
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing Debian openfpgaloader for nerve flash"; \
 	    (apt-get install -y -q openfpgaloader >/dev/null 2>&1 || \
-	     (apt-get update -q >/dev/null && apt-get install -y -q openfpgaloader >/dev/null)); \
+	     (apt-get update -q >/dev/null && apt-get install -y -q openfpgaloader >/dev/null) || \
+	     echo "note: could not install openfpgaloader: nerve flash will say so"); \
 	  else \
 	    echo "note: openFPGALoader missing and cannot apt-get: nerve flash will say so"; \
 	  fi; \
