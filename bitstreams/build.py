@@ -22,16 +22,16 @@ import json
 import re
 import shlex
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+from bitstreams import fmax
 from bitstreams.boards import Board, BoardTop
 from hw.rtl.capacity import Capacity
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "bitstreams" / "reports"
-TOOLS = Path(sys.executable).parent
+TOOLS = fmax.TOOLS
 #: How long nextpnr may take by default (the whole path took 45 minutes and more to route).
 ROUTE_MINUTES = 90
 #: nextpnr's global clock nets, by what they clock: the net keeps the name of a signal on it
@@ -41,8 +41,6 @@ DOMAINS = (("gmii_90", "eth_tx90 (RGMII TX clock)"), ("eth_tx", "eth_tx (GMII tr
            ("gmii", "eth_tx (GMII transmit)"), ("eth_rx", "eth_rx (GMII receive)"),
            ("rx_clk", "eth_rx (GMII receive)"), ("card.clk", "sync (fast path)"),
            ("fast", "sync (fast path)"))
-SUMMARY = re.compile(r"TRELLIS_(COMB|FF|RAMW)|DP16KD|MULT18X18D|EHXPLLL|Max frequency|"
-                     r"iter=|Routing complete|Router2 time|Program finished|ERROR")
 #: nextpnr log lines worth echoing as progress while it runs.
 PROGRESS = re.compile(r"Info: (Running|Placing|Routing|Max frequency)|iter=|HeAP Placer|"
                       r"Routing complete|ERROR")
@@ -184,7 +182,7 @@ def write_report(result: dict, log: Path) -> Path:
     REPORTS.mkdir(parents=True, exist_ok=True)
     path = REPORTS / f"{result['board']}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
-    lines = [line.rstrip() for line in log.read_text().splitlines() if SUMMARY.search(line)]
+    lines = fmax.summary_lines(log)
     (REPORTS / f"{result['board']}.log").write_text("\n".join(lines) + "\n")
     _say(f"report: {path.relative_to(ROOT)}")
     return path

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 import time
@@ -38,16 +37,6 @@ from hw.rtl.capacity import CAPACITIES, Capacity, by_name  # noqa: E402
 REPORTS = ROOT / "bitstreams" / "reports"
 #: The issue's budget for routing the whole path on these 2-core machines.
 ROUTE_MINUTES = 45
-#: nextpnr log lines a reader needs to check a report: utilisation, the timing verdicts, the
-#: router's progress and its end.
-SUMMARY = re.compile(r"TRELLIS_(COMB|FF|RAMW)|DP16KD|MULT18X18D|Max frequency|"
-                     r"iter=|Routing complete|Router2 time|Program finished|ERROR")
-
-
-def summary_lines(log: Path) -> list[str]:
-    return [line.rstrip() for line in log.read_text().splitlines() if SUMMARY.search(line)]
-
-
 def route(capacity: Capacity, seed: int, minutes: float, place_only: bool) -> dict:
     """Synthesise and place (and route, unless `place_only`) the capacity's fast path."""
     from hw.rtl.fastpath import FastPath
@@ -81,7 +70,7 @@ def route(capacity: Capacity, seed: int, minutes: float, place_only: bool) -> di
                              for kind in fmax.RESOURCES if kind in report["utilization"]}
                             if report else fmax.logged_utilisation(log)),
             "critical_path": fmax.critical_path(report) if report else None,
-            "log": summary_lines(log)}
+            "log": fmax.summary_lines(log)}
 
 
 def tick_to_trade(capacity: Capacity) -> dict:

@@ -179,6 +179,17 @@ def print_critical_path(path: dict | None) -> None:
               f"{path['cells_ns']:.2f} ns cells + {path['wires_ns']:.2f} ns wires")
 
 
+#: nextpnr log lines a reader needs to check a report: utilisation, the timing verdicts, the
+#: router's progress and its end.
+SUMMARY = re.compile(r"TRELLIS_(COMB|FF|RAMW)|DP16KD|MULT18X18D|EHXPLLL|Max frequency|"
+                     r"iter=|Routing complete|Router2 time|Program finished|ERROR")
+
+
+def summary_lines(log: Path) -> list[str]:
+    """The SUMMARY lines of a nextpnr log, kept beside a committed report."""
+    return [line.rstrip() for line in log.read_text().splitlines() if SUMMARY.search(line)]
+
+
 #: The utilisation figures worth printing (nextpnr's cell types).
 RESOURCES = ("TRELLIS_COMB", "TRELLIS_FF", "TRELLIS_RAMW", "DP16KD", "MULT18X18D", "TRELLIS_IO")
 
