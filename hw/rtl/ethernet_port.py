@@ -25,6 +25,7 @@ from amaranth.lib.wiring import In, Out
 
 from hw.rtl.byte_packer import BytePacker
 from hw.rtl.byte_unpacker import ByteUnpacker
+from hw.rtl.crossing import stream_through
 from hw.rtl.mac_rx import MacRx
 from hw.rtl.mac_tx import MacTx
 from hw.rtl.records import CheckedBeat, FrameBeat, MacStats, UdpEndpoints
@@ -108,26 +109,16 @@ class EthernetPort(wiring.Component):
         wiring.connect(m, buffer=rx_buffer.o_frame, fastpath=wiring.flipped(self.o_frame))
         wiring.connect(m, fastpath=wiring.flipped(self.i_message), egress=egress.i_msg)
         wiring.connect(m, unpacker=unpacker.o_byte, mac=mac_tx.i_byte)
+        # The receive crossing is never full at the clock ratio checked above: the packer
+        # cannot wait, and the buffer reads it in every fast cycle.
+        stream_through(m, rx_crossing, packer.o_beat, rx_buffer.i_beat)
+        stream_through(m, tx_crossing, egress.o_frame, unpacker.i_beat)
 
         m.d.comb += [
             mac_rx.rx_data.eq(self.rx_data), mac_rx.rx_dv.eq(self.rx_dv),
             mac_rx.rx_er.eq(self.rx_er),
             packer.i_verdict.eq(mac_rx.o_verdict),
-            # The receive crossing is never full at the clock ratio checked above: it is read
-            # in every fast cycle.
-            rx_crossing.w_en.eq(packer.o_beat.valid),
-            rx_crossing.w_data.eq(packer.o_beat.p),
-            rx_crossing.r_en.eq(1),
-            rx_buffer.i_beat.valid.eq(rx_crossing.r_rdy),
-            rx_buffer.i_beat.p.eq(rx_crossing.r_data),
-
             egress.endpoints.eq(self.endpoints),
-            tx_crossing.w_en.eq(egress.o_frame.valid),
-            tx_crossing.w_data.eq(egress.o_frame.p),
-            egress.o_frame.ready.eq(tx_crossing.w_rdy),
-            unpacker.i_beat.valid.eq(tx_crossing.r_rdy),
-            unpacker.i_beat.p.eq(tx_crossing.r_data),
-            tx_crossing.r_en.eq(unpacker.i_beat.ready),
 
             self.tx_data.eq(mac_tx.tx_data), self.tx_en.eq(mac_tx.tx_en),
             self.tx_er.eq(mac_tx.tx_er),

@@ -28,6 +28,7 @@ from hw.rtl.axil_crossing import AxiLiteCrossing
 from hw.rtl.axis_narrow import AxisNarrow
 from hw.rtl.axis_widen import AxisWiden
 from hw.rtl.capacity import DEFAULT, Capacity
+from hw.rtl.crossing import stream_through
 from hw.rtl.nic import AXI_ADDR_WIDTH, Nic
 from hw.rtl.records import CheckedBeat, FrameBeat
 from hw.rtl.rx_frame_buffer import RxFrameBuffer
@@ -149,6 +150,10 @@ class OpenNicBox(wiring.Component):
             s.rready.eq(self.s_axil_rready),
         ]
 
+        # RxFrameBuffer is always ready, so the receive crossing is read whenever it has a beat.
+        stream_through(m, rx_crossing, narrow.o_beat, rx_buffer.i_beat)
+        stream_through(m, tx_crossing, egress.o_frame, widen.i_beat)
+
         # --- receive: the adapter gets every frame, the card a copy -------------------------
         for name in ("tvalid", "tdata", "tkeep", "tlast", "tuser_err"):
             m.d.comb += getattr(self, f"m_axis_adap_rx_322mhz_{name}").eq(
@@ -159,13 +164,6 @@ class OpenNicBox(wiring.Component):
             narrow.i_axis.p.keep.eq(self.s_axis_cmac_rx_tkeep),
             narrow.i_axis.p.last.eq(self.s_axis_cmac_rx_tlast),
             narrow.i_axis.p.user_err.eq(self.s_axis_cmac_rx_tuser_err),
-            rx_crossing.w_en.eq(narrow.o_beat.valid),
-            rx_crossing.w_data.eq(narrow.o_beat.p),
-            narrow.o_beat.ready.eq(rx_crossing.w_rdy),
-            # RxFrameBuffer is always ready, so the crossing is read whenever it has a beat.
-            rx_crossing.r_en.eq(1),
-            rx_buffer.i_beat.valid.eq(rx_crossing.r_rdy),
-            rx_buffer.i_beat.p.eq(rx_crossing.r_data),
             drops.i.eq(narrow.dropped),
             nic.mac_stats.eq(rx_buffer.stats),
             nic.mac_stats.rx_overflow.eq(rx_buffer.stats.rx_overflow | drops.o),
@@ -176,12 +174,6 @@ class OpenNicBox(wiring.Component):
         # --- transmit: the card's datagrams, widened whole -----------------------------------
         m.d.comb += [
             egress.endpoints.eq(nic.endpoints),
-            tx_crossing.w_en.eq(egress.o_frame.valid),
-            tx_crossing.w_data.eq(egress.o_frame.p),
-            egress.o_frame.ready.eq(tx_crossing.w_rdy),
-            widen.i_beat.valid.eq(tx_crossing.r_rdy),
-            widen.i_beat.p.eq(tx_crossing.r_data),
-            tx_crossing.r_en.eq(widen.i_beat.ready),
             self.halted.eq(nic.halted),
             self.stale.eq(nic.stale),
         ]
